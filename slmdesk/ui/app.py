@@ -1,0 +1,157 @@
+"""The application: QApplication, the main window with its sidebar, clean shutdown."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, Slot
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QIcon
+from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
+                               QMainWindow, QStackedWidget, QVBoxLayout, QWidget)
+
+from slmdesk import __version__
+from slmdesk.core.library import LibraryEntry, ModelLibrary
+from slmdesk.paths import AppPaths, app_paths
+from slmdesk.ui.library_view import LibraryView
+from slmdesk.ui.tasks import BackgroundTask
+
+ICON_PATH = Path(__file__).resolve().parent.parent / "resources" / "slmdesk.svg"
+SECTIONS = ["Library", "Chat", "Fine-tune"]
+
+
+def app_icon() -> QIcon:
+    return QIcon(str(ICON_PATH))
+
+
+def placeholder_page(title: str, text: str) -> QWidget:
+    page = QWidget()
+    layout = QVBoxLayout(page)
+    heading = QLabel(title)
+    heading.setStyleSheet("font-size: 18px; font-weight: 600;")
+    body = QLabel(text)
+    body.setWordWrap(True)
+    layout.addWidget(heading)
+    layout.addWidget(body)
+    layout.addStretch(1)
+    return page
+
+
+class MainWindow(QMainWindow):
+    """Sidebar on the left, one page per section on the right; files can be dropped anywhere."""
+
+    def __init__(self, paths: AppPaths | None = None, *, set_up_starter: bool = True) -> None:
+        super().__init__()
+        self.paths = (paths or app_paths()).ensure()
+        self.library = ModelLibrary.open(self.paths)
+        self.setWindowTitle("SLM Desk")
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
+        self.resize(1180, 720)
+
+        self.sidebar = QListWidget()
+        self.sidebar.setFixedWidth(150)
+        self.sidebar.setIconSize(QSize(20, 20))
+        self.sidebar.setStyleSheet(
+            "QListWidget { border: none; background: palette(window); font-size: 14px; }"
+            "QListWidget::item { padding: 10px 12px; border-radius: 6px; }"
+            "QListWidget::item:selected { background: palette(highlight);"
+            " color: palette(highlighted-text); }")
+        for name in SECTIONS:
+            QListWidgetItem(name, self.sidebar)
+
+        self.library_view = LibraryView(self.library, self.paths)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.library_view)
+        self.pages.addWidget(placeholder_page(
+            "Chat", "Chat with a model from your library. Coming in the next version."))
+        self.pages.addWidget(placeholder_page(
+            "Fine-tune", "Teach a model your own documents with a LoRA adapter. "
+            "Coming in a later version."))
+        self.sidebar.currentRowChanged.connect(self.pages.setCurrentIndex)
+        self.sidebar.setCurrentRow(0)
+
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.sidebar)
+        layout.addWidget(self.pages, 1)
+        self.setCentralWidget(central)
+        self.statusBar().showMessage(f"SLM Desk {__version__} \u2014 {self.paths.data_dir}")
+
+        self.starter_task: BackgroundTask | None = None
+        if set_up_starter:
+            self.set_up_starter()
+
+    def show_section(self, name: str) -> None:
+        self.sidebar.setCurrentRow(SECTIONS.index(name))
+
+    # The starter model --------------------------------------------------------------------
+
+    def set_up_starter(self) -> BackgroundTask:
+        """Assemble the bundled starter model on first start, off the GUI thread."""
+        paths = self.paths
+
+        def work(progress):
+            library = ModelLibrary.open(paths)
+            try:
+                return library.ensure_starter(progress)
+            finally:
+                library.close()
+
+        task = BackgroundTask(work, "Setting up the starter model")
+        task.signals.succeeded.connect(self._starter_ready)
+        task.signals.failed.connect(self._starter_failed)
+        self.statusBar().showMessage("Setting up the starter model (Gemma 3 270M)\u2026")
+        self.starter_task = task
+        return task.start()
+
+    @Slot(object)
+    def _starter_ready(self, entry: LibraryEntry | None) -> None:
+        self.statusBar().showMessage("Ready" if entry else "Ready (starter model removed)", 5000)
+        self.library_view.refresh()
+        self.library_view.library_changed.emit()
+
+    @Slot(object)
+    def _starter_failed(self, error: Exception) -> None:
+        self.library_view.notice.show_message(
+            f"The starter model could not be set up: {error}", "error",
+            getattr(error, "details", ""))
+
+    # Drag and drop ------------------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.show_section("Library")
+        self.library_view.import_paths(paths)
+
+    # Shutdown -----------------------------------------------------------------------------
+
+    def closeEvent(self, event) -> None:
+        self.library_view.wait_for_tasks()
+        if self.starter_task is not None:
+            self.starter_task.done.wait(60)
+        super().closeEvent(event)
+
+
+def run_gui(argv: list[str] | None = None) -> int:
+    app = QApplication.instance() or QApplication(argv or sys.argv[:1])
+    app.setApplicationName("SLM Desk")
+    app.setOrganizationName("SLMDesk")
+    app.setDesktopFileName("slmdesk")
+    app.setWindowIcon(app_icon())
+    window = MainWindow()
+    window.show()
+    code = app.exec()
+    window.library.close()
+    return code
