@@ -57,6 +57,11 @@ class MemoryEstimate:
             return Verdict.TIGHT
         return Verdict.WILL_NOT_FIT
 
+    def summary(self) -> str:
+        """A short line for tables: "546 MB at 4,096 tokens: fits (24.7 GB free)"."""
+        return (f"{format_bytes(self.total_bytes)} at {self.context_length:,} tokens: "
+                f"{self.verdict.label.lower()} ({format_bytes(self.available_bytes)} free)")
+
     def explain(self) -> str:
         """One sentence with the numbers, for tooltips and refusal messages."""
         return (f"Needs about {format_bytes(self.total_bytes)} at a context of "

@@ -233,7 +233,7 @@ class LibraryView(QWidget):
                 ("Stored", "copied into the library" if entry.owns_file else "linked where it is"),
                 ("Path", str(entry.path))]
         if entry.kind == "model":
-            rows.append(("Memory", estimate_memory(entry.info).explain()))
+            rows.append(("Memory", estimate_memory(entry.info).summary()))
         elif entry.base_model_id is not None:
             rows.append(("Base model", self.library.get(entry.base_model_id).display_name))
         rows.extend((key, str(value)) for key, value in sorted(entry.info.metadata.items())
@@ -245,12 +245,16 @@ class LibraryView(QWidget):
             font.setBold(number < len(rows) - len(entry.info.metadata))
             label_item.setFont(font)
             self.details.setItem(number, 0, label_item)
-            self.details.setItem(number, 1, QTableWidgetItem(value))
+            value_item = QTableWidgetItem(value)
+            value_item.setToolTip(value)
+            self.details.setItem(number, 1, value_item)
         self.details.resizeRowsToContents()
         if entry.info.chat_template:
             self.template_label.setText("Chat template (embedded in the file)")
+            self.template_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
             self.template_view.setPlainText(entry.info.chat_template)
         else:
+            self.template_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
             self.template_label.setText("Chat template")
             self.template_view.setPlainText(
                 "This file has no embedded chat template. SLM Desk picks a chat format from "

@@ -54,7 +54,7 @@ def test_import_shows_the_row_and_its_details(window, qtbot, tmp_path):
     model = write_tiny_model(tmp_path / "tiny.gguf", architecture="qwen2", name="Tiny Qwen",
                              chat_template="{{ messages }}")
     view = window.library_view
-    with qtbot.waitSignal(view.task_finished, timeout=10_000):
+    with qtbot.waitSignal(view.task_finished, timeout=30_000):
         view.import_paths([model])
     assert view.row_texts()[0][:2] == ["Tiny Qwen", "qwen2"]
     assert view.row_texts()[0][-1] == "Fits"
@@ -70,7 +70,7 @@ def test_dropped_corrupt_file_gives_a_clear_message_and_changes_nothing(window, 
     truncated = tmp_path / "truncated.gguf"
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     view = window.library_view
-    with qtbot.waitSignal(view.task_finished, timeout=10_000):
+    with qtbot.waitSignal(view.task_finished, timeout=30_000):
         drop_files(window, [truncated])
     assert view.notice.kind == "error"
     assert "truncated.gguf" in view.notice.text and "incomplete" in view.notice.text
@@ -83,7 +83,7 @@ def test_dropped_folder_is_scanned_and_adapters_sit_under_their_base(window, qtb
     write_tiny_model(tmp_path / "base.gguf", architecture="gemma3", name="Tiny Gemma")
     write_tiny_adapter(tmp_path / "lora.gguf", architecture="gemma3")
     view = window.library_view
-    with qtbot.waitSignal(view.task_finished, timeout=10_000):
+    with qtbot.waitSignal(view.task_finished, timeout=30_000):
         drop_files(window, [tmp_path])
     rows = view.row_texts()
     assert rows[0][0] == "Tiny Gemma"
@@ -94,7 +94,7 @@ def test_dropped_folder_is_scanned_and_adapters_sit_under_their_base(window, qtb
 
 def test_remove_asks_about_the_copied_file(window, qtbot, tmp_path):
     view = window.library_view
-    with qtbot.waitSignal(view.task_finished, timeout=10_000):
+    with qtbot.waitSignal(view.task_finished, timeout=30_000):
         view.import_paths([write_tiny_model(tmp_path / "tiny.gguf")])
     copied = window.library.entries()[0].path
     view.select_entry(window.library.entries()[0].id)
@@ -113,7 +113,7 @@ def test_remove_asks_about_the_copied_file(window, qtbot, tmp_path):
 def test_missing_file_shows_as_missing(window, qtbot, tmp_path):
     source = write_tiny_model(tmp_path / "tiny.gguf")
     view = window.library_view
-    with qtbot.waitSignal(view.task_finished, timeout=10_000):
+    with qtbot.waitSignal(view.task_finished, timeout=30_000):
         view.import_paths([source], link=True)
     source.unlink()
     view.refresh()
