@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from slmdesk import __version__
+from slmdesk.cli_chat import ChatCommandError, add_chat_parser, run_chat
 from slmdesk.core.db import DatabaseError
 from slmdesk.core.gguf_info import (GGUFError, ModelInfo, format_bytes, format_parameter_count,
                                     read_model_info)
@@ -51,15 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also delete the file if the library copied it")
     delete.add_argument("--keep-file", action="store_true",
                         help="keep the copied file on disk (the default without a terminal)")
+    add_chat_parser(commands)
     return parser
 
 
 def run_cli(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
     try:
-        handler = {"models": _models}[args.command]
+        handler = {"models": _models, "chat": _chat}[args.command]
         return handler(args)
-    except (CommandError, GGUFError, LibraryError, DatabaseError) as exc:
+    except (CommandError, ChatCommandError, GGUFError, LibraryError, DatabaseError) as exc:
         print(f"slmdesk: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -74,6 +76,14 @@ def _open_library() -> ModelLibrary:
     except LibraryError as exc:
         print(f"slmdesk: {exc}", file=sys.stderr)
     return library
+
+
+def _chat(args: argparse.Namespace) -> int:
+    library = _open_library()
+    try:
+        return run_chat(args, library)
+    finally:
+        library.close()
 
 
 def _models(args: argparse.Namespace) -> int:
