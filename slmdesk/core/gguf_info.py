@@ -17,7 +17,7 @@ import struct
 from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, BinaryIO, Callable, NamedTuple, TypeVar
 
 from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType, GGUFValueType, Keys, LlamaFileType
 
@@ -46,6 +46,7 @@ _SCALAR_FORMATS = {int(GGUFValueType[name]): struct.Struct("<" + code) for name,
     ("UINT8", "B"), ("INT8", "b"), ("UINT16", "H"), ("INT16", "h"), ("UINT32", "I"), ("INT32", "i"),
     ("FLOAT32", "f"), ("BOOL", "?"), ("UINT64", "Q"), ("INT64", "q"), ("FLOAT64", "d")]}
 _U32 = struct.Struct("<I")
+_T = TypeVar("_T")
 _U64 = struct.Struct("<Q")
 _VALUE_TYPE_NAMES = {int(t): t.name.lower() for t in GGUFValueType}
 # ggml type id -> (name, elements per block, bytes per block)
@@ -58,6 +59,7 @@ class _Tensor(NamedTuple):
     elements: int
     nbytes: int
     offset: int  # from the start of the tensor data, which begins aligned after the header
+    dims: tuple[int, ...]  # in GGUF order: the length of a row first
 
 
 class GGUFError(Exception):
@@ -177,7 +179,25 @@ def _thousands(value: int | None) -> str | None:
 
 def read_model_info(path: str | os.PathLike) -> ModelInfo:
     """Read the header of the GGUF file at ``path``; raises :class:`GGUFError` for anything invalid."""
-    path = Path(path)
+    return _read_header(Path(path), _HeaderParser.parse)
+
+
+def read_tensor_shapes(path: str | os.PathLike) -> dict[str, tuple[int, ...]]:
+    """The name and numpy-order shape (rows, columns) of every tensor in the GGUF file at ``path``.
+
+    GGUF lists dimensions row length first; they are reversed here so they compare directly with the
+    numpy or torch arrays written into, or trained against, the file. Raises :class:`GGUFError` like
+    :func:`read_model_info`, after the same checks.
+    """
+    def shapes(parser: _HeaderParser) -> dict[str, tuple[int, ...]]:
+        _, _, tensors = parser.parse_header()
+        return {tensor.name: tensor.dims[::-1] for tensor in tensors}
+
+    return _read_header(Path(path), shapes)
+
+
+def _read_header(path: Path, read: Callable[[_HeaderParser], _T]) -> _T:
+    """Open ``path`` and run ``read`` on a parser over it, turning every failure into a :class:`GGUFError`."""
     name = f'"{path.name}"'
     if path.is_dir():
         raise GGUFError(path, "directory", f"{name} is a folder, not a model file.")
@@ -186,7 +206,7 @@ def read_model_info(path: str | os.PathLike) -> ModelInfo:
             file_size = os.fstat(stream.fileno()).st_size
             if file_size == 0:
                 raise GGUFError(path, "empty", f"{name} is empty (0 bytes); it is not a model file.")
-            return _HeaderParser(path, stream, file_size).parse()
+            return read(_HeaderParser(path, stream, file_size))
     except FileNotFoundError:
         raise GGUFError(path, "missing", f"Cannot read {path}: the file does not exist "
                         "(it may have been moved, renamed or deleted).") from None
@@ -287,6 +307,11 @@ class _HeaderParser:
     # -- the format --------------------------------------------------------------------------------
 
     def parse(self) -> ModelInfo:
+        metadata, array_lengths, tensors = self.parse_header()
+        return _build_model_info(self.path, self.file_size, self.version, metadata, array_lengths, tensors)
+
+    def parse_header(self) -> tuple[dict[str, Any], dict[str, int], list[_Tensor]]:
+        """Metadata, the lengths of its arrays and the tensor list, all checked against the file."""
         self._check_magic_and_version()
         tensor_count = self._unpack(_U64)
         self._check_fits(tensor_count, 24, PLAUSIBLE_TENSOR_COUNT, f"{tensor_count} tensors")
@@ -305,7 +330,7 @@ class _HeaderParser:
             raise self._corrupt(f"its data alignment ({alignment!r}) is not a power of two")
         data_start = -(-self.pos // alignment) * alignment
         self._check_tensor_layout(tensors, data_start, alignment)
-        return _build_model_info(self.path, self.file_size, self.version, metadata, array_lengths, tensors)
+        return metadata, array_lengths, tensors
 
     def _check_magic_and_version(self) -> None:
         start = self.stream.read(64)
@@ -377,7 +402,7 @@ class _HeaderParser:
         elements = math.prod(dims)
         if any(d == 0 for d in dims) or elements >= 1 << 63 or (dims and dims[0] % block_size):
             raise self._corrupt(f'tensor "{name}" has an impossible shape {list(dims)} for its {type_name} format')
-        return _Tensor(name, type_name, elements, elements // block_size * block_bytes, offset)
+        return _Tensor(name, type_name, elements, elements // block_size * block_bytes, offset, dims)
 
     def _check_tensor_layout(self, tensors: list[_Tensor], data_start: int, alignment: int) -> None:
         """Tensors must sit back to back in header order, as llama.cpp requires, and inside the file."""

@@ -180,7 +180,8 @@ class EngineHost:
                            "moved or deleted; import it again.")
         try:
             llm = self._llama.Llama(model_path=path, n_ctx=req["n_ctx"],
-                                    n_threads=req["n_threads"], verbose=False)
+                                    n_threads=req["n_threads"] or default_threads(),
+                                    verbose=False)
         except Exception as exc:
             raise _Failure("bad_model", "SLM Desk could not open this model file. It may be "
                            "damaged or incomplete, or need a newer version of SLM Desk. Try "
@@ -409,6 +410,17 @@ class EngineHost:
             text="".join(parts),
             total_seconds=round(time.perf_counter() - start, 4),
         ))
+
+
+def default_threads() -> int:
+    """One thread per physical core: decoding is memory-bound and hyper-threads only contend.
+
+    llama-cpp-python's own default is half the logical CPUs, which on a two-core laptop leaves
+    one core idle and halves the speed.
+    """
+    import psutil
+
+    return max(1, psutil.cpu_count(logical=False) or os.cpu_count() or 1)
 
 
 def _token_text(llm: Any, token: int) -> str:
