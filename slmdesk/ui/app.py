@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QListWidget, Q
 from slmdesk import __version__
 from slmdesk.core.library import LibraryEntry, ModelLibrary
 from slmdesk.paths import AppPaths, app_paths
+from slmdesk.ui.chat_view import ChatView
 from slmdesk.ui.library_view import LibraryView
 from slmdesk.ui.tasks import BackgroundTask
 
@@ -63,8 +64,9 @@ class MainWindow(QMainWindow):
         self.library_view = LibraryView(self.library, self.paths)
         self.pages = QStackedWidget()
         self.pages.addWidget(self.library_view)
-        self.pages.addWidget(placeholder_page(
-            "Chat", "Chat with a model from your library. Coming in the next version."))
+        self.chat_view = ChatView(self.library, self.paths)
+        self.library_view.library_changed.connect(self.chat_view.refresh_models)
+        self.pages.addWidget(self.chat_view)
         self.pages.addWidget(placeholder_page(
             "Fine-tune", "Teach a model your own documents with a LoRA adapter. "
             "Coming in a later version."))
@@ -78,6 +80,11 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.pages, 1)
         self.setCentralWidget(central)
         self.statusBar().showMessage(f"SLM Desk {__version__} \u2014 {self.paths.data_dir}")
+
+        # The engine process must end with the application, however it is left.
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.chat_view.shutdown)
 
         self.starter_task: BackgroundTask | None = None
         if set_up_starter:
@@ -138,6 +145,7 @@ class MainWindow(QMainWindow):
     # Shutdown -----------------------------------------------------------------------------
 
     def closeEvent(self, event) -> None:
+        self.chat_view.shutdown()
         self.library_view.wait_for_tasks()
         if self.starter_task is not None:
             self.starter_task.done.wait(60)
