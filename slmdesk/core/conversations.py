@@ -26,7 +26,7 @@ from typing import Any
 DEFAULT_TITLE = "New chat"
 TITLE_LENGTH = 48
 ROLES = ("system", "user", "assistant")
-FINISH_STATUSES = ("complete", "stopped", "error")
+FINISH_STATUSES = ("complete", "stopped", "error", "interrupted")
 EXPORT_FORMAT = "slmdesk.conversation"
 
 _ACTIVE_LEAF: Any = object()  # "attach to whatever the user is looking at"

@@ -389,8 +389,6 @@ class ChatSession(QObject):
         self._stop_timer.stop()
         self._set_state("crashed")
         if reply is not None:
-            self.store.update_reply(reply.message_id, reply.text)
-            # The reply was left streaming by the crash: recover_interrupted marks it so.
-            self.store.recover_interrupted()
-            self.reply_finished.emit(reply.message_id)
+            self.reply = reply
+            self._finish("interrupted", {"error": message})
         self.engine_crashed.emit(message)
