@@ -13,6 +13,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args[:1] == [RUN_MODULE_FLAG] and len(args) >= 2:
         return _run_module(args[1], args[2:])
+    if args == ["--self-test"]:
+        from slmdesk.self_test import run_self_test
+
+        return run_self_test()
     if not args:
         from slmdesk.ui.app import run_gui
 

@@ -1,0 +1,20 @@
+"""``slmdesk --self-test``: the packaged app's own end-to-end check, run from this install."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.slow
+def test_self_test_passes_every_step():
+    result = subprocess.run([sys.executable, "-m", "slmdesk", "--self-test"], capture_output=True,
+                            text=True, env=os.environ.copy(), timeout=1800)
+    assert result.returncode == 0, result.stderr
+    for step in ("set up the starter model", "chat with the starter model",
+                 "train two steps on the sample note", "chat with the trained adapter"):
+        assert f"ok: {step}" in result.stderr
+    assert "all 4 steps passed" in result.stderr
