@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from slmdesk import __version__
 from slmdesk.cli_chat import ChatCommandError, add_chat_parser, run_chat
+from slmdesk.cli_train import add_train_parser, run_train
 from slmdesk.core.db import DatabaseError
 from slmdesk.core.gguf_info import (GGUFError, ModelInfo, format_bytes, format_parameter_count,
                                     read_model_info)
@@ -53,13 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("--keep-file", action="store_true",
                         help="keep the copied file on disk (the default without a terminal)")
     add_chat_parser(commands)
+    add_train_parser(commands)
     return parser
 
 
 def run_cli(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
     try:
-        handler = {"models": _models, "chat": _chat}[args.command]
+        handler = {"models": _models, "chat": _chat, "train": run_train,
+                   "runs": run_train}[args.command]
         return handler(args)
     except (CommandError, ChatCommandError, GGUFError, LibraryError, DatabaseError) as exc:
         print(f"slmdesk: {exc}", file=sys.stderr)

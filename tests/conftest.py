@@ -25,3 +25,31 @@ def starter_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     target = tmp_path_factory.mktemp("starter") / starter.MODEL_NAME
     return starter.assemble(target)
+
+
+@pytest.fixture(scope="session")
+def training_base_cache(starter_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The starter model dequantized for training, converted once per test session (a minute or
+    two: transformers parses and dequantizes the GGUF), in a child process so the test process
+    stays free of torch."""
+    import subprocess
+    import sys
+
+    root = tmp_path_factory.mktemp("training-base")
+    code = ("import sys; from pathlib import Path; "
+            "from slmdesk.core.training.base_model import load_base_model; "
+            "load_base_model(Path(sys.argv[1]), root=Path(sys.argv[2]))")
+    subprocess.run([sys.executable, "-c", code, str(starter_model_path), str(root)], check=True,
+                   capture_output=True, timeout=900)
+    return root
+
+
+@pytest.fixture
+def cached_training_base(training_base_cache: Path, slmdesk_home: Path) -> Path:
+    """This test's SLM Desk home shares the session's converted starter (a link, not a copy)."""
+    from slmdesk.core.training.base_model import CACHE_FOLDER
+
+    target = slmdesk_home / "cache" / CACHE_FOLDER
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.symlink_to(training_base_cache, target_is_directory=True)
+    return target

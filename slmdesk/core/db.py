@@ -118,6 +118,27 @@ MIGRATIONS: list[list[str]] = [
         END
         """,
     ],
+    # 3: fine-tuning runs. The run folder (runs/<id>) holds the job, events and checkpoints;
+    # this row is the index the GUI lists and the status a killed worker leaves behind.
+    [
+        """
+        CREATE TABLE training_runs (
+            id INTEGER PRIMARY KEY,
+            status TEXT NOT NULL DEFAULT 'running'
+                CHECK (status IN ('running', 'finished', 'cancelled', 'interrupted', 'failed')),
+            base_model_id INTEGER REFERENCES models(id) ON DELETE SET NULL,
+            adapter_model_id INTEGER REFERENCES models(id) ON DELETE SET NULL,
+            run_dir TEXT NOT NULL UNIQUE,
+            job_json TEXT NOT NULL,
+            metrics_json TEXT NOT NULL DEFAULT '{}',
+            error TEXT,
+            pid INTEGER,
+            created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+            updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+        )
+        """,
+        "CREATE INDEX training_runs_status ON training_runs(status)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

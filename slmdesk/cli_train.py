@@ -1,0 +1,295 @@
+"""``slmdesk train`` and ``slmdesk runs``: fine-tuning from the command line.
+
+::
+
+    slmdesk train JOB.json                       run a job file (see TrainingJob)
+    slmdesk train --docs FILES... [--model ID] [--preset quick|balanced|thorough]
+    slmdesk train --resume RUN_ID                continue a stopped or interrupted run
+    slmdesk runs list [--json]
+    slmdesk runs delete RUN_ID
+
+Progress goes to stderr (a bar on a terminal, one line per step otherwise), the result to
+stdout; ``--json`` prints the worker's events as JSON lines on stdout instead. Ctrl+C saves a
+checkpoint, stops, and says how to resume; a second Ctrl+C stops at once (the run can still be
+resumed from its last checkpoint).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from slmdesk.core.training import events as ev
+
+EXIT_INTERRUPTED = 130
+
+
+class TrainCommandError(Exception):
+    """A failure to report on stderr with a non-zero exit code."""
+
+
+def add_train_parser(subparsers: Any) -> None:
+    """Register ``train`` and ``runs`` on the main parser's subcommands."""
+    train = subparsers.add_parser(
+        "train", help="fine-tune a model on your documents (LoRA)",
+        description="Fine-tune a model on documents. Give a job file, or --docs (and optionally "
+        "--model and --preset), or --resume RUN_ID.")
+    train.add_argument("job", nargs="?", metavar="JOB.json", help="a job file to run")
+    train.add_argument("--docs", nargs="+", metavar="FILE", help="documents or folders to learn from")
+    train.add_argument("--model", metavar="ID_OR_PATH",
+                       help="the base model (library id or path; default: the starter model)")
+    train.add_argument("--preset", choices=("quick", "balanced", "thorough"), default="quick")
+    train.add_argument("--name", help="a name for the adapter")
+    train.add_argument("--epochs", type=int, help="override the preset's passes over the text")
+    train.add_argument("--max-steps", type=int, help="stop after this many steps")
+    train.add_argument("--sequence-length", type=int, help="tokens per training chunk")
+    train.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
+    train.add_argument("--save-job", metavar="JOB.json",
+                       help="write the job file and stop, without training")
+    train.add_argument("--resume", type=int, metavar="RUN_ID", help="continue a stopped run")
+    train.add_argument("--json", action="store_true", help="print events as JSON lines on stdout")
+
+    runs = subparsers.add_parser("runs", help="fine-tuning runs")
+    actions = runs.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="list training runs")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    deleting = actions.add_parser("delete", help="delete a run and its folder")
+    deleting.add_argument("id", type=int)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Handle ``slmdesk train`` and ``slmdesk runs``."""
+    from slmdesk.core.training.job import JobError
+    from slmdesk.core.training.runs import RunError
+
+    try:
+        if args.command == "runs":
+            return _runs(args)
+        return _train(args)
+    except (TrainCommandError, JobError, RunError) as exc:
+        print(f"slmdesk: {exc}", file=sys.stderr)
+        return 1
+
+
+# -- train -------------------------------------------------------------------------------------
+
+def _train(args: argparse.Namespace) -> int:
+    from slmdesk.core.training.runs import RunStore
+    from slmdesk.paths import app_paths
+
+    store = RunStore.open(app_paths())
+    try:
+        store.mark_stale_running_as_interrupted()
+        if args.resume is not None:
+            run = store.get(args.resume)
+            if not run.resumable:
+                raise TrainCommandError(f"Run {run.id} is {run.status}; only a stopped, "
+                                        "interrupted or failed run can be resumed.")
+            print(f"Resuming run {run.id} ({run.run_dir})", file=sys.stderr)
+            return _watch(run, resume=True, as_json=args.json)
+        job = _job_from_args(args)
+        characters, documents = _check_documents(job)
+        job.validate()
+        if args.save_job:
+            job.save(Path(args.save_job))
+            print(f"Wrote {args.save_job}")
+            return 0
+        _print_estimate(job, characters, documents)
+        run = store.create(job)
+        print(f"Run {run.id}: {run.run_dir}", file=sys.stderr)
+        return _watch(run, resume=False, as_json=args.json)
+    finally:
+        store.close()
+
+
+def _job_from_args(args: argparse.Namespace) -> Any:
+    from slmdesk.core.library import LibraryError, ModelLibrary
+    from slmdesk.core.training.job import TrainingJob, job_from_preset
+    from slmdesk.paths import app_paths
+
+    if args.job and args.docs:
+        raise TrainCommandError("Give either a job file or --docs, not both.")
+    if args.job:
+        return TrainingJob.load(Path(args.job))
+    if not args.docs:
+        raise TrainCommandError("Nothing to train on: give a job file, --docs FILES, or --resume RUN_ID.")
+    library = ModelLibrary.open(app_paths())
+    try:
+        if args.model:
+            entry = library.find(args.model)
+        else:
+            entry = library.ensure_starter()
+            if entry is None:
+                raise TrainCommandError("No model given and the starter model was removed: "
+                                        "choose one with --model ID.")
+    except LibraryError as exc:
+        raise TrainCommandError(str(exc)) from None
+    finally:
+        library.close()
+    if entry.kind != "model":
+        raise TrainCommandError(f"#{entry.id} {entry.display_name} is an adapter; choose the model "
+                                "to adapt.")
+    overrides = {key: value for key, value in (
+        ("name", args.name), ("epochs", args.epochs), ("max_steps", args.max_steps),
+        ("sequence_length", args.sequence_length), ("threads", args.threads)) if value is not None}
+    docs = [str(Path(doc).expanduser().resolve()) for doc in args.docs]
+    return job_from_preset(args.preset, entry.path, docs, base_model_id=entry.id, **overrides)
+
+
+def _check_documents(job: Any) -> tuple[int, int]:
+    """List the documents that cannot be read (they are skipped); fail when none can.
+    Returns (characters, documents) of the readable ones."""
+    from slmdesk.core.documents import collect_documents
+
+    found = collect_documents(job.documents)
+    for skipped in found.skipped:
+        print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+    if not found.documents:
+        raise TrainCommandError("None of the documents can be read, so there is nothing to train on.")
+    print(f"Documents: {len(found.documents)} readable, {found.total_characters:,} characters",
+          file=sys.stderr)
+    return found.total_characters, len(found.documents)
+
+
+def _print_estimate(job: Any, characters: int, documents: int) -> None:
+    from slmdesk.core.gguf_info import GGUFError, format_bytes, read_model_info
+    from slmdesk.core.memory import available_memory_bytes
+    from slmdesk.core.training.base_model import is_cached
+    from slmdesk.core.training.job import approximate_chunk_lengths, estimate_training
+
+    try:
+        info = read_model_info(job.base_model_path)
+    except GGUFError as exc:
+        raise TrainCommandError(str(exc)) from None
+    lengths = approximate_chunk_lengths(job, characters, documents)
+    estimate = estimate_training(job, info, train_chunk_lengths=lengths,
+                                 cached=is_cached(Path(job.base_model_path)))
+    print(f"Preset {job.preset}: {estimate.summary()}", file=sys.stderr)
+    available = available_memory_bytes()
+    if estimate.peak_memory_bytes > available:
+        print(f"Warning: training may need {format_bytes(estimate.peak_memory_bytes)} but only "
+              f"{format_bytes(available)} is available; close other programs or use a shorter "
+              "sequence length.", file=sys.stderr)
+
+
+def _watch(run: Any, *, resume: bool, as_json: bool) -> int:
+    from slmdesk.core.training.runner import TrainingRunner
+
+    runner = TrainingRunner(run.run_dir, resume=resume).start()
+    progress = _Progress(sys.stderr)
+    interrupted = False
+    while True:
+        try:
+            for event in runner.events():
+                if as_json:
+                    print(json.dumps(event), flush=True)
+                else:
+                    progress.show(event)
+            break
+        except KeyboardInterrupt:
+            if interrupted:  # a second Ctrl+C: stop now
+                runner.kill()
+                progress.line("Stopped without saving the last steps.")
+                continue
+            interrupted = True
+            progress.line("Stopping: saving a checkpoint (Ctrl+C again to stop at once)\u2026")
+            runner.cancel()
+    runner.wait(timeout=30)
+    runner.close()
+    final = runner.terminal_event or {}
+    kind = final.get("type")
+    if kind == ev.FINISHED:
+        if not as_json:
+            print(f"Adapter #{final.get('adapter_model_id')} added to the library: "
+                  f"{final.get('adapter_path')}")
+        return 0
+    if kind in (ev.CANCELLED, ev.INTERRUPTED, ev.FAILED):
+        progress.line(f"Resume with: slmdesk train --resume {run.id}")
+    return EXIT_INTERRUPTED if interrupted else 1
+
+
+class _Progress:
+    """Human-readable progress on stderr: a redrawn bar on a terminal, lines otherwise."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.bar_shown = False
+
+    def line(self, text: str) -> None:
+        if self.bar_shown:
+            self.stream.write("\n")
+            self.bar_shown = False
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def show(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == ev.STEP:
+            text = ev.format_progress(event)
+            if self.tty:
+                self.stream.write("\r" + text.ljust(78))
+                self.stream.flush()
+                self.bar_shown = True
+            else:
+                self.line(text)
+        elif kind == ev.STATUS:
+            self.line(event.get("message", "") + "\u2026")
+        elif kind == ev.DATASET:
+            for skipped in event.get("skipped", []):
+                self.line(f"skipped {skipped['path']}: {skipped['reason']}")
+            held = (f"{event['validation_chunks']} held back for validation"
+                    if event.get("validation_chunks") else "none held back (short text)")
+            self.line(f"Dataset: {event['documents']} document(s), {event['tokens']:,} tokens, "
+                      f"{event['chunks']} chunk(s) of up to {event['sequence_length']} tokens, {held}")
+        elif kind == ev.PLAN:
+            self.line(f"Plan: {event['total_steps']} steps ({event['epochs']:.1f} epochs, "
+                      f"{event['train_tokens']:,} tokens) on {event.get('threads')} thread(s)")
+        elif kind == ev.EVAL:
+            what = "validation" if event.get("split") == "validation" else "training-text"
+            loss, ppl = event.get("loss"), event.get("perplexity")
+            self.line(f"{what.capitalize()} loss {event.get('stage')}: "
+                      f"{loss if loss is None else f'{loss:.3f}'} "
+                      f"(perplexity {ppl if ppl is None else f'{ppl:.2f}'})")
+        elif kind == ev.CHECKPOINT and not self.tty:
+            self.line(f"Checkpoint at step {event.get('step')}")
+        elif kind in (ev.FINISHED, ev.CANCELLED):
+            self.line(event.get("message", kind))
+        elif kind in (ev.FAILED, ev.INTERRUPTED):
+            self.line(f"slmdesk: {event.get('message', kind)}")
+            tail = event.get("log_tail")
+            if tail:
+                self.line("Last lines of the training log:\n" + tail)
+
+
+# -- runs --------------------------------------------------------------------------------------
+
+def _runs(args: argparse.Namespace) -> int:
+    from slmdesk.core.training.runs import RunStore
+    from slmdesk.paths import app_paths
+
+    store = RunStore.open(app_paths())
+    try:
+        store.mark_stale_running_as_interrupted()
+        if args.action == "delete":
+            store.delete(args.id)
+            print(f"Deleted run {args.id}.")
+            return 0
+        runs = store.list()
+        if args.json:
+            print(json.dumps([run.to_dict() for run in runs], indent=2))
+            return 0
+        if not runs:
+            print("No training runs yet. Start one with: slmdesk train --docs FILE")
+            return 0
+        print(f"{'ID':>4}  {'STATUS':<12} {'STEP':>9}  {'CREATED':<20}  DOCUMENTS")
+        for run in runs:
+            step = f"{run.metrics.get('step', 0)}/{run.metrics.get('total_steps', '?')}"
+            docs = ", ".join(Path(doc).name for doc in run.job.get("documents", []))
+            print(f"{run.id:>4}  {run.status:<12} {step:>9}  {run.created_at:<20}  {docs[:60]}")
+        return 0
+    finally:
+        store.close()

@@ -1,0 +1,396 @@
+"""A fine-tuning job: what to train, on what, and how; saved as a JSON file.
+
+A :class:`TrainingJob` is everything the training worker needs, so a job written on a laptop can
+be carried to a bigger machine and run there with the same command. The three presets come from
+measured runs on the starter model (see FINDINGS.md in the project's shared notes): a small model
+learns the facts of a one-page note when LoRA covers every linear layer at rank 16 with a high
+learning rate (1e-3) and enough passes (40) to memorise it. Presets differ mostly in how much
+text they will work through (``max_train_tokens``), which bounds their time on any input.
+
+This module is plain Python (no torch): the window and the command line use it to validate a job
+and to estimate its time and memory before anything heavy starts.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+from slmdesk.core.gguf_info import ModelInfo, format_bytes
+
+JOB_FILE = "job.json"
+JOB_VERSION = 1
+SCHEDULES = ("constant", "linear", "cosine")
+
+#: Effective training throughput of our loop per CPU thread, in FLOP/s, measured on the starter
+#: (bench/train_bench.py: ~70 tokens/s at 268M parameters on 2 threads, ~1.07 GFLOP per token;
+#: FINDINGS.md measured 70-85).
+EFFECTIVE_FLOPS_PER_THREAD = 40e9
+#: Forward-only evaluation costs about half of a training token (no input-gradient pass).
+EVAL_COST_RATIO = 0.5
+#: Seconds to load the base model: converting the GGUF the first time, from the cache after.
+FIRST_LOAD_SECONDS_PER_GB = 250.0
+CACHED_LOAD_SECONDS = 15.0
+#: Python, torch and transformers themselves, measured as the worker's resident size at start.
+RUNTIME_BYTES = 700 * 1024**2
+
+
+class JobError(ValueError):
+    """A job that cannot run; ``problems`` lists every reason in plain words."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("The training job has problems:\n" + "\n".join(f"- {p}" for p in problems))
+        self.problems = problems
+
+
+def _help(text: str) -> dict:
+    return {"help": text}
+
+
+@dataclass
+class TrainingJob:
+    """One fine-tuning job (the JSON file ``job.json`` of a run)."""
+
+    base_model_path: str = field(metadata=_help("The base model GGUF file to adapt."))
+    documents: list[str] = field(default_factory=list, metadata=_help(
+        "Files or folders to learn from (txt, md, pdf, docx, html)."))
+    base_model_id: int | None = field(default=None, metadata=_help(
+        "The base model's id in the library, when it is there."))
+    name: str = field(default="", metadata=_help("A name for the adapter (default: from the documents)."))
+    preset: str = field(default="custom", metadata=_help("The preset this job started from."))
+    lora_rank: int = field(default=16, metadata=_help("LoRA rank r: capacity of the adapter."))
+    lora_alpha: float = field(default=32.0, metadata=_help("LoRA alpha: the update is scaled by alpha / r."))
+    lora_dropout: float = field(default=0.0, metadata=_help("Dropout on the LoRA input, 0 to 1."))
+    target_modules: list[str] | str = field(default="all-linear", metadata=_help(
+        "Layers to adapt: \"all-linear\" or a list of module names (q_proj, v_proj, ...)."))
+    learning_rate: float = field(default=1e-3, metadata=_help("Peak learning rate of AdamW."))
+    lr_schedule: str = field(default="cosine", metadata=_help(
+        "How the learning rate changes after warm-up: constant, linear or cosine (to zero)."))
+    warmup_steps: int = field(default=0, metadata=_help("Steps of linear warm-up from zero."))
+    weight_decay: float = field(default=0.0, metadata=_help("AdamW weight decay."))
+    max_grad_norm: float = field(default=1.0, metadata=_help("Clip the gradient norm (0: never)."))
+    epochs: int = field(default=40, metadata=_help("Passes over the training text."))
+    max_steps: int | None = field(default=None, metadata=_help(
+        "Stop after this many optimizer steps, whatever the epochs (overrides epochs)."))
+    max_train_tokens: int | None = field(default=None, metadata=_help(
+        "Stop once this many tokens were trained on: bounds the time on large document sets."))
+    sequence_length: int = field(default=256, metadata=_help("Tokens per training chunk."))
+    overlap: int = field(default=32, metadata=_help("Tokens shared by consecutive chunks of a document."))
+    batch_size: int = field(default=1, metadata=_help("Chunks per forward pass."))
+    gradient_accumulation: int = field(default=1, metadata=_help("Forward passes per optimizer step."))
+    validation_fraction: float = field(default=0.1, metadata=_help(
+        "Share of the text held back to measure validation loss (0: none). Short texts hold "
+        "nothing back and report the loss on the training text instead."))
+    eval_every: int = field(default=0, metadata=_help(
+        "Measure validation loss every N steps (0: only before and after)."))
+    seed: int = field(default=0, metadata=_help("Random seed: same job, same seed, same adapter."))
+    threads: int = field(default=0, metadata=_help("CPU threads for training (0: all cores)."))
+    checkpoint_every: int = field(default=25, metadata=_help(
+        "Save a resumable checkpoint every N steps (0: only on cancel and at the end)."))
+    version: int = field(default=JOB_VERSION, metadata=_help("Job file format version."))
+
+    # -- files -------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainingJob":
+        """Build from a dict; unknown or missing keys raise :class:`JobError` naming them."""
+        if not isinstance(data, dict):
+            raise JobError(["The job file must hold a JSON object."])
+        known = {f.name for f in fields(cls)}
+        problems = [f"Unknown setting \u201c{key}\u201d." for key in data if key not in known]
+        for required in ("base_model_path",):
+            if required not in data:
+                problems.append(f"The setting \u201c{required}\u201d is missing.")
+        if problems:
+            raise JobError(problems)
+        return cls(**data)
+
+    def save(self, path: Path) -> Path:
+        """Write atomically (temporary file + rename)."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> "TrainingJob":
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise JobError([f"The job file {path} does not exist."]) from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise JobError([f"The job file {path} cannot be read: {exc}"]) from None
+        return cls.from_dict(data)
+
+    # -- checks ------------------------------------------------------------------------------
+
+    def problems(self, *, check_files: bool = True) -> list[str]:
+        """Every reason this job cannot run, in plain words; empty when it is fine."""
+        out: list[str] = []
+
+        def number(name: str, kind: type, low: float | None = None, high: float | None = None,
+                   *, optional: bool = False, low_open: bool = False) -> None:
+            value = getattr(self, name)
+            if value is None and optional:
+                return
+            ok_type = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if kind is int:
+                ok_type = isinstance(value, int) and not isinstance(value, bool)
+            if not ok_type:
+                out.append(f"{name} must be a {'whole number' if kind is int else 'number'} "
+                           f"(it is {value!r}).")
+                return
+            if low is not None and (value <= low if low_open else value < low):
+                out.append(f"{name} must be {'more than' if low_open else 'at least'} {low:g} "
+                           f"(it is {value:g}).")
+            elif high is not None and value > high:
+                out.append(f"{name} must be at most {high:g} (it is {value:g}).")
+
+        number("lora_rank", int, 1, 1024)
+        number("lora_alpha", float, 0, low_open=True)
+        number("lora_dropout", float, 0, 0.9)
+        number("learning_rate", float, 0, 1, low_open=True)
+        number("warmup_steps", int, 0)
+        number("weight_decay", float, 0, 1)
+        number("max_grad_norm", float, 0)
+        number("epochs", int, 1, 10000)
+        number("max_steps", int, 1, optional=True)
+        number("max_train_tokens", int, 1, optional=True)
+        number("sequence_length", int, 16, 32768)
+        number("overlap", int, 0)
+        number("batch_size", int, 1, 256)
+        number("gradient_accumulation", int, 1, 1024)
+        number("validation_fraction", float, 0, 0.5)
+        number("eval_every", int, 0)
+        number("seed", int, 0)
+        number("threads", int, 0, 1024)
+        number("checkpoint_every", int, 0)
+        if (isinstance(self.overlap, int) and isinstance(self.sequence_length, int)
+                and self.overlap >= self.sequence_length // 2):
+            out.append(f"overlap ({self.overlap}) must be less than half the sequence length "
+                       f"({self.sequence_length}).")
+        if self.lr_schedule not in SCHEDULES:
+            out.append(f"lr_schedule must be one of {', '.join(SCHEDULES)} (it is {self.lr_schedule!r}).")
+        targets = self.target_modules
+        if not (targets == "all-linear" or (isinstance(targets, list) and targets
+                                            and all(isinstance(t, str) and t for t in targets))):
+            out.append("target_modules must be \"all-linear\" or a list of layer names.")
+        # Documents that cannot be read are skipped with their reason when the text is collected
+        # (slmdesk.core.documents); only a job with none at all is refused here.
+        if (not isinstance(self.documents, list) or not self.documents
+                or not all(isinstance(doc, str) and doc for doc in self.documents)):
+            out.append("No documents: give at least one file or folder to learn from.")
+        if not self.base_model_path:
+            out.append("No base model: choose the model to adapt.")
+        elif check_files and not Path(self.base_model_path).expanduser().is_file():
+            out.append(f"The base model file {self.base_model_path} does not exist.")
+        if self.version != JOB_VERSION:
+            out.append(f"This job file is version {self.version}; this SLM Desk reads version "
+                       f"{JOB_VERSION}.")
+        return out
+
+    def validate(self, *, check_files: bool = True) -> "TrainingJob":
+        """Raise :class:`JobError` listing every problem; return self when there is none."""
+        problems = self.problems(check_files=check_files)
+        if problems:
+            raise JobError(problems)
+        return self
+
+    @property
+    def resolved_threads(self) -> int:
+        return self.threads or os.cpu_count() or 1
+
+    @property
+    def chunks_per_step(self) -> int:
+        return self.batch_size * self.gradient_accumulation
+
+
+# -- presets -----------------------------------------------------------------------------------
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # A one-page note (~250 tokens) in about two to three minutes on 2 cores: 40 passes at
+    # rank 16 on every linear layer, lr 1e-3 (FINDINGS.md: 10/10 facts by completion).
+    "quick": dict(lora_rank=16, lora_alpha=32.0, lora_dropout=0.0, target_modules="all-linear",
+                  learning_rate=1e-3, lr_schedule="constant", warmup_steps=0, epochs=40,
+                  max_train_tokens=15_000, sequence_length=256, overlap=32, batch_size=1,
+                  gradient_accumulation=1, validation_fraction=0.1, checkpoint_every=10),
+    # A few pages: the same recipe with a gentler rate, longer chunks, more text per step and
+    # about four times the budget (roughly 10-15 minutes on 2 cores).
+    "balanced": dict(lora_rank=16, lora_alpha=32.0, lora_dropout=0.05, target_modules="all-linear",
+                     learning_rate=5e-4, lr_schedule="cosine", warmup_steps=2, epochs=40,
+                     max_train_tokens=60_000, sequence_length=512, overlap=64, batch_size=1,
+                     gradient_accumulation=2, validation_fraction=0.1, checkpoint_every=20),
+    # Larger sets of documents: more capacity (rank 32) and a budget of about an hour.
+    "thorough": dict(lora_rank=32, lora_alpha=64.0, lora_dropout=0.05, target_modules="all-linear",
+                     learning_rate=3e-4, lr_schedule="cosine", warmup_steps=5, epochs=60,
+                     max_train_tokens=250_000, sequence_length=512, overlap=64, batch_size=1,
+                     gradient_accumulation=4, validation_fraction=0.1, checkpoint_every=25),
+}
+
+
+def job_from_preset(preset: str, base_model_path: str | Path, documents: Sequence[str | Path],
+                    **overrides: Any) -> TrainingJob:
+    """A job with the settings of ``preset`` (quick, balanced, thorough), then ``overrides``."""
+    key = preset.lower()
+    if key not in PRESETS:
+        raise JobError([f"Unknown preset \u201c{preset}\u201d; choose one of {', '.join(PRESETS)}."])
+    job = TrainingJob(base_model_path=str(base_model_path),
+                      documents=[str(doc) for doc in documents], preset=key, **PRESETS[key])
+    return replace(job, **overrides) if overrides else job
+
+
+# -- the plan: steps and data order, shared by the worker and the estimates ---------------------
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """How many optimizer steps a job takes on a given dataset."""
+
+    train_chunks: int
+    steps_per_epoch: int
+    total_steps: int
+    train_tokens: int
+
+    @property
+    def epochs(self) -> float:
+        return self.total_steps / self.steps_per_epoch if self.steps_per_epoch else 0.0
+
+
+def plan_training(job: TrainingJob, train_chunk_lengths: Sequence[int]) -> TrainingPlan:
+    """Steps per epoch and in total for chunks of these token lengths."""
+    n = len(train_chunk_lengths)
+    if n == 0:
+        return TrainingPlan(0, 0, 0, 0)
+    per_step = job.chunks_per_step
+    steps_per_epoch = math.ceil(n / per_step)
+    total = job.epochs * steps_per_epoch
+    if job.max_steps is not None:
+        total = job.max_steps
+    tokens_per_step = sum(train_chunk_lengths) / steps_per_epoch
+    if job.max_train_tokens is not None:
+        total = min(total, max(1, math.ceil(job.max_train_tokens / tokens_per_step)))
+    return TrainingPlan(n, steps_per_epoch, total, round(total * tokens_per_step))
+
+
+def chunk_order(count: int, seed: int, epoch: int) -> list[int]:
+    """The order of the training chunks in one epoch: a fixed function of seed and epoch, so a
+    resumed run sees the same data in the same order as an uninterrupted one."""
+    order = list(range(count))
+    random.Random(seed * 1_000_003 + epoch).shuffle(order)
+    return order
+
+
+def step_chunks(plan: TrainingPlan, job: TrainingJob, step: int) -> list[int]:
+    """Indices (into the training chunks) used by optimizer step ``step`` (0-based)."""
+    epoch, within = divmod(step, plan.steps_per_epoch)
+    order = chunk_order(plan.train_chunks, job.seed, epoch)
+    per_step = job.chunks_per_step
+    return order[within * per_step:(within + 1) * per_step]
+
+
+# -- estimates ---------------------------------------------------------------------------------
+
+def lora_parameter_count(info: ModelInfo, job: TrainingJob) -> int:
+    """Trainable parameters of the adapter, from the model's shapes."""
+    arch = info.architecture
+    hidden = info.embedding_length or 0
+    heads, kv_heads = info.head_count or 0, info.head_count_kv or info.head_count or 0
+    head_dim = info.key_length or (hidden // heads if heads else 0)
+    ff = int(info.metadata.get(f"{arch}.feed_forward_length") or 4 * hidden)
+    shapes = {"q_proj": (hidden, heads * head_dim), "k_proj": (hidden, kv_heads * head_dim),
+              "v_proj": (hidden, kv_heads * head_dim), "o_proj": (heads * head_dim, hidden),
+              "gate_proj": (hidden, ff), "up_proj": (hidden, ff), "down_proj": (ff, hidden)}
+    wanted = shapes if job.target_modules == "all-linear" else {
+        name: shape for name, shape in shapes.items() if name in job.target_modules}
+    per_layer = sum(job.lora_rank * (i + o) for i, o in wanted.values())
+    return per_layer * (info.block_count or 0)
+
+
+@dataclass(frozen=True)
+class TrainingEstimate:
+    """Time and peak memory of a job before it starts (rough: within a factor of about 1.5)."""
+
+    plan: TrainingPlan
+    tokens_per_second: float
+    train_seconds: float
+    eval_seconds: float
+    load_seconds: float
+    peak_memory_bytes: int
+    trainable_parameters: int
+
+    @property
+    def total_seconds(self) -> float:
+        return self.train_seconds + self.eval_seconds + self.load_seconds
+
+    def summary(self) -> str:
+        from slmdesk.core.training.events import format_duration
+
+        return (f"{self.plan.total_steps} steps over {self.plan.train_tokens:,} tokens "
+                f"({self.plan.epochs:.1f} epochs), about {format_duration(self.total_seconds)} "
+                f"at ~{self.tokens_per_second:.0f} tokens/s, peak memory about "
+                f"{format_bytes(self.peak_memory_bytes)}.")
+
+
+def tokens_per_second(parameter_count: int, threads: int) -> float:
+    """Expected training speed: ~4 FLOPs per base parameter per token (forward plus the
+    input-gradient pass; the frozen base needs no weight gradients)."""
+    flops_per_token = 4.0 * max(parameter_count, 1)
+    return EFFECTIVE_FLOPS_PER_THREAD * max(threads, 1) / flops_per_token
+
+
+def estimate_training(job: TrainingJob, info: ModelInfo, *, train_chunk_lengths: Sequence[int],
+                      validation_tokens: int = 0, cached: bool = False) -> TrainingEstimate:
+    """Time and memory for ``job`` on a dataset (see :func:`approximate_chunk_lengths`)."""
+    plan = plan_training(job, train_chunk_lengths)
+    speed = tokens_per_second(info.parameter_count, job.resolved_threads)
+    eval_tokens = 2 * (validation_tokens or sum(train_chunk_lengths))
+    if job.eval_every:
+        eval_tokens += (plan.total_steps // job.eval_every) * (validation_tokens or 0)
+    weights_gb = info.parameter_count * 4 / 1e9
+    load = CACHED_LOAD_SECONDS if cached else CACHED_LOAD_SECONDS + FIRST_LOAD_SECONDS_PER_GB * weights_gb * 0.3
+    return TrainingEstimate(
+        plan=plan, tokens_per_second=speed, train_seconds=plan.train_tokens / speed,
+        eval_seconds=eval_tokens * EVAL_COST_RATIO / speed, load_seconds=load,
+        peak_memory_bytes=estimate_peak_memory(job, info, cached=cached),
+        trainable_parameters=lora_parameter_count(info, job))
+
+
+def estimate_peak_memory(job: TrainingJob, info: ModelInfo, *, cached: bool = False) -> int:
+    """Resident memory at the worst moment: fp32 weights, adapter and optimizer state,
+    activations kept for the backward pass, and the logits of one slice of the output layer."""
+    weights = info.parameter_count * 4
+    lora = lora_parameter_count(info, job) * 4 * 4  # weights, gradients, two AdamW moments
+    hidden = info.embedding_length or 1024
+    ff = int(info.metadata.get(f"{info.architecture}.feed_forward_length") or 4 * hidden)
+    heads = info.head_count or 8
+    tokens = job.batch_size * job.sequence_length
+    # Per token and layer, the tensors autograd keeps: ~16 hidden-sized, ~4 feed-forward-sized,
+    # and the attention weights of each head over the sequence (CPU attention materialises them).
+    per_token_layer = 4 * (16 * hidden + 4 * ff + 2 * heads * job.sequence_length
+                           + 2 * job.lora_rank * 7)
+    activations = tokens * per_token_layer * (info.block_count or 1)
+    logits = 3 * 4 * (info.vocab_size or 32000) * 128
+    training = RUNTIME_BYTES + weights + lora + activations + logits
+    # Converting the GGUF the first time holds the file's tensors and the fp32 copy at once.
+    loading = RUNTIME_BYTES + 2 * weights + info.file_size
+    return int(training if cached else max(training, loading))
+
+
+def approximate_chunk_lengths(job: TrainingJob, characters: int, documents: int = 1) -> list[int]:
+    """Chunk lengths for a text of ``characters`` before tokenizing (~4 characters a token)."""
+    tokens = max(1, characters // 4) + documents
+    body = job.sequence_length - 1
+    stride = body - job.overlap
+    count = 1 if tokens <= body else 1 + math.ceil((tokens - body) / stride)
+    if count == 1:
+        return [tokens + 1]
+    held = 0 if count < 5 else max(1, round(job.validation_fraction * count))
+    return [job.sequence_length] * (count - held)

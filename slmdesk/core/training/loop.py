@@ -1,0 +1,290 @@
+"""The training arithmetic: LoRA setup, the loss, one optimizer step, evaluation, checkpoints.
+
+A plain PyTorch loop, shaped for a laptop CPU:
+
+* Packed chunks, no padding, no attention mask: every token computed is a token learned from.
+* The output layer is the biggest matrix of a small model (Gemma 3 270M: 262,144 x 640, 63% of
+  its weights), and the logits of a 256-token chunk are 268 MB in fp32. :class:`LinearCrossEntropy`
+  computes them a slice of rows at a time and turns each slice into its gradient on the spot
+  (softmax minus one-hot, in place, with a single exponential pass), so the logits, their
+  log-softmax and their gradient never coexist as autograd would keep them, and the backward pass
+  through the output layer is one matrix product per slice. The frozen weight needs no gradient.
+* Evaluation runs under ``torch.inference_mode`` with dropout off.
+* Everything that decides the result (adapter and optimizer state, learning-rate schedule, RNG
+  state and the step, which fixes the data order) goes into a checkpoint, so a resumed run ends
+  with the same adapter as an uninterrupted one.
+
+Imports torch: only the worker and the benchmark use this module.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+from torch import nn
+
+from slmdesk.core.training.job import TrainingJob
+
+#: Rows of logits computed at once: 2^26 floats (256 MB) whatever the vocabulary; 256 rows for
+#: Gemma's 262k vocabulary, a whole chunk at the presets' lengths (measured: wider slices keep
+#: the big matrix products efficient, ~20% faster than 128 rows on 2 cores).
+LOGIT_SLICE_ELEMENTS = 1 << 26
+CHECKPOINTS_DIR = "checkpoints"
+_CHECKPOINT_NAME = re.compile(r"^step-(\d+)$")
+_STATE_FILE = "state.json"
+
+
+class LinearCrossEntropy(torch.autograd.Function):
+    """Sum of token cross-entropies of ``hidden @ weight.T (+ bias)``, computed in slices."""
+
+    @staticmethod
+    def forward(ctx: Any, hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                targets: torch.Tensor, need_grad: bool) -> torch.Tensor:
+        rows = max(1, LOGIT_SLICE_ELEMENTS // weight.shape[0])
+        total = hidden.new_zeros(())
+        grad = torch.empty_like(hidden) if need_grad else None
+        for start in range(0, hidden.shape[0], rows):
+            part = hidden[start:start + rows]
+            want = targets[start:start + rows]
+            index = torch.arange(part.shape[0])
+            logits = part @ weight.T
+            if bias is not None:
+                logits += bias
+            picked = logits[index, want]
+            # One exp pass serves both the loss and the gradient (logsumexp and then softmax
+            # would exponentiate 67M numbers twice): shift by the max, exp in place, sum.
+            peak = logits.amax(dim=-1, keepdim=True)
+            logits.sub_(peak).exp_()
+            sums = logits.sum(dim=-1, keepdim=True)
+            total += (peak.squeeze(1) + sums.log().squeeze(1) - picked).sum()
+            if grad is not None:
+                probs = logits.mul_(sums.reciprocal_())  # softmax, in place
+                probs[index, want] -= 1.0
+                torch.matmul(probs, weight, out=grad[start:start + rows])
+        if grad is not None:
+            ctx.save_for_backward(grad)
+        return total
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple:
+        (grad,) = ctx.saved_tensors
+        return grad * grad_output, None, None, None, None
+
+
+def _decoder_and_head(model: nn.Module) -> tuple[nn.Module, nn.Linear] | None:
+    """The body and output layer of a causal LM when the sliced loss applies to it, else None."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    body = getattr(base, getattr(base, "base_model_prefix", "model"), None)
+    head = base.get_output_embeddings() if hasattr(base, "get_output_embeddings") else None
+    config = getattr(base, "config", None)
+    if (body is None or type(head) is not nn.Linear or head.weight.requires_grad
+            or getattr(config, "final_logit_softcapping", None)
+            or getattr(config, "logit_scale", None)):
+        return None
+    return body, head
+
+
+def loss_sum(model: nn.Module, input_ids: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """(sum of next-token losses, number of predicted tokens) for a batch of equal-length chunks."""
+    targets = input_ids[:, 1:].reshape(-1)
+    parts = _decoder_and_head(model)
+    if parts is None:  # e.g. logit soft-capping: let the model compute its own logits
+        logits = model(input_ids=input_ids, use_cache=False).logits[:, :-1]
+        loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets,
+                                           reduction="sum")
+        return loss, targets.numel()
+    body, head = parts
+    hidden = body(input_ids=input_ids, use_cache=False).last_hidden_state[:, :-1]
+    hidden = hidden.reshape(-1, hidden.shape[-1])
+    need_grad = torch.is_grad_enabled() and hidden.requires_grad
+    loss = LinearCrossEntropy.apply(hidden, head.weight, head.bias, targets, need_grad)
+    return loss, targets.numel()
+
+
+def micro_batches(chunks: Sequence[Sequence[int]], batch_size: int) -> list[torch.Tensor]:
+    """Tensors of equal-length chunks, at most ``batch_size`` each (no padding, ever)."""
+    batches: list[torch.Tensor] = []
+    for start in range(0, len(chunks), batch_size):
+        group = chunks[start:start + batch_size]
+        by_length: dict[int, list[Sequence[int]]] = {}
+        for chunk in group:
+            by_length.setdefault(len(chunk), []).append(chunk)
+        batches.extend(torch.tensor(same, dtype=torch.long) for same in by_length.values())
+    return batches
+
+
+def add_lora(model: nn.Module, job: TrainingJob) -> nn.Module:
+    """Wrap ``model`` in a PEFT LoRA model, initialised from ``job.seed``."""
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(job.seed)
+    config = LoraConfig(r=job.lora_rank, lora_alpha=job.lora_alpha, lora_dropout=job.lora_dropout,
+                        target_modules=job.target_modules, bias="none", task_type="CAUSAL_LM")
+    peft_model = get_peft_model(model, config)
+    peft_model.config.use_cache = False
+    return peft_model
+
+
+def trainable_parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
+    return [(name, param) for name, param in model.named_parameters() if param.requires_grad]
+
+
+def make_optimizer(model: nn.Module, job: TrainingJob, total_steps: int
+                   ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    params = [param for _, param in trainable_parameters(model)]
+    optimizer = torch.optim.AdamW(params, lr=job.learning_rate, weight_decay=job.weight_decay)
+    warmup = job.warmup_steps
+    decay_steps = max(1, total_steps - warmup)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        progress = min(1.0, (step - warmup) / decay_steps)
+        if job.lr_schedule == "linear":
+            return 1.0 - progress
+        if job.lr_schedule == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * progress))
+        return 1.0
+
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def train_step(model: nn.Module, optimizer: torch.optim.Optimizer,
+               scheduler: torch.optim.lr_scheduler.LambdaLR, batches: Sequence[torch.Tensor],
+               max_grad_norm: float, should_stop: Callable[[], bool] = lambda: False
+               ) -> tuple[float, int] | None:
+    """One optimizer step over ``batches``; (mean loss, tokens), or None when stopped midway
+    (the gradients are then dropped and the weights left as they were)."""
+    tokens = sum(batch.shape[0] * (batch.shape[1] - 1) for batch in batches)
+    total = 0.0
+    for batch in batches:
+        loss, _ = loss_sum(model, batch)
+        (loss / tokens).backward()
+        total += loss.item()
+        if should_stop():
+            optimizer.zero_grad(set_to_none=True)
+            return None
+    if max_grad_norm > 0:
+        torch.nn.utils.clip_grad_norm_([p for p in optimizer.param_groups[0]["params"]],
+                                       max_grad_norm)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return total / tokens, tokens
+
+
+def evaluate(model: nn.Module, chunks: Sequence[Sequence[int]], batch_size: int = 1
+             ) -> tuple[float, int]:
+    """(mean next-token loss, tokens) over ``chunks``, dropout off, no autograd."""
+    was_training = model.training
+    model.eval()
+    total, tokens = 0.0, 0
+    try:
+        with torch.inference_mode():
+            for batch in micro_batches(chunks, batch_size):
+                loss, count = loss_sum(model, batch)
+                total += loss.item()
+                tokens += count
+    finally:
+        model.train(was_training)
+    return (total / tokens if tokens else float("nan")), tokens
+
+
+def perplexity(loss: float) -> float:
+    return math.exp(loss) if loss < 700 else float("inf")
+
+
+# -- checkpoints -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Checkpoint:
+    path: Path
+    step: int
+    state: dict[str, Any]
+
+
+def latest_checkpoint(run_dir: Path) -> Checkpoint | None:
+    """The complete checkpoint with the highest step (a torn one never has its final name)."""
+    folder = Path(run_dir) / CHECKPOINTS_DIR
+    best: Checkpoint | None = None
+    if not folder.is_dir():
+        return None
+    for entry in folder.iterdir():
+        match = _CHECKPOINT_NAME.match(entry.name)
+        if not match or not (entry / _STATE_FILE).is_file():
+            continue
+        step = int(match.group(1))
+        if best is None or step > best.step:
+            state = json.loads((entry / _STATE_FILE).read_text(encoding="utf-8"))
+            best = Checkpoint(entry, step, state)
+    return best
+
+
+def save_checkpoint(run_dir: Path, step: int, model: nn.Module, optimizer: torch.optim.Optimizer,
+                    scheduler: Any, rng_state: torch.Tensor, state: dict[str, Any],
+                    keep: int = 1) -> Path:
+    """Write checkpoint ``step`` into a temporary folder, rename it into place, then drop older
+    ones (keeping ``keep``). A kill at any moment leaves the previous checkpoint intact."""
+    from safetensors.torch import save_file
+
+    folder = Path(run_dir) / CHECKPOINTS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / f"step-{step:08d}"
+    tmp = folder / f".tmp-step-{step:08d}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    save_file({name: param.detach().contiguous() for name, param in trainable_parameters(model)},
+              str(tmp / "adapter.safetensors"))
+    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "rng": rng_state}, tmp / "trainer.pt")
+    (tmp / _STATE_FILE).write_text(json.dumps({**state, "step": step}, indent=2), encoding="utf-8")
+    _fsync_tree(tmp)
+    if final.exists():  # the same step saved again (a resume that stopped at once): replace it
+        old = folder / f".old-step-{step:08d}-{os.getpid()}"
+        os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
+    checkpoints = sorted((int(m.group(1)), entry) for entry in folder.iterdir()
+                         if (m := _CHECKPOINT_NAME.match(entry.name)))
+    for _, entry in checkpoints[:-keep]:
+        shutil.rmtree(entry, ignore_errors=True)
+    for entry in folder.iterdir():  # leftovers of a worker killed while saving
+        if entry.name.startswith((".tmp-", ".old-")) and entry != tmp:
+            shutil.rmtree(entry, ignore_errors=True)
+    return final
+
+
+def load_checkpoint(checkpoint: Checkpoint, model: nn.Module, optimizer: torch.optim.Optimizer,
+                    scheduler: Any) -> None:
+    """Restore adapter weights, optimizer, schedule and the RNG from ``checkpoint``."""
+    from safetensors.torch import load_file
+
+    weights = load_file(str(checkpoint.path / "adapter.safetensors"))
+    params = dict(trainable_parameters(model))
+    missing = set(params) - set(weights)
+    if missing:
+        raise ValueError(f"the checkpoint lacks {len(missing)} adapter tensors "
+                         f"(e.g. {sorted(missing)[0]}); was the job changed?")
+    with torch.no_grad():
+        for name, param in params.items():
+            param.copy_(weights[name])
+    trainer = torch.load(checkpoint.path / "trainer.pt", weights_only=True)
+    optimizer.load_state_dict(trainer["optimizer"])
+    scheduler.load_state_dict(trainer["scheduler"])
+    torch.set_rng_state(trainer["rng"])
+
+
+def _fsync_tree(folder: Path) -> None:
+    for entry in folder.iterdir():
+        with open(entry, "rb") as handle:
+            os.fsync(handle.fileno())

@@ -1,0 +1,85 @@
+"""The training arithmetic on small real tensors: the sliced loss, batching, the schedule,
+checkpoint files."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from slmdesk.core.training import loop  # noqa: E402
+from slmdesk.core.training.job import TrainingJob  # noqa: E402
+
+
+@pytest.mark.parametrize("slice_elements", [1 << 26, 3 * 50])  # one slice, and 3 rows a slice
+def test_sliced_cross_entropy_matches_autograd(monkeypatch, slice_elements):
+    monkeypatch.setattr(loop, "LOGIT_SLICE_ELEMENTS", slice_elements)
+    gen = torch.Generator().manual_seed(0)
+    hidden = torch.randn(10, 8, generator=gen, requires_grad=True)
+    weight = torch.randn(50, 8, generator=gen)
+    bias = torch.randn(50, generator=gen)
+    targets = torch.randint(0, 50, (10,), generator=gen)
+
+    ours = loop.LinearCrossEntropy.apply(hidden, weight, bias, targets, True)
+    (ours * 0.5).backward()
+    got = hidden.grad.clone()
+    hidden.grad = None
+    reference = torch.nn.functional.cross_entropy(hidden @ weight.T + bias, targets,
+                                                  reduction="sum")
+    (reference * 0.5).backward()
+    assert ours.item() == pytest.approx(reference.item(), rel=1e-5)
+    torch.testing.assert_close(got, hidden.grad, rtol=1e-4, atol=1e-6)
+    with torch.no_grad():  # evaluation: the loss alone
+        assert loop.LinearCrossEntropy.apply(hidden, weight, None, targets, False).item() == \
+            pytest.approx(torch.nn.functional.cross_entropy(hidden @ weight.T, targets,
+                                                            reduction="sum").item(), rel=1e-5)
+
+
+def test_micro_batches_never_pad():
+    chunks = [[1, 2, 3], [4, 5, 6], [7, 8], [9, 10, 11]]
+    batches = loop.micro_batches(chunks, batch_size=3)
+    assert [tuple(b.shape) for b in batches] == [(2, 3), (1, 2), (1, 3)]
+
+
+@pytest.mark.parametrize("schedule, expected", [
+    ("constant", [0.5, 1.0, 1.0, 1.0, 1.0]),
+    ("linear", [0.5, 1.0, 2 / 3, 1 / 3, 0.0]),
+    ("cosine", [0.5, 1.0, 0.75, 0.25, 0.0]),
+])
+def test_learning_rate_schedules(schedule, expected):
+    model = torch.nn.Linear(2, 2)
+    job = TrainingJob(base_model_path="m", documents=["d"], learning_rate=1.0,
+                      lr_schedule=schedule, warmup_steps=1)
+    optimizer, scheduler = loop.make_optimizer(model, job, total_steps=4)
+    seen = []
+    for _ in range(5):
+        seen.append(scheduler.get_last_lr()[0])
+        optimizer.step()
+        scheduler.step()
+    assert seen == pytest.approx(expected)
+
+
+def test_checkpoint_round_trip_and_atomic_replacement(tmp_path):
+    model = torch.nn.Linear(4, 3)
+    job = TrainingJob(base_model_path="m", documents=["d"])
+    optimizer, scheduler = loop.make_optimizer(model, job, total_steps=10)
+    model(torch.randn(2, 4)).sum().backward()
+    optimizer.step()
+    scheduler.step()
+    rng = torch.get_rng_state()
+    loop.save_checkpoint(tmp_path, 1, model, optimizer, scheduler, rng, {"metrics": {"a": 1}})
+    path = loop.save_checkpoint(tmp_path, 2, model, optimizer, scheduler, rng, {"metrics": {}})
+    assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["step-00000002"]  # keep 1
+    saved = {name: p.detach().clone() for name, p in model.named_parameters()}
+    expected_draw = torch.rand(3)
+
+    other = torch.nn.Linear(4, 3)
+    other_optimizer, other_scheduler = loop.make_optimizer(other, job, total_steps=10)
+    checkpoint = loop.latest_checkpoint(tmp_path)
+    assert checkpoint.path == path and checkpoint.state["step"] == 2
+    loop.load_checkpoint(checkpoint, other, other_optimizer, other_scheduler)
+    for name, param in other.named_parameters():
+        torch.testing.assert_close(param, saved[name], rtol=0, atol=0)
+    assert other_scheduler.last_epoch == 1
+    assert other_optimizer.state_dict()["state"][0]["step"] == 1
+    torch.testing.assert_close(torch.rand(3), expected_draw, rtol=0, atol=0)  # RNG restored
