@@ -2,21 +2,23 @@
 # Build the Linux desktop bundle: dist/slmdesk-<version>-linux-<arch>.tar.gz
 # It holds the one-folder PyInstaller build, install.sh / uninstall.sh (per user, no root),
 # the launcher entry, the AppStream metainfo and the icons.
-# Usage: packaging/build-linux.sh            (uses ./.venv, made by ./setup.sh if missing)
+# Usage: packaging/build-linux.sh     (uses ./.venv, made by ./setup.sh if missing;
+#                                      VENV=/path/to/venv picks another environment)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+VENV=${VENV:-.venv}
 
-[ -x .venv/bin/python ] || ./setup.sh
-.venv/bin/python -m pip install -q "pyinstaller>=6.10"
-VERSION=$(.venv/bin/python -c "import slmdesk; print(slmdesk.__version__)")
+[ -x "$VENV/bin/python" ] || ./setup.sh
+"$VENV/bin/python" -m pip install -q "pyinstaller>=6.10"
+VERSION=$("$VENV/bin/python" -c "import slmdesk; print(slmdesk.__version__)")
 ARCH=$(uname -m)
 NAME="slmdesk-$VERSION-linux-$ARCH"
 WORK="$ROOT/build/pyinstaller"
 STAGE="$ROOT/build/$NAME"
 
 rm -rf "$STAGE" "$WORK/dist"
-.venv/bin/pyinstaller --noconfirm --clean --log-level WARN \
+"$VENV/bin/pyinstaller" --noconfirm --clean --log-level WARN \
   --distpath "$WORK/dist" --workpath "$WORK/work" packaging/slmdesk.spec
 
 mkdir -p "$STAGE/share"
