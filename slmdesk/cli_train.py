@@ -107,7 +107,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _job_from_args(args: argparse.Namespace) -> Any:
     from slmdesk.core.library import LibraryError, ModelLibrary
-    from slmdesk.core.training.job import TrainingJob, job_from_preset
+    from slmdesk.core.training.job import PRESETS, TrainingJob, job_from_preset
     from slmdesk.paths import app_paths
 
     if args.job and args.docs:
@@ -135,6 +135,9 @@ def _job_from_args(args: argparse.Namespace) -> Any:
     overrides = {key: value for key, value in (
         ("name", args.name), ("epochs", args.epochs), ("max_steps", args.max_steps),
         ("sequence_length", args.sequence_length), ("threads", args.threads)) if value is not None}
+    if args.sequence_length is not None:  # keep the preset's overlap valid for short chunks
+        overlap = PRESETS[args.preset]["overlap"]
+        overrides["overlap"] = min(overlap, max(0, args.sequence_length // 8))
     docs = [str(Path(doc).expanduser().resolve()) for doc in args.docs]
     return job_from_preset(args.preset, entry.path, docs, base_model_id=entry.id, **overrides)
 

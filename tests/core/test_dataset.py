@@ -131,7 +131,8 @@ def test_real_starter_tokenizer(cached_training_base, starter_model_path):
     data = build_dataset([text], tok, sequence_length=256, overlap=32, validation_fraction=0.1)
     assert 200 <= data.stats.tokens <= 300  # the one-page note is about 250 tokens
     assert data.stats.chunks == 1 and data.stats.split == "none"
-    assert data.preview(tok)[0] == "<bos>" + text + "<eos>"
+    assert data.preview(tok, max_characters=10_000)[0] == "<bos>" + text + "<eos>"
+    assert len(data.preview(tok)[0]) == 401  # cut at 400 characters and an ellipsis
     small = build_dataset([text], tok, sequence_length=64, overlap=8, validation_fraction=0.2)
     assert small.stats.split == "chunk" and small.stats.validation_chunks == 1
     assert all(len(c.tokens) == 64 for c in small.chunks)
