@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, Slot
+from PySide6.QtCore import QSize, Qt, QTimer, Slot
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QIcon
-from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
-                               QMainWindow, QStackedWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QHBoxLayout, QListWidget, QListWidgetItem,
+                               QMainWindow, QMessageBox, QStackedWidget, QWidget)
 
 from slmdesk import __version__
 from slmdesk.core.library import LibraryEntry, ModelLibrary
 from slmdesk.paths import AppPaths, app_paths
 from slmdesk.ui.chat_view import ChatView
+from slmdesk.ui.finetune_page import FineTunePage
 from slmdesk.ui.library_view import LibraryView
 from slmdesk.ui.tasks import BackgroundTask
 
@@ -23,19 +26,6 @@ SECTIONS = ["Library", "Chat", "Fine-tune"]
 
 def app_icon() -> QIcon:
     return QIcon(str(ICON_PATH))
-
-
-def placeholder_page(title: str, text: str) -> QWidget:
-    page = QWidget()
-    layout = QVBoxLayout(page)
-    heading = QLabel(title)
-    heading.setStyleSheet("font-size: 18px; font-weight: 600;")
-    body = QLabel(text)
-    body.setWordWrap(True)
-    layout.addWidget(heading)
-    layout.addWidget(body)
-    layout.addStretch(1)
-    return page
 
 
 class MainWindow(QMainWindow):
@@ -67,9 +57,15 @@ class MainWindow(QMainWindow):
         self.chat_view = ChatView(self.library, self.paths)
         self.library_view.library_changed.connect(self.chat_view.refresh_models)
         self.pages.addWidget(self.chat_view)
-        self.pages.addWidget(placeholder_page(
-            "Fine-tune", "Teach a model your own documents with a LoRA adapter. "
-            "Coming in a later version."))
+        self.finetune_page = FineTunePage(self.library, self.paths)
+        self.pages.addWidget(self.finetune_page)
+        self.library_view.library_changed.connect(self.finetune_page.refresh_models)
+        self.library_view.finetune_requested.connect(self.fine_tune)
+        self.finetune_page.library_changed.connect(self._adapters_changed)
+        self.finetune_page.chat_requested.connect(self.open_chat)
+        self.finetune_page.training_state_changed.connect(self._training_state_changed)
+        self._close_box: QMessageBox | None = None
+        self._quit_after_training = False
         self.sidebar.currentRowChanged.connect(self.pages.setCurrentIndex)
         self.sidebar.setCurrentRow(0)
 
@@ -85,6 +81,7 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.chat_view.shutdown)
+            app.aboutToQuit.connect(self.finetune_page.shutdown)
 
         self.starter_task: BackgroundTask | None = None
         if set_up_starter:
@@ -92,6 +89,23 @@ class MainWindow(QMainWindow):
 
     def show_section(self, name: str) -> None:
         self.sidebar.setCurrentRow(SECTIONS.index(name))
+
+    @Slot(int)
+    def fine_tune(self, model_id: int) -> None:
+        """Open the fine-tuning wizard with this model chosen."""
+        self.show_section("Fine-tune")
+        self.finetune_page.start_wizard(model_id)
+
+    @Slot(int, int)
+    def open_chat(self, model_id: int, adapter_id: int) -> None:
+        """A new conversation on a base model and adapter (a fine-tune's result)."""
+        self.chat_view.start_conversation(model_id, adapter_id)
+        self.show_section("Chat")
+
+    @Slot()
+    def _adapters_changed(self) -> None:
+        self.library_view.refresh()
+        self.chat_view.refresh_models()
 
     # The starter model --------------------------------------------------------------------
 
@@ -145,11 +159,52 @@ class MainWindow(QMainWindow):
     # Shutdown -----------------------------------------------------------------------------
 
     def closeEvent(self, event) -> None:
+        if self.finetune_page.training_active:
+            event.ignore()  # closed once the worker has saved its checkpoint and stopped
+            if not self._quit_after_training:
+                self._ask_to_stop_training()
+            return
         self.chat_view.shutdown()
+        self.finetune_page.shutdown()
         self.library_view.wait_for_tasks()
         if self.starter_task is not None:
             self.starter_task.done.wait(60)
         super().closeEvent(event)
+
+
+    def _ask_to_stop_training(self) -> None:
+        if self._close_box is not None:
+            return
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("A model is training")
+        box.setText("A model is still being fine-tuned. Stop it and quit?")
+        box.setInformativeText("SLM Desk saves a checkpoint first, so you can resume the run "
+                               "later from Fine-tune \u203a Runs.")
+        box.addButton("Save and quit", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Keep training", QMessageBox.ButtonRole.RejectRole)
+        box.buttonClicked.connect(self._close_answered)
+        self._close_box = box
+        box.open()
+
+    @Slot(object)
+    def _close_answered(self, button) -> None:
+        box, self._close_box = self._close_box, None
+        if box is None:
+            return
+        role = box.buttonRole(button)
+        box.deleteLater()
+        if role != QMessageBox.ButtonRole.AcceptRole:
+            return
+        self._quit_after_training = True
+        self.statusBar().showMessage("Saving a training checkpoint before closing\u2026")
+        if not self.finetune_page.stop_training_to_quit():
+            self.close()
+
+    @Slot(str)
+    def _training_state_changed(self, state: str) -> None:
+        if self._quit_after_training and not self.finetune_page.training_active:
+            self.close()
 
 
 def run_gui(argv: list[str] | None = None) -> int:
@@ -160,6 +215,18 @@ def run_gui(argv: list[str] | None = None) -> int:
     app.setWindowIcon(app_icon())
     window = MainWindow()
     window.show()
+    if os.environ.get(STARTUP_PROBE_VARIABLE):
+        QTimer.singleShot(0, lambda: _report_startup(app))
     code = app.exec()
     window.library.close()
     return code
+
+
+#: Set by bench/package_bench.py: print when the window is up, then quit.
+STARTUP_PROBE_VARIABLE = "SLMDESK_STARTUP_PROBE"
+
+
+def _report_startup(app: QApplication) -> None:
+    """Runs on the first event-loop turn after show(): the window is on screen."""
+    print(f"window visible at {time.time():.3f}", file=sys.stderr, flush=True)
+    app.quit()

@@ -330,7 +330,7 @@ class ChatSession(QObject):
             return
         self._load_id = None
         self.loaded = self._wanted
-        self.model_loaded.self.loaded_info.emit()
+        self.model_loaded.emit(self.loaded_info)
         self._after_load()
 
     def _after_load(self) -> None:

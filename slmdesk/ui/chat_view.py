@@ -16,6 +16,7 @@ from slmdesk.core.conversations import ConversationStore, RecordNotFound
 from slmdesk.core.library import ModelLibrary
 from slmdesk.core.settings import get_setting, set_setting
 from slmdesk.paths import AppPaths
+from slmdesk.ui.adapter_strength import AdapterStrength
 from slmdesk.ui.chat_messages import MessageList, MessageView
 from slmdesk.ui.chat_session import ChatRefused, ChatSession
 from slmdesk.ui.chat_settings import (chat_defaults, effective_settings, save_chat_defaults,
@@ -59,12 +60,16 @@ class ChatView(QWidget):
         self.format_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.status_label = QLabel()
         self.status_label.setStyleSheet("color: #5f6368;")
+        self.adapter_strength = AdapterStrength()
+        self.adapter_strength.scale_changed.connect(self._adapter_scale_changed)
+        self.adapter_strength.hide()
         top = QHBoxLayout()
         top.addWidget(self.title_label, 1)
         top.addWidget(self.model_picker)
         top.addWidget(self.settings_button)
         second = QHBoxLayout()
         second.addWidget(self.format_label, 1)
+        second.addWidget(self.adapter_strength)
         second.addWidget(self.status_label)
 
         self.notice = ActionNoticeBar()
@@ -168,6 +173,7 @@ class ChatView(QWidget):
         else:
             choice = (conv.model_id, conv.adapter.get("id") if conv.adapter else None)
         self.model_picker.show_choice(choice)
+        self._show_adapter_strength()
         self._update_header()
 
     @Slot(int)
@@ -179,11 +185,31 @@ class ChatView(QWidget):
         set_setting(self.library.conn, LAST_MODEL_KEY, [model_id, adapter_id])
         conv_id = self._ensure_conversation()
         self.store.update(conv_id, model_id=model_id, adapter=self._adapter_dict(adapter_id))
+        self._show_adapter_strength()
         self._update_header()
         try:
             self.session.preload(conv_id)  # load now, so the first reply comes sooner
         except ChatRefused as exc:
             self.notice.show_message(exc.message, "error", exc.details)
+
+    def _show_adapter_strength(self) -> None:
+        adapter = (conv.adapter if (conv := self._conversation()) else None) or {}
+        self.adapter_strength.setVisible(adapter.get("id") is not None)
+        self.adapter_strength.set_scale(float(adapter.get("scale", 1.0)))
+
+    @Slot(float)
+    def _adapter_scale_changed(self, scale: float) -> None:
+        """Apply the new LoRA scale to the loaded model at once (no reload), else at next use."""
+        conv = self._conversation()
+        if conv is None or not conv.adapter:
+            return
+        self.store.update(conv.id, adapter={**conv.adapter, "scale": scale})
+        loaded = self.session.loaded
+        if loaded is not None and loaded.model_id == conv.model_id and not self.session.busy:
+            try:
+                self.session.preload(conv.id)
+            except ChatRefused as exc:
+                self.notice.show_message(exc.message, "error", exc.details)
 
     # Conversations ------------------------------------------------------------------------
 
@@ -217,6 +243,19 @@ class ChatView(QWidget):
             self.conversation_id = None
             self.open_conversation(self._ensure_conversation())
         self.composer.setFocus()
+
+    def start_conversation(self, model_id: int, adapter_id: int | None = None) -> int:
+        """A new chat on this model and adapter (an empty current chat is reused)."""
+        self.refresh_models()
+        set_setting(self.library.conn, LAST_MODEL_KEY, [model_id, adapter_id])
+        conv = self._conversation()
+        if conv is not None and not self.store.thread(conv.id):
+            self.store.update(conv.id, model_id=model_id, adapter=self._adapter_dict(adapter_id))
+        else:
+            self.conversation_id = None
+        self.open_conversation(self._ensure_conversation())
+        self.composer.setFocus()
+        return self.conversation_id
 
     @Slot(int)
     def open_conversation(self, conversation_id: int | None) -> None:

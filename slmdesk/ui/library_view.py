@@ -38,6 +38,8 @@ class LibraryView(QWidget):
     library_changed = Signal()
     #: A background task ended (successfully or not); tests and status bars listen to it.
     task_finished = Signal()
+    #: "Fine-tune this model…" was chosen on a model (its id): the wizard opens with it.
+    finetune_requested = Signal(int)
 
     def __init__(self, library: ModelLibrary, paths: AppPaths,
                  parent: QWidget | None = None) -> None:
@@ -449,9 +451,26 @@ class LibraryView(QWidget):
         index = self.table.indexAt(position)
         if not index.isValid():
             return
+        self.context_menu(index).popup(self.table.viewport().mapToGlobal(position))
+
+    def context_menu(self, index: QModelIndex) -> QMenu:
+        """The menu of one row (it becomes the current row)."""
         self.table.setCurrentIndex(index)
         menu = QMenu(self)
+        entry_id = index.data(ENTRY_ID_ROLE)
+        entry = self.library.get(entry_id) if entry_id is not None else None
+        if entry is not None and entry.kind == "model" and not entry.is_missing:
+            tune = QAction("Fine-tune this model\u2026", menu)
+            tune.triggered.connect(self._finetune_selected)
+            menu.addAction(tune)
+            menu.addSeparator()
         remove = QAction("Remove from library\u2026", menu)
         remove.triggered.connect(self.remove_selected)
         menu.addAction(remove)
-        menu.popup(self.table.viewport().mapToGlobal(position))
+        return menu
+
+    @Slot()
+    def _finetune_selected(self) -> None:
+        entry_id = self.selected_entry_id()
+        if entry_id is not None:
+            self.finetune_requested.emit(entry_id)

@@ -170,6 +170,9 @@ class TrainingRunner:
         try:
             self.proc.stdin.write(ev.encode_event(ev.CANCEL_REQUEST).encode())
             self.proc.stdin.flush()
+            # Closing stdin lets the worker's stdin reader end: a reader still blocked there at
+            # interpreter shutdown aborts the worker after its "cancelled" event.
+            self.proc.stdin.close()
         except (BrokenPipeError, OSError, ValueError):
             self.terminate()
         for delay, action in ((grace, self.terminate), (2 * grace, self.kill)):
