@@ -24,6 +24,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal, Slot
 
 from slmdesk.core.engine import protocol as p
+from slmdesk.ui.line_buffer import LineBuffer
 
 HOST_MODULE = "slmdesk.core.engine.host"
 LOG_NAME = "engine.log"
@@ -67,8 +68,8 @@ class EngineProcess(QObject):
         self.log_path = Path(log_dir) / LOG_NAME if log_dir is not None else None
         self._python = python or sys.executable
         self._process: QProcess | None = None
-        self._stdout_buffer = b""
-        self._stderr_buffer = b""
+        self._stdout_lines = LineBuffer()
+        self._stderr_lines = LineBuffer()
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_LINES_KEPT)
         self._log = None
         self._pending: list[bytes] = []
@@ -97,7 +98,7 @@ class EngineProcess(QObject):
         if self.running:
             return
         self._cleanup_process()
-        self._stdout_buffer = self._stderr_buffer = b""
+        self._stdout_lines, self._stderr_lines = LineBuffer(), LineBuffer()
         self._stderr_tail.clear()
         self._pending.clear()
         self._stopping = False
@@ -220,11 +221,7 @@ class EngineProcess(QObject):
 
     def feed_stdout(self, data: bytes) -> None:
         """Take a chunk of the engine's stdout; emit one signal per complete line."""
-        self._stdout_buffer += data
-        while b"\n" in self._stdout_buffer:
-            line, self._stdout_buffer = self._stdout_buffer.split(b"\n", 1)
-            if not line.strip():
-                continue
+        for line in self._stdout_lines.feed(data):
             try:
                 event = p.decode(line)
             except p.ProtocolError as exc:
@@ -268,12 +265,11 @@ class EngineProcess(QObject):
         if self._log is not None:
             self._log.write(data)
             self._log.flush()
-        self._stderr_buffer += data
-        *lines, self._stderr_buffer = self._stderr_buffer.split(b"\n")
+        self._keep_stderr_lines(self._stderr_lines.feed(data))
+
+    def _keep_stderr_lines(self, lines: list[bytes]) -> None:
         for line in lines:
-            text = line.decode("utf-8", errors="replace").rstrip()
-            if text:
-                self._stderr_tail.append(text)
+            self._stderr_tail.append(line.decode("utf-8", errors="replace").rstrip())
 
     def _note_stderr(self, text: str) -> None:
         self._stderr_tail.append(text)
@@ -285,9 +281,7 @@ class EngineProcess(QObject):
     def _on_finished(self, exit_code: int, status: QProcess.ExitStatus) -> None:
         self._on_stdout()  # events written just before the end still count
         self._on_stderr()
-        if self._stderr_buffer.strip():
-            self._stderr_tail.append(self._stderr_buffer.decode("utf-8", "replace").rstrip())
-            self._stderr_buffer = b""
+        self._keep_stderr_lines(self._stderr_lines.flush())
         self.is_ready = False
         self.current_chat = None
         self._close_log()

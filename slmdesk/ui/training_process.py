@@ -25,6 +25,7 @@ from slmdesk.core.training import events as ev
 from slmdesk.core.training.runner import LOG_FILE, log_tail
 from slmdesk.core.training.runs import RunStore
 from slmdesk.paths import AppPaths, app_paths
+from slmdesk.ui.line_buffer import LineBuffer
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 #: After a cancel request, seconds until SIGTERM, then until SIGKILL.
@@ -66,7 +67,7 @@ class TrainingProcess(QObject):
         self.resume = False
         self.terminal: dict | None = None
         self._process: QProcess | None = None
-        self._buffer = b""
+        self._stdout_lines = LineBuffer()
         self._log = None
         self._cancel_requested = False
         self._escalation = QTimer(self)
@@ -97,7 +98,7 @@ class TrainingProcess(QObject):
         self.run_dir = Path(run_dir).resolve()
         self.resume = resume
         self.terminal = None
-        self._buffer = b""
+        self._stdout_lines = LineBuffer()
         self._cancel_requested = False
         self._escalation_stage = 0
         self._log = open(self.run_dir / LOG_FILE, "ab")
@@ -177,11 +178,10 @@ class TrainingProcess(QObject):
 
     def feed(self, data: bytes) -> None:
         """Take a piece of the worker's stdout; emit one signal per complete event line."""
-        self._buffer += data
-        while b"\n" in self._buffer:
-            line, self._buffer = self._buffer.split(b"\n", 1)
-            if not line.strip():
-                continue
+        self._dispatch_lines(self._stdout_lines.feed(data))
+
+    def _dispatch_lines(self, lines: list[bytes]) -> None:
+        for line in lines:
             try:
                 event = ev.parse_event(line)
             except ev.EventError:
@@ -236,8 +236,7 @@ class TrainingProcess(QObject):
     def _on_finished(self, exit_code: int, status: QProcess.ExitStatus) -> None:
         self._on_stdout()
         self._on_stderr()
-        if self._buffer.strip():
-            self.feed(b"\n")
+        self._dispatch_lines(self._stdout_lines.flush())
         self._escalation.stop()
         self._close_log()
         if self.terminal is None:
