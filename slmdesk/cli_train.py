@@ -41,7 +41,16 @@ def add_train_parser(subparsers: Any) -> None:
     train.add_argument("--docs", nargs="+", metavar="FILE", help="documents or folders to learn from")
     train.add_argument("--model", metavar="ID_OR_PATH",
                        help="the base model (library id or path; default: the starter model)")
-    train.add_argument("--preset", choices=("quick", "balanced", "thorough"), default="quick")
+    train.add_argument("--preset", choices=("quick", "balanced", "thorough"), default="balanced")
+    train.add_argument("--no-questions", action="store_true",
+                       help="train on the documents' text only, without the questions and "
+                       "answers made from it (the model then continues the text but answers "
+                       "questions about it less well)")
+    train.add_argument("--model-questions", type=int, metavar="N",
+                       help="also have the model write N questions about each passage (only "
+                       "for instruction-tuned models, those with a chat template)")
+    train.add_argument("--quiz", type=int, metavar="N",
+                       help="questions asked in chat before and after training (default 12, 0: none)")
     train.add_argument("--name", help="a name for the adapter")
     train.add_argument("--epochs", type=int, help="override the preset's passes over the text")
     train.add_argument("--max-steps", type=int, help="stop after this many steps")
@@ -58,6 +67,9 @@ def add_train_parser(subparsers: Any) -> None:
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     deleting = actions.add_parser("delete", help="delete a run and its folder")
     deleting.add_argument("id", type=int)
+    quiz = actions.add_parser("quiz", help="a run's quiz: each question, the expected answer "
+                              "and the model's replies before and after training")
+    quiz.add_argument("id", type=int)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -134,7 +146,11 @@ def _job_from_args(args: argparse.Namespace) -> Any:
                                 "to adapt.")
     overrides = {key: value for key, value in (
         ("name", args.name), ("epochs", args.epochs), ("max_steps", args.max_steps),
-        ("sequence_length", args.sequence_length), ("threads", args.threads)) if value is not None}
+        ("sequence_length", args.sequence_length), ("threads", args.threads),
+        ("quiz_questions", args.quiz), ("model_questions", args.model_questions))
+        if value is not None}
+    if args.no_questions:
+        overrides["knowledge_augmentation"] = False
     if args.sequence_length is not None:  # keep the preset's overlap valid for short chunks
         overlap = PRESETS[args.preset]["overlap"]
         overrides["overlap"] = min(overlap, max(0, args.sequence_length // 8))
@@ -178,6 +194,10 @@ def _print_estimate(job: Any, characters: int, documents: int) -> None:
               "sequence length.", file=sys.stderr)
 
 
+#: Above this many times the base model's perplexity on general text, the user is warned.
+FORGETTING_WARNING_RATIO = 2.0
+
+
 def _watch(run: Any, *, resume: bool, as_json: bool) -> int:
     from slmdesk.core.training.runner import TrainingRunner
 
@@ -208,6 +228,10 @@ def _watch(run: Any, *, resume: bool, as_json: bool) -> int:
         if not as_json:
             print(f"Adapter #{final.get('adapter_model_id')} added to the library: "
                   f"{final.get('adapter_path')}")
+            for line in knowledge_lines(final.get("metrics") or {}):
+                print(line)
+            if (final.get("metrics") or {}).get("quiz_after"):
+                print(f"Each question and reply: slmdesk runs quiz {run.id}")
         return 0
     if kind in (ev.CANCELLED, ev.INTERRUPTED, ev.FAILED):
         progress.line(f"Resume with: slmdesk train --resume {run.id}")
@@ -248,6 +272,14 @@ class _Progress:
                     if event.get("validation_chunks") else "none held back (short text)")
             self.line(f"Dataset: {event['documents']} document(s), {event['tokens']:,} tokens, "
                       f"{event['chunks']} chunk(s) of up to {event['sequence_length']} tokens, {held}")
+            counts = event.get("example_counts") or {}
+            if counts:
+                self.line(f"Questions and answers made from the documents: {sum(counts.values())} "
+                          "(" + ", ".join(f"{n} {kind}" for kind, n in counts.items()) + ")")
+        elif kind == ev.QUIZ:
+            when = "Before training" if event.get("stage") == "before" else "After training"
+            self.line(f"{when}, the model answered {event.get('correct')} of "
+                      f"{event.get('total')} quiz questions about the documents")
         elif kind == ev.PLAN:
             self.line(f"Plan: {event['total_steps']} steps ({event['epochs']:.1f} epochs, "
                       f"{event['train_tokens']:,} tokens) on {event.get('threads')} thread(s)")
@@ -277,6 +309,8 @@ def _runs(args: argparse.Namespace) -> int:
     store = RunStore.open(app_paths())
     try:
         store.mark_stale_running_as_interrupted()
+        if args.action == "quiz":
+            return _print_quiz(store.get(args.id))
         if args.action == "delete":
             store.delete(args.id)
             print(f"Deleted run {args.id}.")
@@ -296,3 +330,44 @@ def _runs(args: argparse.Namespace) -> int:
         return 0
     finally:
         store.close()
+
+
+def knowledge_lines(metrics: dict[str, Any]) -> list[str]:
+    """The quiz score and the forgetting figure, in plain words (for the end of a run)."""
+    from slmdesk.core.training.quiz_run import quiz_summary
+
+    lines = []
+    if metrics.get("quiz_before") or metrics.get("quiz_after"):
+        lines.append("Quiz: " + quiz_summary(metrics.get("quiz_before"), metrics.get("quiz_after")))
+    before, after = metrics.get("general_perplexity_before"), metrics.get("general_perplexity_after")
+    if isinstance(before, (int, float)) and isinstance(after, (int, float)) and before > 0:
+        ratio = after / before
+        lines.append(f"General writing: perplexity on an unrelated text {before:.1f} -> {after:.1f} "
+                     f"({ratio:.1f} times the base model's)")
+        if ratio > FORGETTING_WARNING_RATIO:
+            lines.append("Warning: training overwrote some of the model's general writing; try "
+                         "the quick preset or a lower adapter strength in chat.")
+    return lines
+
+
+def _print_quiz(run: Any) -> int:
+    from slmdesk.core.training.quiz_run import QuizResult, quiz_summary
+
+    before, after = run.metrics.get("quiz_before"), run.metrics.get("quiz_after")
+    if not before and not after:
+        print(f"Run {run.id} has no quiz (it asked none, or has not finished).")
+        return 0
+    print(f"Run {run.id}: {quiz_summary(before, after)}")
+    first = QuizResult.from_dict(before) if before else None
+    second = QuizResult.from_dict(after) if after else None
+    total = max(first.total if first else 0, second.total if second else 0)
+    for index in range(total):
+        item = (second or first).answers[index] if index < len((second or first).answers) else \
+            (first or second).answers[index]
+        print(f"\n{index + 1}. {item.question}\n   expected: {item.expected}")
+        for result, when in ((first, "before"), (second, "after")):
+            if result is not None and index < len(result.answers):
+                answer = result.answers[index]
+                mark = "right" if answer.correct else "wrong"
+                print(f"   {when:6} [{mark}]: {answer.reply or '(no reply)'}")
+    return 0

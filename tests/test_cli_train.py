@@ -45,6 +45,22 @@ def test_unreadable_documents_are_listed_and_none_readable_is_an_error(tmp_path)
     assert runs_json() == []  # nothing was started
 
 
+def test_balanced_is_the_default_preset_and_questions_can_be_left_out(tmp_path):
+    job_path = tmp_path / "job.json"
+    result = slmdesk("train", "--docs", str(NOTE), "--no-questions", "--quiz", "0",
+                     "--save-job", str(job_path))
+    assert result.returncode == 0, result.stderr
+    job = TrainingJob.load(job_path)
+    assert job.preset == "balanced"
+    assert job.knowledge_augmentation is False and job.quiz_questions == 0
+
+
+def test_runs_quiz_of_a_run_without_one(tmp_path):
+    assert slmdesk("runs", "list").returncode == 0
+    result = slmdesk("runs", "quiz", "7")
+    assert result.returncode != 0 and "7" in result.stderr
+
+
 def test_save_job_writes_the_preset(tmp_path):
     job_path = tmp_path / "job.json"
     result = slmdesk("train", "--docs", str(NOTE), "--preset", "balanced", "--epochs", "7",
@@ -67,7 +83,8 @@ def test_a_job_with_problems_is_refused_with_every_problem(tmp_path, starter_mod
 @pytest.mark.slow
 def test_train_a_job_file_to_the_end(tmp_path, cached_training_base, starter_model_path):
     job = job_from_preset("quick", starter_model_path, [str(NOTE), str(tmp_path / "gone.md")],
-                          max_steps=3, sequence_length=32, overlap=4, checkpoint_every=2)
+                          max_steps=3, sequence_length=32, overlap=4, checkpoint_every=2,
+                          quiz_questions=3)
     path = job.save(tmp_path / "job.json")
     result = slmdesk("train", str(path))
     assert result.returncode == 0, result.stderr
@@ -81,6 +98,15 @@ def test_train_a_job_file_to_the_end(tmp_path, cached_training_base, starter_mod
     assert run["status"] == "finished" and run["adapter_model_id"] == 1
     table = slmdesk("runs", "list").stdout
     assert "finished" in table and "3/3" in table and NOTE.name in table
+    # Questions were made from the note, and the quiz was asked before and after, in chat.
+    assert "Questions and answers made from the documents:" in err
+    assert "Before training, the model answered" in err
+    assert "Quiz: answered " in result.stdout and " of 3 before, " in result.stdout
+    assert "General writing: perplexity on an unrelated text" in result.stdout
+    quiz = slmdesk("runs", "quiz", "1")
+    assert quiz.returncode == 0, quiz.stderr
+    assert quiz.stdout.count("expected: ") == 3
+    assert quiz.stdout.count("before [") == 3 and quiz.stdout.count("after  [") == 3
 
 
 @pytest.mark.slow

@@ -29,6 +29,8 @@ MIN_DOCUMENTS_FOR_DOCUMENT_SPLIT = 4
 MIN_CHUNKS_FOR_CHUNK_SPLIT = 5
 
 TRAIN, VALIDATION = "train", "validation"
+#: The kind of a chunk cut from a document's own text (examples carry their rule's name).
+TEXT = "text"
 
 
 class Tokenizer(Protocol):
@@ -67,6 +69,7 @@ class Chunk:
     tokens: list[int]
     document: int  # index of the document the window starts in
     split: str = TRAIN
+    kind: str = TEXT  # TEXT for a window of a document, else the rule that made the example
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,8 @@ class DatasetStats:
     sequence_length: int
     overlap: int
     split: str  # "document", "chunk" or "none" (validation then uses the training text)
+    example_counts: dict[str, int] = field(default_factory=dict)  # training examples per rule
+    example_tokens: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,7 +105,7 @@ class TokenDataset:
     def validation(self) -> list[Chunk]:
         """Held-back chunks, or the training chunks when nothing could be held back."""
         held = [chunk for chunk in self.chunks if chunk.split == VALIDATION]
-        return held or self.train
+        return held or [chunk for chunk in self.train if chunk.kind == TEXT] or self.train
 
     @property
     def validation_split(self) -> str:
@@ -109,10 +114,24 @@ class TokenDataset:
     def preview(self, tokenizer: Tokenizer, count: int = 3, max_characters: int = 400) -> list[str]:
         """The text of the first chunks as the model will see it (special tokens written out)."""
         texts = []
-        for chunk in self.chunks[:count]:
+        for chunk in [chunk for chunk in self.chunks if chunk.kind == TEXT][:count]:
             text = tokenizer.decode(chunk.tokens)
             texts.append(text if len(text) <= max_characters else text[:max_characters] + "\u2026")
         return texts
+
+    def example_preview(self, tokenizer: Tokenizer, per_kind: int = 2,
+                        max_characters: int = 400) -> list[dict[str, str]]:
+        """A few generated examples of each rule, as the model will see them."""
+        shown: dict[str, int] = {}
+        out = []
+        for chunk in self.chunks:
+            if chunk.kind == TEXT or shown.get(chunk.kind, 0) >= per_kind:
+                continue
+            shown[chunk.kind] = shown.get(chunk.kind, 0) + 1
+            text = tokenizer.decode(chunk.tokens)
+            out.append({"kind": chunk.kind, "text": text if len(text) <= max_characters
+                        else text[:max_characters] + "\u2026"})
+        return out
 
     def write_jsonl(self, path: Path) -> Path:
         """One chunk per line after a header line with the statistics; written atomically."""
@@ -135,8 +154,13 @@ class TokenDataset:
 
 def build_dataset(texts: Sequence[str], tokenizer: Tokenizer, *, sequence_length: int,
                   overlap: int = 0, validation_fraction: float = 0.1, seed: int = 0,
-                  titles: Sequence[str] = ()) -> TokenDataset:
-    """Tokenize ``texts`` (one per document) and cut them into chunks; see the module notes."""
+                  titles: Sequence[str] = (),
+                  examples: Sequence[tuple[str, str]] = ()) -> TokenDataset:
+    """Tokenize ``texts`` (one per document) and cut them into chunks; see the module notes.
+
+    ``examples`` are (rule, text) pairs made from the documents (e.g. questions and answers in
+    the chat format): each is a training chunk of its own, so that no example sees another as
+    context and the model must answer from what it learned (cut to ``sequence_length``)."""
     if sequence_length < 4:
         raise ValueError("sequence_length must be at least 4")
     if not 0 <= overlap < sequence_length // 2:
@@ -162,6 +186,16 @@ def build_dataset(texts: Sequence[str], tokenizer: Tokenizer, *, sequence_length
         windows = [(doc, ids, VALIDATION if i in chosen else TRAIN)
                    for i, (doc, ids, _) in enumerate(windows)]
     chunks = [Chunk(i, ids, doc, part) for i, (doc, ids, part) in enumerate(windows)]
+    counts: dict[str, int] = {}
+    example_tokens = 0
+    for kind, text in examples:
+        ids = tokenizer.encode(text)
+        if not ids:
+            continue
+        ids = ([bos] if bos is not None else []) + ids
+        chunks.append(Chunk(len(chunks), ids[:sequence_length], -1, TRAIN, kind))
+        counts[kind] = counts.get(kind, 0) + 1
+        example_tokens += len(chunks[-1].tokens)
     train_tokens = sum(len(c.tokens) for c in chunks if c.split == TRAIN)
     stats = DatasetStats(
         documents=len(encoded), tokens=total, chunks=len(chunks),
@@ -169,7 +203,8 @@ def build_dataset(texts: Sequence[str], tokenizer: Tokenizer, *, sequence_length
         validation_chunks=sum(c.split == VALIDATION for c in chunks),
         train_tokens=train_tokens,
         validation_tokens=sum(len(c.tokens) for c in chunks) - train_tokens,
-        sequence_length=sequence_length, overlap=overlap, split=split)
+        sequence_length=sequence_length, overlap=overlap, split=split,
+        example_counts=counts, example_tokens=example_tokens)
     return TokenDataset(chunks, stats, list(titles))
 
 

@@ -136,3 +136,23 @@ def test_real_starter_tokenizer(cached_training_base, starter_model_path):
     small = build_dataset([text], tok, sequence_length=64, overlap=8, validation_fraction=0.2)
     assert small.stats.split == "chunk" and small.stats.validation_chunks == 1
     assert all(len(c.tokens) == 64 for c in small.chunks)
+
+
+def test_examples_are_training_chunks_of_their_own_with_counts():
+    tok = WordTokenizer()
+    data = build_dataset([words(30)], tok, sequence_length=16, overlap=2, validation_fraction=0.1,
+                         examples=[("ask_span", "q1 a1"), ("ask_span", "q2 a2 " + words(40, "x")),
+                                   ("notes_about", "q3 a3"), ("notes_about", "")])
+    examples = [chunk for chunk in data.chunks if chunk.kind != "text"]
+    assert [chunk.tokens[0] for chunk in examples] == [1, 1, 1]  # each starts with <bos>
+    assert [len(chunk.tokens) for chunk in examples] == [3, 16, 3]  # cut to the sequence length
+    assert all(chunk.split == TRAIN and chunk.document == -1 for chunk in examples)
+    assert data.stats.example_counts == {"ask_span": 2, "notes_about": 1}
+    assert data.stats.example_tokens == 22
+    assert data.stats.train_tokens == sum(len(c.tokens) for c in data.train)
+    # Validation never measures the examples (it is the documents' own text), nor does the preview.
+    assert all(chunk.kind == "text" for chunk in data.validation)
+    assert all("q1" not in text for text in data.preview(tok, count=10))
+    shown = data.example_preview(tok, per_kind=1)
+    assert [item["kind"] for item in shown] == ["ask_span", "notes_about"]
+    assert shown[0]["text"] == "<bos> q1 a1"

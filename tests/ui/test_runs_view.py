@@ -113,3 +113,7 @@ def test_live_events_draw_on_the_chart_of_the_running_run(qtbot, library, view):
     view.live_event(ev.make_event(ev.STEP, step=1, total_steps=10, loss=2.0))
     view.live_event(ev.make_event(ev.STEP, step=2, total_steps=10, loss=1.5))
     assert view.chart.train_points == [(1, 2.0), (2, 1.5)]
+    # The forgetting figure (an unrelated general text) is not a point of the validation curve.
+    view.live_event(ev.make_event(ev.EVAL, stage="before", loss=3.0, split="validation"))
+    view.live_event(ev.make_event(ev.EVAL, stage="before", loss=9.0, split="general"))
+    assert view.chart.validation_points == [(0, 3.0)]

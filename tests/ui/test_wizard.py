@@ -84,6 +84,7 @@ def fill_in(qtbot, window: MainWindow, *, epochs: int = 1, sequence_length: int 
     qtbot.mouseClick(wizard.next_button, Qt.MouseButton.LeftButton)
     assert wizard.step == SETTINGS
     settings = wizard.settings_page
+    settings.set_preset("quick")  # these runs are sized for Quick (the default is Balanced)
     settings.advanced_button.click()
     settings.epochs.setValue(epochs)
     settings.sequence_length.setValue(sequence_length)

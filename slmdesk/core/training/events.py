@@ -11,6 +11,8 @@ two readers never drift apart. Each event is a dict with a ``type`` and a ``time
 ``plan``        total_steps, steps_per_epoch, epochs, train_tokens, estimate_seconds
 ``eval``        stage ("before", "during", "after"), loss, perplexity, split ("validation" or
                 "train" when the text was too short to hold some back), tokens
+``quiz``        stage ("before", "after"), correct, total, seconds, chat_format, answers (list of
+                question, expected, reply, correct, form, source)
 ``step``        step, total_steps, epoch, loss, learning_rate, tokens_per_second, eta_seconds
 ``checkpoint``  step, path
 ``finished``    adapter_path, adapter_model_id, metrics (dict), message
@@ -36,6 +38,7 @@ DATASET = "dataset"
 PLAN = "plan"
 EVAL = "eval"
 STEP = "step"
+QUIZ = "quiz"
 CHECKPOINT = "checkpoint"
 FINISHED = "finished"
 CANCELLED = "cancelled"

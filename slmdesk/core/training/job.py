@@ -36,6 +36,24 @@ EVAL_COST_RATIO = 0.5
 #: Seconds to load the base model: converting the GGUF the first time, from the cache after.
 FIRST_LOAD_SECONDS_PER_GB = 250.0
 CACHED_LOAD_SECONDS = 15.0
+#: Output-layer rows in the candidate vocabulary: the text's tokens, the base model's likely
+#: ones and the fresh sample (vocabulary.SAMPLED_COLUMNS); a few thousand on a note.
+CANDIDATE_COLUMNS = 5000
+#: With the output layer small, the body's smaller matrix products and the short, padded
+#: question-and-answer chunks run at a lower share of the machine's peak (measured on the
+#: starter: ~110 tokens/s where the FLOP count alone predicts ~190).
+CANDIDATE_LOOP_EFFICIENCY = 0.6
+#: Tokens of the chat turn markers around a question and its answer (Gemma: ~12).
+CHAT_MARKER_TOKENS = 12
+#: The general page measured before and after (resources/general_eval.txt), in tokens.
+GENERAL_EVAL_TOKENS = 260
+#: Anchor text trained per step when the anchor term is on (general_text.ANCHOR_WINDOW_TOKENS).
+ANCHOR_TOKENS_PER_STEP = 48
+#: Fixed cost of an optimizer step (AdamW on the adapter, Python): measurable on short examples.
+STEP_OVERHEAD_SECONDS = 0.03
+#: One quiz question asked in chat (a short greedy answer) and starting the engine for a quiz.
+QUIZ_SECONDS_PER_QUESTION = 1.0
+QUIZ_START_SECONDS = 3.0
 #: Python, torch and transformers themselves, measured as the worker's resident size at start.
 RUNTIME_BYTES = 700 * 1024**2
 
@@ -92,6 +110,21 @@ class TrainingJob:
     threads: int = field(default=0, metadata=_help("CPU threads for training (0: all cores)."))
     checkpoint_every: int = field(default=25, metadata=_help(
         "Save a resumable checkpoint every N steps (0: only on cancel and at the end)."))
+    knowledge_augmentation: bool = field(default=True, metadata=_help(
+        "Also train on questions and answers made from the documents' sentences, so the model "
+        "can answer questions about them in chat, not only continue their text."))
+    candidate_vocabulary: bool = field(default=True, metadata=_help(
+        "Compute the training loss on the tokens that matter (those of the text, the base "
+        "model's likely ones and a fresh sample of the rest) instead of the whole vocabulary: "
+        "about 2.4 times faster on small models; reported losses always use the whole vocabulary."))
+    anchor_weight: float = field(default=0.0, metadata=_help(
+        "Weight of a term that keeps the model's predictions on a general text close to the "
+        "base model's (0: off); it protects the model's general writing from being overwritten."))
+    model_questions: int = field(default=0, metadata=_help(
+        "Questions the base model itself writes about each passage before training (0: none). "
+        "Only for instruction-tuned models (with a chat template); adds a few seconds a passage."))
+    quiz_questions: int = field(default=12, metadata=_help(
+        "Questions about the documents asked in chat before and after training (0: no quiz)."))
     version: int = field(default=JOB_VERSION, metadata=_help("Job file format version."))
 
     # -- files -------------------------------------------------------------------------------
@@ -174,6 +207,12 @@ class TrainingJob:
         number("seed", int, 0)
         number("threads", int, 0, 1024)
         number("checkpoint_every", int, 0)
+        number("anchor_weight", float, 0, 100)
+        number("quiz_questions", int, 0, 100)
+        number("model_questions", int, 0, 10)
+        for flag in ("knowledge_augmentation", "candidate_vocabulary"):
+            if not isinstance(getattr(self, flag), bool):
+                out.append(f"{flag} must be true or false (it is {getattr(self, flag)!r}).")
         if (isinstance(self.overlap, int) and isinstance(self.sequence_length, int)
                 and self.overlap >= self.sequence_length // 2):
             out.append(f"overlap ({self.overlap}) must be less than half the sequence length "
@@ -217,23 +256,28 @@ class TrainingJob:
 # -- presets -----------------------------------------------------------------------------------
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # A one-page note (~250 tokens) in about two to three minutes on 2 cores: 40 passes at
-    # rank 16 on every linear layer, lr 1e-3 (FINDINGS.md: 10/10 facts by completion).
+    # A page or two of notes in a few minutes on 2 cores: every linear layer at rank 16, a high
+    # learning rate, the documents' text plus the questions and answers made from it, and the
+    # anchor term that keeps the model's general writing (bench/knowledge_bench.py).
     "quick": dict(lora_rank=16, lora_alpha=32.0, lora_dropout=0.0, target_modules="all-linear",
-                  learning_rate=1e-3, lr_schedule="constant", warmup_steps=0, epochs=40,
+                  learning_rate=1e-3, lr_schedule="constant", warmup_steps=0, epochs=4,
                   max_train_tokens=15_000, sequence_length=256, overlap=32, batch_size=1,
-                  gradient_accumulation=1, validation_fraction=0.1, checkpoint_every=10),
-    # A few pages: the same recipe with a gentler rate, longer chunks, more text per step and
-    # about four times the budget (roughly 10-15 minutes on 2 cores).
-    "balanced": dict(lora_rank=16, lora_alpha=32.0, lora_dropout=0.05, target_modules="all-linear",
-                     learning_rate=5e-4, lr_schedule="cosine", warmup_steps=2, epochs=40,
-                     max_train_tokens=60_000, sequence_length=512, overlap=64, batch_size=1,
-                     gradient_accumulation=2, validation_fraction=0.1, checkpoint_every=20),
-    # Larger sets of documents: more capacity (rank 32) and a budget of about an hour.
+                  gradient_accumulation=4, validation_fraction=0.1, checkpoint_every=10,
+                  knowledge_augmentation=True, anchor_weight=1.5),
+    # The default: the same recipe with twice the passes, so that a one-page note is answered
+    # in chat (about 6 minutes on 2 cores); longer documents are bounded by the token budget.
+    "balanced": dict(lora_rank=16, lora_alpha=32.0, lora_dropout=0.0, target_modules="all-linear",
+                     learning_rate=1e-3, lr_schedule="constant", warmup_steps=0, epochs=8,
+                     max_train_tokens=30_000, sequence_length=256, overlap=32, batch_size=1,
+                     gradient_accumulation=4, validation_fraction=0.1, checkpoint_every=20,
+                     knowledge_augmentation=True, anchor_weight=1.5),
+    # Larger sets of documents: more capacity (rank 32), longer chunks, a gentler cosine
+    # schedule and a budget of about an hour.
     "thorough": dict(lora_rank=32, lora_alpha=64.0, lora_dropout=0.05, target_modules="all-linear",
-                     learning_rate=3e-4, lr_schedule="cosine", warmup_steps=5, epochs=60,
-                     max_train_tokens=250_000, sequence_length=512, overlap=64, batch_size=1,
-                     gradient_accumulation=4, validation_fraction=0.1, checkpoint_every=25),
+                     learning_rate=5e-4, lr_schedule="cosine", warmup_steps=5, epochs=20,
+                     max_train_tokens=400_000, sequence_length=512, overlap=64, batch_size=1,
+                     gradient_accumulation=8, validation_fraction=0.1, checkpoint_every=25,
+                     knowledge_augmentation=True, anchor_weight=1.0),
 }
 
 
@@ -346,19 +390,51 @@ def tokens_per_second(parameter_count: int, threads: int) -> float:
     return EFFECTIVE_FLOPS_PER_THREAD * max(threads, 1) / flops_per_token
 
 
+def trained_parameter_count(info: ModelInfo, job: TrainingJob) -> int:
+    """The parameters a training token passes through: with the candidate vocabulary, the
+    output layer counts only its candidate rows (see :mod:`slmdesk.core.training.vocabulary`)."""
+    count = info.parameter_count
+    vocab, width = info.vocab_size or 0, info.embedding_length or 0
+    if job.candidate_vocabulary and vocab > CANDIDATE_COLUMNS and width:
+        count = max(1, count - vocab * width + CANDIDATE_COLUMNS * width)
+    return count
+
+
+def example_chunk_lengths(job: TrainingJob, example_characters: Sequence[int]) -> list[int]:
+    """Token lengths of generated question-and-answer examples, before tokenizing: ~4
+    characters a token plus the chat format's turn markers, one chunk each."""
+    if not job.knowledge_augmentation:
+        return []
+    return [min(job.sequence_length, 1 + CHAT_MARKER_TOKENS + max(1, chars // 4))
+            for chars in example_characters]
+
+
 def estimate_training(job: TrainingJob, info: ModelInfo, *, train_chunk_lengths: Sequence[int],
                       validation_tokens: int = 0, cached: bool = False) -> TrainingEstimate:
     """Time and memory for ``job`` on a dataset (see :func:`approximate_chunk_lengths`)."""
     plan = plan_training(job, train_chunk_lengths)
-    speed = tokens_per_second(info.parameter_count, job.resolved_threads)
-    eval_tokens = 2 * (validation_tokens or sum(train_chunk_lengths))
+    speed = tokens_per_second(trained_parameter_count(info, job), job.resolved_threads)
+    if job.candidate_vocabulary:
+        speed *= CANDIDATE_LOOP_EFFICIENCY
+    full_speed = tokens_per_second(info.parameter_count, job.resolved_threads)
+    text_tokens = validation_tokens or sum(length for length in train_chunk_lengths
+                                           if length > job.sequence_length // 2) or 256
+    # Before and after: validation text and the general page, on the whole vocabulary; the
+    # harvest of the base model's likely tokens is one more such pass over the text.
+    eval_tokens = 2 * (text_tokens + GENERAL_EVAL_TOKENS)
     if job.eval_every:
         eval_tokens += (plan.total_steps // job.eval_every) * (validation_tokens or 0)
+    if job.candidate_vocabulary:
+        eval_tokens += text_tokens
+    anchor_tokens = plan.total_steps * ANCHOR_TOKENS_PER_STEP if job.anchor_weight > 0 else 0
+    quiz = 2 * job.quiz_questions * QUIZ_SECONDS_PER_QUESTION + (
+        2 * QUIZ_START_SECONDS if job.quiz_questions else 0)
     weights_gb = info.parameter_count * 4 / 1e9
     load = CACHED_LOAD_SECONDS if cached else CACHED_LOAD_SECONDS + FIRST_LOAD_SECONDS_PER_GB * weights_gb * 0.3
     return TrainingEstimate(
-        plan=plan, tokens_per_second=speed, train_seconds=plan.train_tokens / speed,
-        eval_seconds=eval_tokens * EVAL_COST_RATIO / speed, load_seconds=load,
+        plan=plan, tokens_per_second=speed,
+        train_seconds=(plan.train_tokens + anchor_tokens) / speed + plan.total_steps * STEP_OVERHEAD_SECONDS,
+        eval_seconds=eval_tokens * EVAL_COST_RATIO / full_speed + quiz, load_seconds=load,
         peak_memory_bytes=estimate_peak_memory(job, info, cached=cached),
         trainable_parameters=lora_parameter_count(info, job))
 

@@ -32,6 +32,8 @@ import torch
 from torch import nn
 
 from slmdesk.core.training.job import TrainingJob
+from slmdesk.core.training.vocabulary import (HARVEST_TOP_K, CandidateVocabulary,
+                                              candidate_logits, harvest_top_tokens)
 
 #: Rows of logits computed at once: 2^26 floats (256 MB) whatever the vocabulary; 256 rows for
 #: Gemma's 262k vocabulary, a whole chunk at the presets' lengths (measured: wider slices keep
@@ -92,33 +94,169 @@ def _decoder_and_head(model: nn.Module) -> tuple[nn.Module, nn.Linear] | None:
     return body, head
 
 
-def loss_sum(model: nn.Module, input_ids: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """(sum of next-token losses, number of predicted tokens) for a batch of equal-length chunks."""
+def output_layer_rows(model: nn.Module) -> int | None:
+    """The vocabulary size of the output layer when the candidate loss can use it, else None."""
+    parts = _decoder_and_head(model)
+    return None if parts is None else parts[1].weight.shape[0]
+
+
+def loss_sum(model: nn.Module, input_ids: torch.Tensor,
+             vocabulary: CandidateVocabulary | None = None) -> tuple[torch.Tensor, int]:
+    """(sum of next-token losses, number of predicted tokens) for a batch of equal-length chunks;
+    on the candidate ``vocabulary`` when given (training), else on the whole vocabulary."""
     targets = input_ids[:, 1:].reshape(-1)
     parts = _decoder_and_head(model)
+    padded = bool((input_ids == PAD).any())
+    if padded:  # right padding: real tokens never see it; it is dropped from the loss
+        keep = targets != PAD
+        targets = targets[keep]
+        input_ids = input_ids.clamp(min=0)
+    if parts is not None and vocabulary is not None:
+        body, head = parts
+        hidden = _hidden(body, input_ids)
+        if padded:
+            hidden = hidden[keep]
+        columns, correction = vocabulary.draw()
+        logits = candidate_logits(hidden, head.weight, head.bias, columns, correction)
+        loss = nn.functional.cross_entropy(logits, vocabulary.positions(targets), reduction="sum")
+        return loss, targets.numel()
     if parts is None:  # e.g. logit soft-capping: let the model compute its own logits
         logits = model(input_ids=input_ids, use_cache=False).logits[:, :-1]
+        logits = logits.reshape(-1, logits.shape[-1])[keep] if padded else logits
         loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets,
                                            reduction="sum")
         return loss, targets.numel()
     body, head = parts
-    hidden = body(input_ids=input_ids, use_cache=False).last_hidden_state[:, :-1]
-    hidden = hidden.reshape(-1, hidden.shape[-1])
+    hidden = _hidden(body, input_ids)
+    if padded:
+        hidden = hidden[keep]
     need_grad = torch.is_grad_enabled() and hidden.requires_grad
     loss = LinearCrossEntropy.apply(hidden, head.weight, head.bias, targets, need_grad)
     return loss, targets.numel()
 
 
-def micro_batches(chunks: Sequence[Sequence[int]], batch_size: int) -> list[torch.Tensor]:
-    """Tensors of equal-length chunks, at most ``batch_size`` each (no padding, ever)."""
-    batches: list[torch.Tensor] = []
-    for start in range(0, len(chunks), batch_size):
-        group = chunks[start:start + batch_size]
-        by_length: dict[int, list[Sequence[int]]] = {}
-        for chunk in group:
-            by_length.setdefault(len(chunk), []).append(chunk)
-        batches.extend(torch.tensor(same, dtype=torch.long) for same in by_length.values())
-    return batches
+def _hidden(body: nn.Module, input_ids: torch.Tensor) -> torch.Tensor:
+    """The last hidden states that predict tokens 1..n of each chunk, one row per prediction."""
+    hidden = body(input_ids=input_ids, use_cache=False).last_hidden_state[:, :-1]
+    return hidden.reshape(-1, hidden.shape[-1])
+
+
+def harvest_candidates(model: nn.Module, chunks: Sequence[Sequence[int]],
+                       vocabulary: CandidateVocabulary, top_k: int = HARVEST_TOP_K) -> None:
+    """Add the tokens of ``chunks`` and the model's ``top_k`` predictions at each of their
+    positions to ``vocabulary`` (one forward pass on the whole vocabulary, no autograd)."""
+    parts = _decoder_and_head(model)
+    for chunk in chunks:
+        vocabulary.add(chunk)
+    if parts is None:
+        return
+    body, head = parts
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for chunk in chunks:
+                hidden = _hidden(body, torch.tensor([list(chunk)], dtype=torch.long))
+                rows = max(1, LOGIT_SLICE_ELEMENTS // head.weight.shape[0])
+                for start in range(0, hidden.shape[0], rows):
+                    logits = hidden[start:start + rows] @ head.weight.T
+                    vocabulary.add(harvest_top_tokens(logits, top_k))
+    finally:
+        model.train(was_training)
+
+
+@dataclass(frozen=True)
+class AnchorTargets:
+    """The base model's own predictions on a general text, to keep the adapter near them.
+
+    ``windows`` are chunks of the anchor text; for each predicted position, ``top_ids`` are the
+    base model's ``k`` most likely tokens and ``top_logprobs`` their log-probabilities on the
+    whole vocabulary (their total is close to all the mass)."""
+
+    windows: list[torch.Tensor]
+    top_ids: list[torch.Tensor]
+    top_logprobs: list[torch.Tensor]
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+
+def anchor_targets(model: nn.Module, windows: Sequence[Sequence[int]], top_k: int = 32
+                   ) -> AnchorTargets | None:
+    """Record the model's predictions on ``windows`` (call before training: the base)."""
+    parts = _decoder_and_head(model)
+    if parts is None or not windows:
+        return None
+    body, head = parts
+    was_training = model.training
+    model.eval()
+    tensors, ids, logprobs = [], [], []
+    try:
+        with torch.inference_mode():
+            for window in windows:
+                tensor = torch.tensor([list(window)], dtype=torch.long)
+                logits = _hidden(body, tensor) @ head.weight.T
+                if head.bias is not None:
+                    logits += head.bias
+                top = torch.topk(torch.log_softmax(logits, dim=-1), top_k, dim=-1)
+                tensors.append(tensor)
+                ids.append(top.indices.clone())
+                logprobs.append(top.values.clone())
+    finally:
+        model.train(was_training)
+    return AnchorTargets(tensors, ids, logprobs)
+
+
+def anchor_divergence(model: nn.Module, anchor: AnchorTargets, index: int,
+                      vocabulary: CandidateVocabulary) -> torch.Tensor:
+    """Mean over positions of KL(base || adapted) on anchor window ``index``, on the base
+    model's top tokens (which must be in ``vocabulary``), with the adapted model's normaliser
+    estimated on the candidate vocabulary."""
+    parts = _decoder_and_head(model)
+    assert parts is not None, "anchor targets exist only for models with a plain output layer"
+    body, head = parts
+    window = anchor.windows[index % len(anchor)]
+    top_ids, top_logprobs = anchor.top_ids[index % len(anchor)], anchor.top_logprobs[index % len(anchor)]
+    hidden = _hidden(body, window)
+    columns, correction = vocabulary.draw()
+    logits = candidate_logits(hidden, head.weight, head.bias, columns, correction)
+    adapted = torch.log_softmax(logits, dim=-1).gather(1, vocabulary.positions(top_ids))
+    base_probs = top_logprobs.exp()
+    return (base_probs * (top_logprobs - adapted)).sum(dim=-1).mean()
+
+
+#: Marks a padding position in a micro-batch: never attended to by a real token (padding sits
+#: to the right, and attention is causal) and never trained on.
+PAD = -1
+
+
+def micro_batches(chunks: Sequence[Sequence[int]], batch_size: int,
+                  token_budget: int | None = None) -> list[torch.Tensor]:
+    """The chunks of one step as forward passes.
+
+    Without ``token_budget``: tensors of equal-length chunks, at most ``batch_size`` each (no
+    padding). With it: the chunks sorted by length and laid side by side while rows x longest
+    fits the budget, shorter ones right-padded with :data:`PAD`, so that many short
+    question-and-answer examples share one forward pass (a dozen 50-token forward passes cost
+    several times one 600-token pass on a CPU) and the padding stays small.
+    """
+    if token_budget is None:
+        batches: list[torch.Tensor] = []
+        for start in range(0, len(chunks), batch_size):
+            group = chunks[start:start + batch_size]
+            by_length: dict[int, list[Sequence[int]]] = {}
+            for chunk in group:
+                by_length.setdefault(len(chunk), []).append(chunk)
+            batches.extend(torch.tensor(same, dtype=torch.long) for same in by_length.values())
+        return batches
+    groups: list[list[Sequence[int]]] = []
+    for chunk in sorted(chunks, key=len, reverse=True):
+        if groups and (len(groups[-1]) + 1) * len(groups[-1][0]) <= token_budget:
+            groups[-1].append(chunk)
+        else:
+            groups.append([chunk])
+    return [torch.tensor([list(c) + [PAD] * (len(group[0]) - len(c)) for c in group],
+                         dtype=torch.long) for group in groups]
 
 
 def add_lora(model: nn.Module, job: TrainingJob) -> nn.Module:
@@ -159,19 +297,24 @@ def make_optimizer(model: nn.Module, job: TrainingJob, total_steps: int
 
 def train_step(model: nn.Module, optimizer: torch.optim.Optimizer,
                scheduler: torch.optim.lr_scheduler.LambdaLR, batches: Sequence[torch.Tensor],
-               max_grad_norm: float, should_stop: Callable[[], bool] = lambda: False
-               ) -> tuple[float, int] | None:
+               max_grad_norm: float, should_stop: Callable[[], bool] = lambda: False, *,
+               vocabulary: CandidateVocabulary | None = None,
+               anchor: AnchorTargets | None = None, anchor_weight: float = 0.0,
+               step: int = 0) -> tuple[float, int] | None:
     """One optimizer step over ``batches``; (mean loss, tokens), or None when stopped midway
-    (the gradients are then dropped and the weights left as they were)."""
-    tokens = sum(batch.shape[0] * (batch.shape[1] - 1) for batch in batches)
+    (the gradients are then dropped and the weights left as they were). With an ``anchor``, the
+    step also pulls the model's predictions on one anchor window towards the base model's."""
+    tokens = sum(int((batch[:, 1:] != PAD).sum()) for batch in batches)
     total = 0.0
     for batch in batches:
-        loss, _ = loss_sum(model, batch)
+        loss, _ = loss_sum(model, batch, vocabulary)
         (loss / tokens).backward()
         total += loss.item()
         if should_stop():
             optimizer.zero_grad(set_to_none=True)
             return None
+    if anchor is not None and anchor_weight > 0 and vocabulary is not None and len(anchor):
+        (anchor_weight * anchor_divergence(model, anchor, step, vocabulary)).backward()
     if max_grad_norm > 0:
         torch.nn.utils.clip_grad_norm_([p for p in optimizer.param_groups[0]["params"]],
                                        max_grad_norm)

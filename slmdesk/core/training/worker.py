@@ -31,7 +31,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from slmdesk.core.training import events as ev
+from slmdesk.core.training.general_text import GENERAL_EVAL, general_text_chunks
 from slmdesk.core.training.job import JOB_FILE, JobError, TrainingJob, plan_training, step_chunks
+from slmdesk.core.training.knowledge_steps import (KnowledgeExamples, knowledge_examples,
+                                                   load_or_make_quiz)
+from slmdesk.core.training.worker_steps import KnowledgeSteps
 
 EXIT_FAILED = 1
 EXIT_CANCELLED = 3
@@ -54,7 +58,7 @@ def _take_stdout() -> BinaryIO:
     return os.fdopen(protocol_fd, "wb", buffering=0)
 
 
-class Worker:
+class Worker(KnowledgeSteps):
     def __init__(self, run_dir: Path, resume: bool, out: BinaryIO | None) -> None:
         self.run_dir = run_dir.resolve()
         self.resume = resume
@@ -64,6 +68,8 @@ class Worker:
         self.store: Any = None
         self.run_id: int | None = None
         self.metrics: dict[str, Any] = {}
+        self.written: list[Any] = []  # questions the model wrote itself (optional)
+        self.candidates: list[int] | None = None  # the loss's fixed columns, kept in checkpoints
 
     # -- stop requests -----------------------------------------------------------------------
 
@@ -137,6 +143,12 @@ class Worker:
                 path = self.run_dir / stale
                 shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
         documents = None if checkpoint is not None else self._read_documents(job)
+        quiz = load_or_make_quiz(self.run_dir, documents and [d.text for d in documents.documents],
+                                 job.quiz_questions, seed=job.seed)
+        if quiz and "quiz_before" not in self.metrics:
+            self._quiz(job, quiz, "before")
+        if documents is not None and job.model_questions and job.knowledge_augmentation:
+            self.written = self._written_questions(job, [d.text for d in documents.documents])
         self._status("loading", "Loading the training libraries")
         import torch
 
@@ -161,6 +173,8 @@ class Worker:
         optimizer, scheduler = loop.make_optimizer(model, job, plan.total_steps)
         split = dataset.validation_split
         start_step = 0
+        general = general_text_chunks(tokenizer, job.sequence_length, GENERAL_EVAL)
+        vocabulary, anchor = self._loss_setup(loop, model, job, dataset, tokenizer, checkpoint)
         if checkpoint is not None:
             loop.load_checkpoint(checkpoint, model, optimizer, scheduler)
             start_step = checkpoint.step
@@ -169,6 +183,7 @@ class Worker:
         else:
             self._status("evaluating", "Measuring the base model on the validation text")
             self._eval(model, validation, job, "before", split)
+            self._eval_general(model, general, "before")
         self.phase = "training"
         if self.stop_requested.is_set():
             return self._checkpoint_and_cancel(loop, model, optimizer, scheduler, start_step,
@@ -179,9 +194,10 @@ class Worker:
         for step in range(start_step, plan.total_steps):
             rng = torch.get_rng_state()
             batches = loop.micro_batches([train[i] for i in step_chunks(plan, job, step)],
-                                         job.batch_size)
+                                         job.batch_size, job.batch_size * job.sequence_length)
             result = loop.train_step(model, optimizer, scheduler, batches, job.max_grad_norm,
-                                     self.stop_requested.is_set)
+                                     self.stop_requested.is_set, vocabulary=vocabulary,
+                                     anchor=anchor, anchor_weight=job.anchor_weight, step=step)
             if result is None:
                 return self._checkpoint_and_cancel(loop, model, optimizer, scheduler, step, rng,
                                                    saved_step)
@@ -213,6 +229,7 @@ class Worker:
             self._save(loop, model, optimizer, scheduler, plan.total_steps, torch.get_rng_state())
         self._status("evaluating", "Measuring the adapted model on the validation text")
         self._eval(model, validation, job, "after", split)
+        self._eval_general(model, general, "after")
         return self._finish(job, model, base_path, dataset)
 
     def _read_documents(self, job: TrainingJob) -> Any:
@@ -239,16 +256,25 @@ class Worker:
         else:
             found = found or self._read_documents(job)
             skipped = [{"path": str(s.path), "reason": s.reason} for s in found.skipped]
+            texts, titles = [doc.text for doc in found.documents], [doc.title for doc in found.documents]
+            knowledge = KnowledgeExamples()
+            if job.knowledge_augmentation:
+                self._status("tokenizing", "Writing questions and answers from the documents")
+                knowledge = knowledge_examples(texts, titles, Path(job.base_model_path).expanduser(),
+                                               seed=job.seed, written=self.written)
+                for note in knowledge.notes:
+                    self._status("tokenizing", note)
+                self.metrics["knowledge_notes"] = knowledge.notes
             self._status("tokenizing", f"Cutting {len(found.documents)} document(s) into chunks")
-            dataset = build_dataset([doc.text for doc in found.documents], wrapped,
-                                    sequence_length=job.sequence_length, overlap=job.overlap,
-                                    validation_fraction=job.validation_fraction, seed=job.seed,
-                                    titles=[doc.title for doc in found.documents])
+            dataset = build_dataset(texts, wrapped, sequence_length=job.sequence_length,
+                                    overlap=job.overlap, validation_fraction=job.validation_fraction,
+                                    seed=job.seed, titles=titles, examples=knowledge.examples)
             if not dataset.train:
                 raise _Failure("The documents hold no text to train on.")
             dataset.write_jsonl(path)
         self.events.emit(ev.DATASET, **dataset.stats.to_dict(), skipped=skipped,
-                         titles=dataset.titles, preview=dataset.preview(wrapped))
+                         titles=dataset.titles, preview=dataset.preview(wrapped),
+                         examples=dataset.example_preview(wrapped))
         self.metrics["dataset"] = dataset.stats.to_dict()
         return dataset
 
@@ -265,8 +291,10 @@ class Worker:
 
     def _save(self, loop: Any, model: Any, optimizer: Any, scheduler: Any, step: int,
               rng: Any) -> None:
-        path = loop.save_checkpoint(self.run_dir, step, model, optimizer, scheduler, rng,
-                                    {"metrics": self.metrics})
+        state = {"metrics": self.metrics}
+        if self.candidates is not None:
+            state["candidates"] = self.candidates
+        path = loop.save_checkpoint(self.run_dir, step, model, optimizer, scheduler, rng, state)
         self.events.emit(ev.CHECKPOINT, step=step, path=str(path))
         if self.store is not None and self.run_id is not None:
             self.store.update(self.run_id, metrics=self.metrics)
@@ -295,6 +323,9 @@ class Worker:
         except ExportError as exc:
             raise _Failure(f"The adapter was trained but could not be converted for chat: {exc}",
                            exc.detail or "") from exc
+        quiz = load_or_make_quiz(self.run_dir, None, 0)
+        if quiz:
+            self._quiz(job, quiz, "after", self.run_dir / "adapter.gguf")
         provenance = {
             "source": "slmdesk training", "run_id": self.run_id, "run_dir": str(self.run_dir),
             "documents": job.documents, "document_titles": dataset.titles,

@@ -15,12 +15,13 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QBrush, QColor, QDragEnterEvent, QDropEvent, QFont
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
-                               QPlainTextEdit, QProgressBar, QPushButton, QSplitter,
+                               QPlainTextEdit, QProgressBar, QPushButton, QSplitter, QTabWidget,
                                QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from slmdesk.core.documents import Document, DocumentSet, SUPPORTED_SUFFIXES, collect_documents
 from slmdesk.ui.tasks import BackgroundTask
 from slmdesk.ui.wizard.common import heading, hint
+from slmdesk.ui.wizard.examples_preview import KnowledgePreview
 from slmdesk.ui.wizard.token_preview import TokenPreview
 
 COLUMNS = ["Document", "Status", "Characters", "Tokens"]
@@ -101,14 +102,16 @@ class DocumentsPage(QWidget):
         top_layout.addWidget(self.tree, 1)
         top_layout.addWidget(self.drop_hint, 1)
         top_layout.addWidget(self.summary_label)
-        bottom = QWidget()
-        bottom_layout = QVBoxLayout(bottom)
-        bottom_layout.setContentsMargins(0, 0, 0, 0)
-        bottom_layout.addWidget(QLabel("Preview of the training chunks"))
-        bottom_layout.addWidget(self.preview_view, 1)
+        # What training will see: the text cut into chunks, and the questions written from it.
+        self.knowledge_preview = KnowledgePreview()
+        self.knowledge_preview.changed.connect(self._knowledge_changed)
+        self.preview_tabs = QTabWidget()
+        self.preview_tabs.setDocumentMode(True)
+        self.preview_tabs.addTab(self.preview_view, "Training chunks")
+        self.preview_tabs.addTab(self.knowledge_preview, self.knowledge_preview.title())
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)
-        splitter.addWidget(bottom)
+        splitter.addWidget(self.preview_tabs)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
 
@@ -199,6 +202,7 @@ class DocumentsPage(QWidget):
         if not sources:
             self._task = None
             self.found = DocumentSet()
+            self.knowledge_preview.set_documents([])
             self._show()
             self.read_finished.emit()
             return
@@ -232,6 +236,7 @@ class DocumentsPage(QWidget):
             return
         self._task = None
         self.found = found
+        self.knowledge_preview.set_documents(found.documents)
         self._show()
         self.refresh_preview()
         self.read_finished.emit()
@@ -242,6 +247,7 @@ class DocumentsPage(QWidget):
             return
         self._task = None
         self.found = DocumentSet()
+        self.knowledge_preview.set_documents([])
         self._show()
         self.summary_label.setText(f"The documents could not be read: {error}")
         self.read_finished.emit()
@@ -252,7 +258,13 @@ class DocumentsPage(QWidget):
             task.cancel()
         for task in self._all_tasks:
             task.done.wait(30)
+        self.knowledge_preview.wait_for_tasks()
         self.token_preview.stop()
+
+    @Slot()
+    def _knowledge_changed(self) -> None:
+        self.preview_tabs.setTabText(1, self.knowledge_preview.title())
+        self.changed.emit()  # the estimate counts the questions too
 
     # -- token preview (child process) ---------------------------------------------------------
 

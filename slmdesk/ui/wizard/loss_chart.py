@@ -89,6 +89,8 @@ class LossChart(pg.PlotWidget):
             self.train_points.append((step, float(event["loss"])))
             self._last_step = step
             self._total_steps = max(self._total_steps, int(event.get("total_steps") or 0))
+        elif kind == ev.EVAL and event.get("split") == "general":
+            return  # the forgetting figure, on an unrelated text: not a point of this curve
         elif kind == ev.EVAL and isinstance(event.get("loss"), (int, float)):
             stage = event.get("stage")
             step = 0 if stage == "before" else (self._total_steps if stage == "after"

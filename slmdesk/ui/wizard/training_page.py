@@ -18,6 +18,7 @@ from slmdesk.paths import AppPaths
 from slmdesk.ui.notice import NoticeBar
 from slmdesk.ui.training_process import TrainingProcess
 from slmdesk.ui.wizard.common import heading, hint
+from slmdesk.ui.wizard.knowledge_words import describe_counts, quiz_result, quiz_score
 from slmdesk.ui.wizard.loss_chart import LossChart
 
 ACTIVE = frozenset({"starting", "running", "pausing", "cancelling"})
@@ -37,6 +38,11 @@ def _stat(title: str) -> tuple[QWidget, QLabel]:
     layout.addWidget(caption)
     layout.addWidget(value)
     return box, value
+
+
+def _about_general_text(event: dict) -> bool:
+    """An evaluation on the general text (forgetting), not on the documents."""
+    return event.get("type") == ev.EVAL and event.get("split") == "general"
 
 
 class TrainingPage(QWidget):
@@ -82,6 +88,11 @@ class TrainingPage(QWidget):
         (_, self.loss_value), (_, self.speed_value), (_, self.eta_value), \
             (_, self.validation_value) = boxes
         self.dataset_label = hint()
+        #: The quiz: what it is asking now, or how the model did.
+        self.quiz_label = hint()
+        self.quiz_label.setStyleSheet("color: #3c4043;")
+        self.quiz_scores: dict[str, str] = {}
+        self.quiz_activity = ""
         self.chart = LossChart()
         self.notice = NoticeBar()
         self.pause_button = QPushButton("Pause")
@@ -105,9 +116,11 @@ class TrainingPage(QWidget):
         layout.addWidget(self.progress_bar)
         layout.addLayout(stats)
         layout.addWidget(self.dataset_label)
+        layout.addWidget(self.quiz_label)
         layout.addWidget(self.notice)
         layout.addWidget(self.chart, 1)
         layout.addLayout(buttons)
+        self._show_quiz()
         self._set_state("idle")
 
     # -- driving -------------------------------------------------------------------------------
@@ -124,8 +137,16 @@ class TrainingPage(QWidget):
         self.title.setText(title or f"Training run {run.id}")
         self.notice.hide()
         self.last_step = {}
+        self.quiz_scores, self.quiz_activity = {}, ""
+        self._show_quiz()
         if resume:
-            self.chart.set_events(ev.read_events(run.run_dir))
+            events = ev.read_events(run.run_dir)
+            self.chart.set_events([e for e in events if not _about_general_text(e)])
+            for event in events:  # what the run said about its data and quiz before it stopped
+                if event["type"] == ev.DATASET:
+                    self._on_dataset(event)
+                elif event["type"] == ev.QUIZ:
+                    self._on_quiz(event)
             step, total = run.metrics.get("step", 0), run.metrics.get("total_steps", 0)
             self.progress_bar.setRange(0, max(1, total))
             self.progress_bar.setValue(step)
@@ -190,7 +211,15 @@ class TrainingPage(QWidget):
 
     @Slot(dict)
     def _on_event(self, event: dict) -> None:
+        if _about_general_text(event):
+            return  # forgetting is reported on the done page; the chart is about the documents
         self.chart.add_event(event)
+        if event["type"] == ev.QUIZ:
+            self._on_quiz(event)
+        elif event["type"] == ev.STATUS and event.get("stage") == "quiz" and event.get("message"):
+            message = str(event["message"])
+            self.quiz_activity = message if message.endswith(".") else message + "\u2026"
+            self._show_quiz()
         if event["type"] == ev.EVAL and isinstance(event.get("loss"), (int, float)):
             self.validation_caption.setText("Validation loss" if event.get("split") == "validation"
                                             else "Loss on the whole text")
@@ -202,15 +231,47 @@ class TrainingPage(QWidget):
         self.progress_bar.setValue(int(self.run.metrics.get("step", 0))
                                    if self.process.resume and self.run else 0)
 
+    def _on_quiz(self, event: dict) -> None:
+        result = quiz_result(event)
+        if result is None or not result.total:
+            return
+        self.quiz_scores[event.get("stage", "")] = quiz_score(result)
+        self.quiz_activity = ""
+        self._show_quiz()
+
+    def _show_quiz(self) -> None:
+        """The scores so far, then what the quiz is doing now (or why it could not run)."""
+        before, after = self.quiz_scores.get("before"), self.quiz_scores.get("after")
+        if before and after:
+            score = (f"Quiz: before training it answered {before} about your documents; "
+                     f"after training, {after}.")
+        elif before or after:
+            score = (f"{'Before' if before else 'After'} training it answered "
+                     f"{before or after} about your documents.")
+        else:
+            score = ""
+        text = " ".join(part for part in (score, self.quiz_activity) if part)
+        self.quiz_label.setText(text)
+        self.quiz_label.setVisible(bool(text))
+
     @Slot(dict)
     def _on_dataset(self, event: dict) -> None:
         held = (f"{event['validation_chunks']} held back to measure progress"
                 if event.get("validation_chunks") else "progress measured on the text itself")
+        counts = event.get("example_counts") if isinstance(event.get("example_counts"), dict) \
+            else {}
+        examples = describe_counts(counts)
+        text_chunks = event["chunks"] - sum(v for v in counts.values() if isinstance(v, int))
         self.dataset_label.setText(
             f"{event['documents']} document{'s' if event['documents'] != 1 else ''}, "
-            f"{event['tokens']:,} tokens in {event['chunks']} chunk"
-            f"{'s' if event['chunks'] != 1 else ''} of up to "
-            f"{event['sequence_length']} tokens ({held}).")
+            f"{event['tokens']:,} tokens in {text_chunks} chunk"
+            f"{'s' if text_chunks != 1 else ''} of up to "
+            f"{event['sequence_length']} tokens ({held})"
+            + (f"; plus {examples}." if examples else "."))
+        shown = [f"[{item.get('kind', '')}]\n{item.get('text', '')}"
+                 for item in event.get("examples") or [] if isinstance(item, dict)]
+        self.dataset_label.setToolTip(("Some of the questions and answers, as the model sees "
+                                       "them:\n\n" + "\n\n".join(shown)) if shown else "")
 
     @Slot(dict)
     def _on_step(self, event: dict) -> None:

@@ -14,6 +14,7 @@ from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QStackedWidget, QVBoxLayout,
                                QWidget)
 
+from slmdesk.core import model_questions
 from slmdesk.core.dataset_preview import chunk_lengths_from_tokens
 from slmdesk.core.library import LibraryEntry, LibraryError, ModelLibrary
 from slmdesk.core.training.job import (JobError, TrainingJob, approximate_chunk_lengths,
@@ -62,6 +63,8 @@ class FineTuneWizard(QWidget):
         self.model_page.changed.connect(self._model_changed)
         self.documents_page.changed.connect(self._update)
         self.settings_page.changed.connect(self._settings_changed)
+        self.settings_page.knowledge_check.toggled.connect(
+            self.documents_page.knowledge_preview.set_turned_on)
         self.training_page.run_finished.connect(self._run_finished)
         self.training_page.state_changed.connect(self._training_state)
         self.training_page.new_requested.connect(self.restart)
@@ -145,8 +148,7 @@ class FineTuneWizard(QWidget):
             return False
         self.notice.hide()
         self.documents_page.clear()
-        self.settings_page.set_preset("quick")
-        self.settings_page.name_edit.clear()
+        self.settings_page.reset()
         self.model_page.refresh()
         if model_id is not None:
             self.model_page.select_model(model_id)
@@ -246,6 +248,9 @@ class FineTuneWizard(QWidget):
         if entry is None or not docs:
             self.settings_page.show_estimate(None, "", None, False)
             return
+        self.settings_page.set_model_questions_offer(
+            model_questions.estimate_seconds([d.text for d in docs])
+            if model_questions.offered_for(entry.info) else None)
         job = self.current_job()
         tokens = self.documents_page.token_counts()
         stats = (self.documents_page.preview_answer or {}).get("stats") or {}
@@ -254,13 +259,19 @@ class FineTuneWizard(QWidget):
                                                 job.validation_fraction)
         else:
             lengths = approximate_chunk_lengths(job, sum(d.characters for d in docs), len(docs))
+        # Each question and answer is a training chunk of its own (always trained on).
+        knowledge = self.documents_page.knowledge_preview
+        examples = knowledge.example_lengths(job)
+        # Progress is measured on the text alone (held back, or all of it when it is short).
+        measured = stats.get("validation_tokens") or sum(lengths)
         cached = self.model_page.is_cached(entry)
-        estimate = estimate_training(job, entry.info, train_chunk_lengths=lengths,
-                                     validation_tokens=stats.get("validation_tokens", 0),
-                                     cached=cached)
+        estimate = estimate_training(job, entry.info, train_chunk_lengths=lengths + examples,
+                                     validation_tokens=measured, cached=cached)
         _needed, verdict, text = training_memory(job, entry.info,
                                                  self.model_page.available_memory(), cached)
-        self.settings_page.show_estimate(estimate, text, verdict, bool(tokens))
+        self.settings_page.show_estimate(estimate, text, verdict, bool(tokens),
+                                         examples=len(examples),
+                                         quiz_questions=job.quiz_questions)
 
     # -- the run's end -------------------------------------------------------------------------
 
@@ -286,7 +297,7 @@ class FineTuneWizard(QWidget):
                 pass
         self.done_page.show_result(event, model_id,
                                    self._model_name(model_id, job.base_model_path if job else ""),
-                                   adapter_name)
+                                   adapter_name, preset=job.preset if job is not None else None)
         self.go_to(DONE)
 
     def shutdown(self) -> None:

@@ -83,3 +83,38 @@ def test_checkpoint_round_trip_and_atomic_replacement(tmp_path):
     assert other_scheduler.last_epoch == 1
     assert other_optimizer.state_dict()["state"][0]["step"] == 1
     torch.testing.assert_close(torch.rand(3), expected_draw, rtol=0, atol=0)  # RNG restored
+
+
+def _tiny_llama():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=64,
+                         tie_word_embeddings=True)
+    model = LlamaForCausalLM(config).eval()
+    model.get_output_embeddings().weight.requires_grad_(False)
+    return model
+
+
+def test_token_budget_batches_sort_and_pad_to_the_right():
+    chunks = [[1, 2], [3, 4, 5, 6], [7, 8, 9], [10, 11, 12, 13, 14, 15, 16, 17]]
+    batches = loop.micro_batches(chunks, batch_size=1, token_budget=12)
+    assert [b.tolist() for b in batches] == [
+        [[10, 11, 12, 13, 14, 15, 16, 17]],
+        [[3, 4, 5, 6], [7, 8, 9, loop.PAD], [1, 2, loop.PAD, loop.PAD]]]
+
+
+@pytest.mark.parametrize("use_candidates", [False, True])
+def test_padded_batch_loss_equals_the_sum_of_separate_losses(use_candidates):
+    """Right padding changes nothing for the real tokens and is never trained on."""
+    from slmdesk.core.training.vocabulary import CandidateVocabulary
+
+    model = _tiny_llama()
+    chunks = [[1, 5, 9, 13, 17, 21], [1, 6, 10], [1, 7, 11, 15]]
+    vocabulary = CandidateVocabulary(64, range(64)) if use_candidates else None  # exact
+    separate = sum(loop.loss_sum(model, torch.tensor([c]), vocabulary)[0].item() for c in chunks)
+    (batch,) = loop.micro_batches(chunks, 1, token_budget=100)
+    together, count = loop.loss_sum(model, batch, vocabulary)
+    assert count == 5 + 2 + 3
+    assert together.item() == pytest.approx(separate, rel=1e-5)

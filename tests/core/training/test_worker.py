@@ -21,7 +21,7 @@ from slmdesk.paths import app_paths
 NOTE = Path(__file__).parent / "data" / "family_note.txt"
 #: A very short job: a few steps on small chunks, so each run takes seconds.
 SMALL = dict(max_steps=4, sequence_length=24, overlap=4, checkpoint_every=2, batch_size=2,
-             lora_dropout=0.1, validation_fraction=0.1)
+             lora_dropout=0.1, validation_fraction=0.1, quiz_questions=0)
 
 
 def new_run(starter_model_path: Path, **overrides):
@@ -77,7 +77,7 @@ def adapter_weights(run_dir: Path) -> dict:
 @pytest.mark.slow
 def test_run_reports_progress_and_puts_the_adapter_in_the_library(cached_training_base,
                                                                   starter_model_path):
-    run, base = new_run(starter_model_path)
+    run, base = new_run(starter_model_path, quiz_questions=2)
     events = drive(run.run_dir)
     kinds = [e["type"] for e in events]
     assert kinds[0] == ev.STARTED and kinds[-1] == ev.FINISHED, events[-1]
@@ -91,9 +91,21 @@ def test_run_reports_progress_and_puts_the_adapter_in_the_library(cached_trainin
         assert s["tokens_per_second"] > 0 and s["total_steps"] == 4
     assert steps[-1]["loss"] < steps[0]["loss"]
     assert [c["step"] for c in of_type(events, ev.CHECKPOINT)] == [2, 4]
-    before, after = of_type(events, ev.EVAL)
+    before, after = [e for e in of_type(events, ev.EVAL) if e["split"] != "general"]
     assert (before["stage"], after["stage"], before["split"]) == ("before", "after", "validation")
     assert after["loss"] < before["loss"]
+    # Questions and answers were trained besides the text, in Gemma's turn format.
+    assert dataset["example_counts"]["ask_span"] >= 5
+    assert any(item["text"].startswith("<bos><start_of_turn>user\n")
+               and item["text"].endswith("<end_of_turn>") for item in dataset["examples"])
+    # The forgetting figure: the general page measured before and after.
+    general = [e for e in of_type(events, ev.EVAL) if e["split"] == "general"]
+    assert [e["stage"] for e in general] == ["before", "after"]
+    # The quiz, asked in chat through the engine before and after.
+    quizzes = of_type(events, ev.QUIZ)
+    assert [q["stage"] for q in quizzes] == ["before", "after"]
+    assert all(q["total"] == 2 and q["chat_format"] == "gemma" for q in quizzes)
+    assert all(a["question"] and a["expected"] for a in quizzes[0]["answers"])
 
     finished = events[-1]
     library = ModelLibrary.open(app_paths())
@@ -145,6 +157,7 @@ def test_cancel_then_resume_ends_where_an_uninterrupted_run_ends(cached_training
         assert s["loss"] == pytest.approx(ref_steps[s["step"]], rel=1e-4, abs=1e-5)
     assert of_type(second, ev.EVAL)[-1]["loss"] == pytest.approx(
         of_type(reference, ev.EVAL)[-1]["loss"], rel=1e-4)
+    assert (run.run_dir / "chunks.jsonl").read_text() == (straight.run_dir / "chunks.jsonl").read_text()
     want, got = adapter_weights(straight.run_dir), adapter_weights(run.run_dir)
     assert want.keys() == got.keys()
     import numpy as np

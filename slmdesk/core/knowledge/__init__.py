@@ -1,0 +1,27 @@
+"""A person's notes as facts, training questions and quiz questions, by rules alone.
+
+Training a small model on the raw text of a note teaches it to continue the note, not to answer
+questions about it; stating each fact in several forms does (see :mod:`.augment`). This package
+turns ordinary English prose into those forms and into quiz questions of other forms, with the
+standard library only: no other model, no network. Plain Python: no Qt, no torch.
+
+Modules: :mod:`.sentences` (splitting), :mod:`.quantities`, :mod:`.names` and :mod:`.spans`
+(what a question can ask for), :mod:`.facts`, :mod:`.reorder` and :mod:`.echo` (the forms),
+:mod:`.augment` (training examples), :mod:`.quiz`, :mod:`.inversion` and :mod:`.matching`
+(the quiz), :mod:`.language`, and :mod:`.rules_en`, which holds every English word list and
+template.
+"""
+
+from .augment import TRAINING_FORMS, Augmentation, QAExample, augment_documents
+from .facts import Fact, extract_facts
+from .language import detect_language
+from .matching import answer_matches
+from .quiz import QUIZ_FORMS, QuizItem, make_quiz
+from .sentences import split_sentences
+from .spans import Span, find_spans
+
+__all__ = [
+    "Augmentation", "Fact", "QAExample", "QUIZ_FORMS", "QuizItem", "Span", "TRAINING_FORMS",
+    "answer_matches", "augment_documents", "detect_language", "extract_facts", "find_spans",
+    "make_quiz", "split_sentences",
+]

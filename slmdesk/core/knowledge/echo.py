@@ -1,0 +1,192 @@
+"""Echo questions: a sentence with one span replaced by the question word for it.
+
+"Anna Berg moved to Tromsø in March 2019." asked about Tromsø becomes "Anna Berg moved to where
+in March 2019?", and about Anna Berg "Who moved to Tromsø in March 2019?". The replaced stretch
+is sometimes wider than the span so the question reads right: "my cousin Elin" is one "who",
+"in 1987" one "when", "in the village of Kvarnholm" becomes "in which village", and "Anna's" is
+"whose". A span the question would still contain elsewhere is not asked.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+from . import rules_en as rules
+from .names import PERSON, PLACE
+from .reorder import Reordered, excerpt, leading_phrase_to_end
+from .spans import DATE, LIST, NUMBER, Span, is_money, number_parts
+
+_KINSHIP_BEFORE = re.compile(
+    rf"(?:(?<![\w-])(?:{'|'.join(sorted(rules.KINSHIP_DETERMINERS))}|[^\W\d_]+['’]s)\s+"
+    rf"(?:[a-z]+\s+)?)?(?<![\w-])(?:great-)*"
+    rf"(?:{'|'.join(sorted(rules.KINSHIP_WORDS, key=len, reverse=True))}),?\s+$",
+    re.IGNORECASE)
+_PLACE_NOUN_BEFORE = re.compile(
+    rf"\b(?:the\s+)?({'|'.join(sorted(rules.PLACE_NOUNS, key=len, reverse=True))})\s+of\s+$",
+    re.IGNORECASE)
+_WORD_BEFORE = re.compile(r"\b(\w+)\s+$")
+_POSSESSIVE_AFTER = re.compile(r"^['’]s\b")
+_TRAILING = re.compile(r"[\s.!;:,]*[\"”’')]*[\s.!;:,]*$")
+_COORDINATION = re.compile(r",\s+(?:and|but|so|yet)\s+|;\s+")
+_SUBORDINATION = re.compile(
+    r",\s+(?:who|which|where|while|whose|when|if|because|although|though)\b"
+    r"|\s+(?:because|if|although|unless)\s+")
+_EMBEDDED_RELATIVE = re.compile(r",\s+(?:who|which|whose)\b[^,;]*,(?=\s)")
+
+
+def echo_questions(sentence: str, spans: Sequence[Span],
+                   candidates: Sequence[Span]) -> list[tuple[Span, str]]:
+    """An echo question for each of ``candidates`` (spans of ``sentence``) that allows one.
+
+    Each question is made from the clause holding its span, with an opening phrase moved to
+    the end ("In March 2024, a pallet arrived cracked, and ..." asked for the date becomes "A
+    pallet arrived cracked when?"), so it stays short and the question word sits where English
+    puts it.
+    """
+    questions = []
+    for span in candidates:
+        clause = clause_around(sentence, spans, span)
+        target = _same_span(clause.spans, span)
+        reordered = leading_phrase_to_end(clause.text, clause.spans)
+        if reordered and target and _same_span(reordered.spans, target):
+            clause, target = reordered, _same_span(reordered.spans, target)
+        question = echo_question(clause.text, target, clause.spans) if target else None
+        if question:
+            questions.append((span, question))
+    return questions
+
+
+def clause_around(sentence: str, spans: Sequence[Span], span: Span) -> Reordered:
+    """The clause of ``sentence`` holding ``span``, without relative clauses that do not."""
+    start, end = 0, len(sentence.rstrip(".!?"))
+    for match in _COORDINATION.finditer(sentence):
+        if match.start() >= span.end:
+            end = min(end, match.start())
+        elif match.end() <= span.start:
+            start = max(start, match.end())
+    for match in _SUBORDINATION.finditer(sentence):
+        if match.start() >= span.end and not _EMBEDDED_RELATIVE.match(sentence, match.start()):
+            end = min(end, match.start())
+    ranges = [(start, end)]
+    for match in _EMBEDDED_RELATIVE.finditer(sentence, start, end):
+        if not match.start() <= span.start < match.end():
+            last_start, last_end = ranges.pop()
+            ranges += [(last_start, match.start()), (match.end(), last_end)]
+    return excerpt(sentence, spans, [r for r in ranges if r[1] > r[0]])
+
+
+def _same_span(spans: Sequence[Span], span: Span) -> Span | None:
+    return next((s for s in spans if s.kind == span.kind
+                 and s.text.casefold() == span.text.casefold()), None)
+
+
+def echo_question(sentence: str, span: Span, spans: tuple[Span, ...] | list[Span]) -> str | None:
+    """The echo question asking for ``span`` of ``sentence``, or None when it would read wrong."""
+    if count_mentions(sentence, span.text) != 1:
+        return None
+    replaced = _replacement(sentence, span, spans)
+    if replaced is None:
+        return None
+    start, end, wh = replaced
+    before, after = sentence[:start], sentence[end:]
+    if not before.strip() and span.kind in (PLACE, DATE, NUMBER) and not _starts_with_verb(after):
+        return None  # "In 1911 the family emigrated" cannot become "When the family emigrated?"
+    if not before.strip():
+        wh = wh[:1].upper() + wh[1:]
+        after = after.lstrip(",")  # "His wife, Marguerite Ferrand, teaches" -> "Who teaches"
+    question = _TRAILING.sub("", before + wh + after) + "?"
+    question = re.sub(r"\s+([,?])", r"\1", " ".join(question.split()))
+    if len(question.split()) < 3 or count_mentions(question, span.text):
+        return None
+    return question
+
+
+def _starts_with_verb(text: str) -> bool:
+    word = re.match(r"\W*(\w+)", text)
+    if not word:
+        return False
+    lower = word.group(1).casefold()
+    return (lower in rules.AUXILIARIES or rules.verb_base_form(lower) is not None
+            or rules.present_base_form(lower) is not None)
+
+
+def count_mentions(text: str, phrase: str) -> int:
+    """How often ``phrase`` occurs in ``text`` as whole words, ignoring case."""
+    return len(re.findall(rf"(?<!\w){re.escape(phrase)}(?!\w)", text, re.IGNORECASE))
+
+
+def wh_phrase(sentence: str, span: Span, spans) -> str | None:
+    """The question words that stand for ``span`` ("who", "how many chairs", ...)."""
+    replaced = _replacement(sentence, span, spans)
+    return replaced[2] if replaced else None
+
+
+def _replacement(sentence: str, span: Span, spans) -> tuple[int, int, str] | None:
+    """The stretch of ``sentence`` to replace and the question words that replace it."""
+    start, end = span.start, span.end
+    before = sentence[:start]
+    if span.kind == PERSON:
+        return person_replacement(sentence, start, end)
+    if span.kind == PLACE:
+        if _POSSESSIVE_AFTER.match(sentence[end:]):
+            return None
+        place_noun = _PLACE_NOUN_BEFORE.search(before)
+        if place_noun:
+            return place_noun.start(), end, rules.WH_PLACE_NOUN.format(
+                noun=place_noun.group(1).lower())
+        start = _absorb_article(before, start)
+        previous = _WORD_BEFORE.search(sentence[:start])
+        if previous and previous.group(1).casefold() in rules.PLACE_PREPOSITIONS_DROPPED_FOR_WHERE:
+            start = previous.start(1)
+        return start, end, rules.WH_PLACE
+    if span.kind == DATE:
+        start = _absorb_article(before, start)
+        previous = _WORD_BEFORE.search(sentence[:start])
+        if previous and previous.group(1).casefold() in rules.DATE_PREPOSITIONS_DROPPED_FOR_WHEN:
+            start = previous.start(1)
+        return start, end, rules.WH_DATE
+    if span.kind == NUMBER:
+        wh = _amount_wh(span.text)
+        return (start, end, wh) if wh else None
+    if span.kind == LIST:
+        people = [s for s in spans if s.kind == PERSON and span.start <= s.start < span.end]
+        if people and len(people) >= span.text.count(",") + 1:
+            return start, end, rules.WH_PEOPLE_LIST if start == 0 else rules.WH_PERSON
+        return start, end, rules.WH_THING
+    return _absorb_article(before, start), end, rules.WH_THING
+
+
+def person_replacement(sentence: str, start: int, end: int) -> tuple[int, int, str]:
+    """The stretch a person's question word takes: "my cousin Elin" -> "who", "Anna's" ->
+    "whose"."""
+    if _POSSESSIVE_AFTER.match(sentence[end:]):
+        return start, end + 2, rules.WH_POSSESSIVE
+    kinship = _KINSHIP_BEFORE.search(sentence[:start])
+    if kinship:
+        consumed_comma = "," in kinship.group()
+        start = kinship.start()
+        if consumed_comma and sentence[end:end + 1] == ",":
+            end += 1  # the closing comma of "his wife, Marguerite Ferrand,"
+    return start, end, rules.WH_PERSON
+
+
+def _absorb_article(before: str, start: int) -> int:
+    match = re.search(r"\bthe\s+$", before, re.IGNORECASE)
+    return match.start() if match else start
+
+
+def _amount_wh(text: str) -> str | None:
+    """"how many chairs", "how much flour", "how much", "what percentage", or "what"."""
+    numeral, noun = number_parts(text)
+    if is_money(text):
+        return rules.WH_AMOUNT.format(noun="").strip()
+    if numeral.endswith("%") or noun.casefold().startswith(("percent", "per cent")):
+        return rules.WH_PERCENT
+    if not noun:
+        return rules.WH_THING
+    words = noun.split()
+    if words[0].casefold() in rules.MASS_AND_VOLUME_UNITS:
+        of = noun.split(" of ", 1)
+        return rules.WH_AMOUNT.format(noun=of[1] if len(of) > 1 else "").strip()
+    return rules.WH_COUNT.format(noun=noun)

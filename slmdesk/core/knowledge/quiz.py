@@ -1,0 +1,101 @@
+"""Quiz questions about a person's notes, in forms the training never used.
+
+A model that learned its training questions by heart could pass a quiz made of the same
+questions without knowing the facts; so the quiz asks in other forms:
+
+- ``direct_question``: a real question, inverted with "did", "does", "was" or "will" ("Where did
+  Anna Berg move in March 2019?"), made by :mod:`.inversion` from sentences of the simple
+  shape "<subject> <verb> ... <span> ..." and skipped where the shape does not fit;
+- ``fill_blank``: the sentence with the span blanked out, quoted from the notes.
+
+Items are spread over different facts (one per sentence before any sentence gets a second),
+never repeat a question :func:`.augment.augment_documents` makes, and never count their own
+question as a right answer.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Sequence
+
+from . import rules_en as rules
+from .augment import all_training_questions, collect_facts
+from .echo import count_mentions
+from .facts import Fact, spans_outside_lists
+from .inversion import direct_question
+from .matching import answer_matches
+from .reorder import leading_phrase_to_end
+from .spans import NUMBER, Span, number_parts
+
+QUIZ_FORMS: tuple[str, ...] = ("direct_question", "fill_blank")
+
+
+@dataclass(frozen=True)
+class QuizItem:
+    """One quiz question and the span its answer must contain."""
+
+    form: str  # one of QUIZ_FORMS
+    question: str
+    expected: str  # as written in the note
+    source: str  # the sentence it comes from
+
+
+def make_quiz(texts: Sequence[str], count: int = 12, *, seed: int = 0) -> list[QuizItem]:
+    """Up to ``count`` quiz items about ``texts``, spread over facts, deterministic by ``seed``."""
+    facts, _, _ = collect_facts(texts)
+    training = all_training_questions(facts)
+    by_fact = []
+    for fact in facts:
+        items = [item for item in quiz_items(fact)
+                 if item.question not in training and not answer_matches(item.question, item)]
+        if items:
+            by_fact.append(items)
+    rng = random.Random(seed)
+    rng.shuffle(by_fact)
+    chosen: list[QuizItem] = []
+    while len(chosen) < count and any(by_fact):
+        for items in by_fact:
+            if not items or len(chosen) >= count:
+                continue
+            # the form used less so far, a direct question on a tie: both forms, balanced
+            used = {form: sum(item.form == form for item in chosen) for form in QUIZ_FORMS}
+            preferred = min((form for form in QUIZ_FORMS if any(i.form == form for i in items)),
+                            key=lambda form: used[form])
+            pool = [item for item in items if item.form == preferred]
+            item = rng.choice(pool)
+            items.remove(item)
+            # a second item from one sentence asks for another span, in the other form
+            items[:] = [other for other in items if other.expected != item.expected]
+            chosen.append(item)
+    return chosen
+
+
+def quiz_items(fact: Fact) -> list[QuizItem]:
+    """Every quiz item one fact allows."""
+    items = []
+    reordered = leading_phrase_to_end(fact.sentence, fact.spans)  # "In 1987, we ..." -> "We ..."
+    plain, plain_spans = (reordered.text, reordered.spans) if reordered else (fact.sentence,
+                                                                            fact.spans)
+    for span in spans_outside_lists(fact):
+        moved = next((s for s in plain_spans if s.kind == span.kind and s.text == span.text), None)
+        question = direct_question(plain, moved, plain_spans) if moved else None
+        if question:
+            items.append(QuizItem("direct_question", question, span.text, fact.sentence))
+        blanked = fill_blank(fact.sentence, span)
+        if blanked:
+            items.append(QuizItem("fill_blank", blanked, span.text, fact.sentence))
+    return items
+
+
+def fill_blank(sentence: str, span: Span) -> str | None:
+    """"In my notes: “Anna Berg moved to ___ in March 2019.” What is missing?"."""
+    if count_mentions(sentence, span.text) != 1:
+        return None
+    start, end = span.start, span.end
+    if span.kind == NUMBER:
+        numeral, noun = number_parts(span.text)
+        if noun and span.text.startswith(numeral):
+            end = start + len(numeral.rstrip())
+    blanked = sentence[:start] + rules.BLANK + sentence[end:]
+    return rules.FILL_BLANK_TEMPLATE.format(sentence=blanked)

@@ -1,0 +1,354 @@
+"""Everything English-specific the knowledge rules need: word lists, templates, verb forms.
+
+The other modules of this package only read the names defined here, so another language is one
+more module with the same names (and :mod:`.language` choosing it). The lists are short on
+purpose: they cover ordinary personal notes (family histories, meeting notes, supplier lists),
+and a rule that does not fire only means one fewer question, never a wrong one.
+"""
+
+from __future__ import annotations
+
+import re
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+LANGUAGE = "en"
+
+# ---------------------------------------------------------------------------------------------
+# Language detection: the commonest English function words. Ordinary English prose has about a
+# third of its words in this list; German or French prose shares only a handful ("in", "a").
+STOP_WORDS = _words("""
+    the a an and or but of to in on at for with from by about as into than then so if
+    is are was were be been being am has have had do does did will would can could should
+    i me my we us our you your he him his she her they them their it its this that these
+    those there here what which who whom when where why how not no all also just very
+    after before over under again some any each every more most other such only own same
+    too up down out off while because until during between both few many much""")
+
+#: At least this share of a document's words in :data:`STOP_WORDS` means English.
+ENGLISH_STOP_WORD_SHARE = 0.15
+#: Fewer words than this: too short to tell.
+MIN_WORDS_TO_DETECT = 12
+
+# ---------------------------------------------------------------------------------------------
+# Sentence splitting.
+
+#: Abbreviations always followed by more of the same sentence ("Dr. Lund", "St. Olaf").
+TITLE_ABBREVIATIONS = _words("""dr mr mrs ms mx prof rev st mt ft sgt capt gen col lt sr jr
+                                 e.g i.e cf vs approx dept est fig no nos p pp vol ca c""")
+#: Abbreviations that may end a sentence: a split only when a usual sentence start follows.
+SOMETIMES_FINAL_ABBREVIATIONS = _words("""etc a.m p.m am pm inc ltd co corp bros jan feb mar
+                                           apr jun jul aug sep sept oct nov dec""")
+#: A line starting like this is a list item: "- chairs", "* tables", "• cups", "3) plates".
+BULLET_PATTERN = re.compile(r"^\s*(?:[-*•–—+▪◦·]|\d{1,2}[.)])\s+")
+#: A line ending in one of these words continues on the next line (hard-wrapped prose).
+CONTINUING_WORDS = _words("""a an the and or but of to in on at for with from by my our his
+                             her their its your this that as into than""")
+
+# ---------------------------------------------------------------------------------------------
+# Words that start sentences without being names: function words, time words, common verbs
+# used as commands in notes ("Call Anna Berg"), and common openers.
+COMMON_CAPITALISED = STOP_WORDS | _words("""
+    i'm i've i'd i'll it's that's there's we're we've let's don't can't won't
+    yesterday today tomorrow tonight later soon now first second third next last finally
+    however meanwhile afterwards also still anyway besides instead otherwise perhaps maybe
+    usually always never sometimes often once twice since though although whether yet
+    almost about around above below along among per via please thanks thank yes okay ok
+    dear hi hello note notes remember reminder ps total everyone everybody someone somebody
+    nobody nothing something everything anything both several either neither another
+    one two three four five six seven eight nine ten last next this every each
+    call bring buy ask check book order pick send email phone text tell get make take put pay
+    visit meet invite collect return cancel confirm see find keep give let try use ring
+    write read print sort plan fix clean cook bake paint plant water feed walk drive""")
+
+# ---------------------------------------------------------------------------------------------
+# Dates.
+MONTHS = ("january february march april may june july august september october november "
+          "december").split()
+MONTH_ABBREVIATIONS = "jan feb mar apr jun jul aug sep sept oct nov dec".split()
+WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
+SEASONS = "spring summer autumn fall winter".split()
+HOLIDAYS = ("Christmas Eve", "Christmas Day", "Christmas", "Easter Sunday", "Easter",
+            "New Year's Eve", "New Year's Day", "Midsummer Eve", "Midsummer", "Thanksgiving",
+            "Halloween", "Boxing Day", "Hanukkah", "Diwali", "Eid", "Whitsun", "Pentecost")
+#: Qualifiers kept inside a date span: "early March", "the end of May", "mid-July".
+DATE_QUALIFIERS = ("the beginning of", "the start of", "the middle of", "the end of", "early",
+                   "late", "mid-", "mid")
+#: Words that make the following weekday or month part of the date span: "every Tuesday".
+DATE_DETERMINERS = ("every", "each", "next", "last", "this")
+#: A bare four-digit number after one of these is a year ("in 1987", "since 2019").
+YEAR_PREPOSITIONS = _words("""in on at since until till by from of during before after around
+                              about circa c. early late mid year spring summer autumn fall
+                              winter through between and to""")
+EARLIEST_YEAR, LATEST_YEAR = 1500, 2099
+TIME_SUFFIXES = ("a.m.", "p.m.", "am", "pm", "o'clock")
+TIME_WORDS = ("noon", "midday", "midnight")
+#: Prepositions dropped when a date is replaced by "when" ("moved in 1987" -> "moved when").
+DATE_PREPOSITIONS_DROPPED_FOR_WHEN = _words("in on at during")
+
+# ---------------------------------------------------------------------------------------------
+# Numbers.
+NUMBER_WORDS = {
+    "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30,
+    "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
+    "hundred": 100, "thousand": 1000, "dozen": 12, "million": 1_000_000,
+}
+#: Only for reading a number in a reply ("one" is too often not a count to find it in notes).
+ANSWER_ONLY_NUMBER_WORDS = {"one": 1, "zero": 0, "a dozen": 12, "a hundred": 100}
+MULTIPLIERS = {"hundred": 100, "thousand": 1000, "million": 1_000_000, "dozen": 12}
+CURRENCY_SYMBOLS = "$€£¥"
+CURRENCY_WORDS = _words("""euro euros dollar dollars pound pounds kronor krona kroner krone
+                           crowns francs franc yen rupees rupee cents pence kr sek nok dkk eur
+                           usd gbp chf""")
+#: Units after which "how much" reads right ("3 kg of flour" -> "how much flour").
+MASS_AND_VOLUME_UNITS = _words("""kg kilo kilos kilograms kilogram g grams gram mg tonnes
+                                  tons ton lb lbs pounds ounces oz l litres liters litre liter
+                                  ml dl cl gallons gallon pints pint cups cup tablespoons
+                                  teaspoons tbsp tsp""")
+UNITS = MASS_AND_VOLUME_UNITS | _words("""km kilometres kilometers kilometre kilometer m metres
+                                          meters metre meter cm mm miles mile feet foot ft
+                                          inches inch yards hectares hectare acres acre sq
+                                          hours hour minutes minute seconds days weeks months
+                                          years kw kwh mph km/h""")
+#: Containers and measures that take "of": "two bags of soil".
+MEASURE_NOUNS = UNITS | _words("""bags bag boxes box crates crate bottles bottle jars jar sacks
+                                  sack packs pack packets packet loaves loaf pairs pair rolls
+                                  roll sheets slices pieces buckets trays cans tins cartons
+                                  rows beds plots dozen""")
+PERCENT_WORDS = ("percent", "per cent")
+#: Words after which a number ends: never the counted noun.
+NOT_A_COUNTED_NOUN = STOP_WORDS | _words("""yesterday today tomorrow ago later earlier each
+                                           apiece total altogether times more less""")
+
+# ---------------------------------------------------------------------------------------------
+# Names, people and places.
+#: Joining words inside a name, kept only between two capitalised words.
+NAME_CONNECTORS = _words("of de del della di da du van von der den la le y &")
+#: Capitalised titles that make a name a person ("Dr. Lund", "Aunt Ingrid").
+PERSON_TITLES = _words("""dr dr. mr mr. mrs mrs. ms ms. mx miss prof prof. professor sir dame
+                          lady lord aunt auntie uncle grandma grandpa granny grandad nana
+                          cousin rev rev. captain capt. pastor""")
+#: A lowercase word before a name that makes it a person ("my cousin Elin").
+KINSHIP_WORDS = _words("""grandmother grandfather grandma grandpa granny grandad mother father
+                          mum mom dad aunt uncle cousin brother sister son daughter wife
+                          husband partner niece nephew friend neighbour neighbor colleague
+                          boss teacher doctor dentist grandson granddaughter stepmother
+                          stepfather stepson stepdaughter godmother godfather fiancé fiancée
+                          fiance fiancee girlfriend boyfriend landlord landlady chef owner
+                          manager accountant plumber vet mentor coach contact baker
+                          secretary treasurer chair chairwoman chairman president member
+                          mechanic electrician carpenter gardener driver nurse""")
+#: Determiners that may open the noun phrase of a kinship word ("his wife, Marguerite").
+KINSHIP_DETERMINERS = _words("my our his her their your the")
+#: Nouns ending in "-ly" (other "-ly" words after a name are adverbs: "speaks Norwegian fluently").
+NOT_ADVERBS_LY = _words("family lily jelly belly rally ally holly folly reply supply assembly")
+#: Verbs whose object is a person ("met Tom", "married Priya Raman").
+PERSON_OBJECT_VERBS = _words("""met meet meets married marry marries phoned phone rang emailed
+                               texted told tell tells asked ask asks invited invite thanked
+                               hugged helped help helps hired hire hires""")
+#: Words after which a name is what something is called ("a spaniel called Pepparkaka").
+NAMING_WORDS = _words("called named nicknamed titled")
+#: Capitalised words that make a name a geographic place.
+GEOGRAPHIC_WORDS = _words("""street st road rd avenue ave lane drive square park lake river
+                             mount mountain mountains hill hills island islands isle bay beach
+                             coast valley forest woods bridge city town village county
+                             harbour harbor port fort north south east west new san santa los
+                             las saint sankt upper lower fjord sound peninsula canal gate""")
+#: Capitalised words that make a name an institution or business, never a person.
+ORGANISATION_WORDS = _words("""college university school academy church cathedral chapel
+                               hospital clinic library museum station airport hall centre
+                               center market mill farm hotel inn café cafe restaurant theatre
+                               theater stadium gardens garden conservatoire conservatory
+                               institute ltd inc ab as gmbh co company corp rentals supplies
+                               supply bakery club society association group team band trust
+                               foundation bank brothers bros shop store studio press books
+                               kitchen dairy nursery partners services council office sons
+                               daughters tents marquees candles crafts goods foods motors
+                               builders flowers designs wines apiary brewery vineyard orchard
+                               pottery print prints works workshop garage salon pharmacy
+                               surgery agency plc llc associates trading imports hire catering
+                               logistics electrics plumbing landscapes nurseries kitchens tiles
+                               timber systems solutions studios media bakeries""")
+#: Prepositions after which a name is a place.
+PLACE_PREPOSITIONS = _words("""in at on to from near into outside inside across towards toward
+                               via through beyond around""")
+#: Of those, the ones dropped when the place is replaced by "where" ("lives in Oslo" -> "lives
+#: where"); the others stay ("moved to where").
+PLACE_PREPOSITIONS_DROPPED_FOR_WHERE = _words("in at on")
+#: "to"/"from" name a place after these words, and usually a person otherwise.
+MOTION_WORDS = _words("""moved move moving went go going goes flew fly drove drive travelled
+                        traveled travel returned return came come comes walked emigrated
+                        relocated trip journey way road train flight bus ferry back home
+                        sailed cycled commute commutes commuted ride rode visit visited
+                        arrived shipped delivered sent imported bought""")
+#: Lowercase nouns of "the village of Kvarnholm" (asked as "which village").
+PLACE_NOUNS = _words("""village town city island county region province state country parish
+                       valley district harbour harbor port hamlet municipality suburb
+                       neighbourhood neighborhood""")
+
+# ---------------------------------------------------------------------------------------------
+# Verbs.
+AUXILIARIES = _words("""is was were are am be been has had have will would can could should
+                       must may might did does do shall said says""")
+COPULAS = _words("is was are were")
+#: Irregular past tense -> base form ("Where did Anna go?").
+IRREGULAR_PAST = {
+    "went": "go", "came": "come", "met": "meet", "bought": "buy", "brought": "bring",
+    "took": "take", "gave": "give", "made": "make", "found": "find", "left": "leave",
+    "sold": "sell", "built": "build", "grew": "grow", "ran": "run", "won": "win",
+    "spent": "spend", "paid": "pay", "kept": "keep", "taught": "teach", "wrote": "write",
+    "drove": "drive", "flew": "fly", "began": "begin", "got": "get", "had": "have",
+    "said": "say", "told": "tell", "sent": "send", "lent": "lend", "held": "hold",
+    "knew": "know", "saw": "see", "sang": "sing", "swam": "swim", "rode": "ride",
+    "chose": "choose", "became": "become", "fell": "fall", "felt": "feel", "led": "lead",
+    "lost": "lose", "heard": "hear", "thought": "think", "caught": "catch", "stood": "stand",
+    "sat": "sit", "slept": "sleep", "woke": "wake", "wore": "wear", "drew": "draw",
+    "threw": "throw", "broke": "break", "spoke": "speak", "ate": "eat", "drank": "drink",
+    "shut": "shut", "put": "put", "set": "set", "cut": "cut", "let": "let", "hit": "hit",
+    "read": "read", "dealt": "deal", "meant": "mean", "understood": "understand",
+    "forgot": "forget", "hid": "hide", "bit": "bite", "dug": "dig", "fed": "feed",
+    "fought": "fight", "hung": "hang", "laid": "lay", "lit": "light", "rang": "ring",
+    "rose": "rise", "shook": "shake", "shot": "shoot", "sought": "seek", "struck": "strike",
+    "swept": "sweep", "tore": "tear", "wept": "weep", "wound": "wind", "froze": "freeze",
+    "stole": "steal", "bred": "breed", "fled": "flee", "wed": "wed", "overtook": "overtake",
+    "rebuilt": "rebuild", "withdrew": "withdraw", "undertook": "undertake",
+}
+#: Words ending in "-ed" that are not a past tense.
+NOT_PAST_ED = _words("""need feed seed speed bed red shed sled weed bleed breed greed deed heed
+                       proceed succeed exceed indeed naked sacred wicked hundred kindred
+                       beloved shred sped creed reed steed tweed embed""")
+#: Regular verbs whose base form ends in "e" where the spelling rules below cannot tell.
+BASE_FORMS_ENDING_IN_E = _words("""create invite unite excite recite complete delete compete
+                                   phone dine combine define line shine tune zone hope shape
+                                   type escape tape wipe change arrange exchange challenge
+                                   range scale inhale exhale file smile rule schedule console
+                                   write quote vote note promote devote compute execute
+                                   salute""")
+#: Regular "-ed" stems that must not get an "e" back ("developed" -> "develop").
+BASE_FORMS_NOT_ENDING_IN_E = _words("""develop gallop visit edit limit exit credit vomit honor
+                                       color favor labor mirror monitor anchor tutor author
+                                       sponsor mentor pivot open listen happen travel cancel
+                                       label model signal total equal pedal""")
+
+# ---------------------------------------------------------------------------------------------
+# Restating: phrases that may move between the front and the end of a sentence.
+#: A leading phrase ending in a comma may start with one of these ("In March 2019, ...").
+LEADING_PHRASE_STARTERS = _words("""in on at during after before since until by last every each
+                                   next this early late yesterday today tomorrow when while
+                                   once because although though around from""")
+#: A main clause holding one of these words is not reordered: the meaning could shift.
+SCOPE_WORDS = _words("""that which who whom whose because if when while said says told would
+                       and but or so although though until before after since unless where""")
+#: A trailing date after one of these may move to the front ("... in 1987." -> "In 1987, ...").
+TRAILING_DATE_PREPOSITIONS = _words("in on during since until by around")
+
+# ---------------------------------------------------------------------------------------------
+# Templates. Training forms and quiz forms use different wordings, so a quiz question never
+# repeats a training question.
+WH_PERSON, WH_PLACE, WH_DATE, WH_THING = "who", "where", "when", "what"
+WH_POSSESSIVE = "whose"
+WH_PEOPLE_LIST = "which people"
+WH_PLACE_NOUN = "which {noun}"
+WH_COUNT = "how many {noun}"
+WH_AMOUNT = "how much {noun}"
+WH_PERCENT = "what percentage"
+NOTES_ABOUT_TEMPLATE = "What do my notes say about {name}?"
+FACTS_ABOUT_TEMPLATE = "List the facts about {name}."
+TELL_ME_ABOUT_TEMPLATE = "Tell me about {name}."
+FILL_BLANK_TEMPLATE = "In my notes: “{sentence}” What is missing?"
+BLANK = "___"
+DID_TEMPLATE = "{wh} did {subject} {verb}{rest}?"
+DOES_TEMPLATE = "{wh} does {subject} {verb}{rest}?"
+DO_TEMPLATE = "{wh} do {subject} {verb}{rest}?"
+INVERTED_TEMPLATE = "{wh} {auxiliary} {subject}{rest}?"
+DOCUMENT_FALLBACK_TITLE = "document {number}"
+NOTE_OTHER_LANGUAGE = ("“{title}” looks like it is not in English: it is trained as raw text "
+                       "only, without questions.")
+NOTE_NO_FACTS_IN_DOCUMENT = ("“{title}” has no sentence with a name, place, date or number that a "
+                             "question could ask for: it is trained as raw text only.")
+NOTE_NO_FACTS_AT_ALL = ("No sentence in your documents has a name, place, date or number that a "
+                        "question could ask for: training uses the raw text only.")
+
+#: Subject pronouns a direct question may keep ("Where did we meet?"), lowercased inside it.
+SUBJECT_PRONOUNS = _words("i we he she they you")
+#: Subjects that take "do" rather than "does" in the present tense.
+PLURAL_SUBJECT_PRONOUNS = _words("i we they you")
+
+
+def verb_base_form(past: str) -> str | None:
+    """The base form of a past-tense verb ("married" -> "marry"), or None when ``past`` is not one.
+
+    Irregular verbs come from :data:`IRREGULAR_PAST`; regular ones follow the spelling rules
+    (doubled consonants, "-ied", a silent "e" after the usual endings), with the short exception
+    lists above for the cases the rules get wrong.
+    """
+    word = past.lower()
+    if word in IRREGULAR_PAST:
+        return IRREGULAR_PAST[word]
+    if not word.endswith("ed") or word in NOT_PAST_ED or len(word) < 4:
+        return None
+    if word.endswith("eed") and not word.endswith("eeed"):
+        return word[:-1]  # agreed -> agree, freed -> free
+    if word.endswith("ied") and len(word) > 4:
+        return word[:-3] + "y"
+    stem = word[:-2]
+    if stem in BASE_FORMS_NOT_ENDING_IN_E:
+        return stem
+    if stem + "e" in BASE_FORMS_ENDING_IN_E:
+        return stem + "e"
+    if (len(stem) >= 4 and stem[-1] == stem[-2] and stem[-1] in "bdgmnprt"):
+        return stem[:-1]  # planned -> plan, stopped -> stop; "added" keeps "add"
+    if stem.endswith("ell") and len(stem) >= 6:
+        return stem[:-1]  # travelled -> travel
+    if _needs_silent_e(stem):
+        return stem + "e"
+    return stem
+
+
+_VOWELS = "aeiouy"
+
+
+def _needs_silent_e(stem: str) -> bool:
+    """Whether a regular past-tense stem lost a final "e" ("mov" -> "move", "nam" -> "name")."""
+    last, before = stem[-1], stem[-2] if len(stem) > 1 else ""
+    third = stem[-3] if len(stem) > 2 else ""
+    if last in "vuzc" and not stem.endswith(("ck", "zz")):
+        return True
+    if stem.endswith(("bl", "tl", "dl", "pl", "gl", "kl", "cl", "fl", "zl", "rg", "ns", "rs",
+                      "ps", "ib")):
+        return True
+    single_vowel = before in _VOWELS and third not in _VOWELS and third != ""
+    if last == "s" and before in _VOWELS and not stem.endswith("ss"):
+        return True  # used, closed, raised, promised
+    if single_vowel and last in "kmd":
+        return True  # baked, named, decided
+    if single_vowel and last == "g" and before != "n":
+        return True  # managed
+    if single_vowel and last == "r" and before in "aiou":
+        return True  # shared, hired, stored, cured
+    if single_vowel and last == "t" and before in "aou":
+        return True  # donated, voted, computed
+    if single_vowel and last == "l" and before in "iuo":
+        return True  # smiled, ruled
+    if single_vowel and stem.endswith("un"):
+        return True  # pruned, tuned
+    return False
+
+
+def present_base_form(verb: str) -> str | None:
+    """The base form of a third-person present verb ("teaches" -> "teach"), or None."""
+    word = verb.lower()
+    if word in ("has", "does", "goes", "is"):
+        return {"has": "have", "does": "do", "goes": "go", "is": None}[word]
+    if len(word) < 4 or not word.endswith("s") or word.endswith(("ss", "us", "is", "'s")):
+        return None
+    if word.endswith("ies"):
+        return word[:-3] + "y"
+    if word.endswith(("ches", "shes", "sses", "xes", "zes", "oes")):
+        return word[:-2]
+    return word[:-1]

@@ -1,0 +1,117 @@
+"""The training worker's knowledge steps: the loss's candidate vocabulary and anchor, the
+questions the model writes, the quiz and the forgetting figure.
+
+A mixin of :class:`slmdesk.core.training.worker.Worker` (it uses the worker's ``events``,
+``metrics``, ``run_dir``, ``stop_requested`` and ``_status``), kept apart so the worker module
+stays about processes, events and checkpoints.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from slmdesk.core.training import events as ev
+from slmdesk.core.training.general_text import (ANCHOR_WINDOW_TOKENS, GENERAL_ANCHOR,
+                                                general_text_chunks)
+from slmdesk.core.training.job import TrainingJob
+from slmdesk.core.training.knowledge_steps import load_or_write_questions
+
+
+class KnowledgeSteps:
+    """Steps of a run that serve what the model knows afterwards, not the arithmetic."""
+
+    events: Any
+    metrics: dict[str, Any]
+    run_dir: Path
+    stop_requested: Any
+    candidates: list[int] | None
+
+    def _status(self, stage: str, message: str) -> None:  # provided by the worker
+        raise NotImplementedError
+
+    def _loss_setup(self, loop: Any, model: Any, job: TrainingJob, dataset: Any, tokenizer: Any,
+                    checkpoint: Any) -> tuple[Any, Any]:
+        """The candidate vocabulary and the anchor targets of the loss, from the base model
+        (the adapter is switched off: on resume it already holds trained weights). The base
+        model's likely tokens are harvested on the documents' own text; the generated examples
+        restate it, so their tokens alone are added."""
+        from slmdesk.core.dataset import TEXT
+        from slmdesk.core.training.vocabulary import CandidateVocabulary
+
+        if not job.candidate_vocabulary or loop.output_layer_rows(model) is None:
+            return None, None
+        vocabulary = CandidateVocabulary(loop.output_layer_rows(model))
+        anchor = None
+        with model.disable_adapter():
+            if checkpoint is not None and checkpoint.state.get("candidates"):
+                vocabulary.add(checkpoint.state["candidates"])
+            else:
+                self._status("preparing", "Finding the words that the training will weigh")
+                for chunk in dataset.train:
+                    vocabulary.add(chunk.tokens)
+                loop.harvest_candidates(model, [c.tokens for c in dataset.train if c.kind == TEXT],
+                                        vocabulary)
+            if job.anchor_weight > 0:
+                self._status("preparing", "Noting how the base model writes general text")
+                windows = general_text_chunks(tokenizer, ANCHOR_WINDOW_TOKENS, GENERAL_ANCHOR)
+                anchor = loop.anchor_targets(model, windows)
+                if anchor is not None:
+                    for ids in anchor.top_ids:
+                        vocabulary.add(ids)
+        self.candidates = vocabulary.state()
+        return vocabulary, anchor
+
+    def _written_questions(self, job: TrainingJob, texts: list[str]) -> list:
+        """Questions the base model writes about the documents (instruction-tuned models only);
+        any failure leaves the rule-made examples alone."""
+        from slmdesk.core.engine.client import EngineCrashed, EngineError
+        from slmdesk.core.gguf_info import GGUFError, read_model_info
+        from slmdesk.core.model_questions import offered_for
+
+        path = Path(job.base_model_path).expanduser()
+        try:
+            if not offered_for(read_model_info(path)):
+                self._status("tokenizing", "The model has no chat template, so it does not write "
+                             "questions itself; the rule-made questions are used.")
+                return []
+            self._status("tokenizing", "The model is writing questions about your documents")
+            return load_or_write_questions(
+                self.run_dir, path, texts, job.model_questions, threads=job.threads or None,
+                should_stop=self.stop_requested.is_set,
+                on_progress=lambda done, total: self._status(
+                    "tokenizing", f"The model wrote questions for {done} of {total} passages"))
+        except (EngineError, EngineCrashed, GGUFError, OSError, TimeoutError) as exc:
+            self._status("tokenizing", f"The model could not write questions ({exc}); the "
+                         "rule-made questions are used.")
+            return []
+
+    def _quiz(self, job: TrainingJob, items: list, stage: str, adapter: Path | None = None) -> None:
+        """Ask the quiz in chat through the engine; a quiz that cannot run is reported and
+        skipped, never a reason to lose the training."""
+        from slmdesk.core.engine.client import EngineCrashed, EngineError
+        from slmdesk.core.training.quiz_run import ask_quiz
+
+        who = "the base model" if stage == "before" else "the adapted model"
+        self._status("quiz", f"Asking {who} {len(items)} questions about the documents")
+        try:
+            result = ask_quiz(Path(job.base_model_path).expanduser(), items, stage,
+                              adapter_path=adapter, threads=job.threads or None,
+                              should_stop=self.stop_requested.is_set)
+        except (EngineError, EngineCrashed, OSError, TimeoutError) as exc:
+            self._status("quiz", f"The quiz could not be asked ({exc}); training goes on.")
+            return
+        self.metrics[f"quiz_{stage}"] = result.to_dict()
+        self.events.emit(ev.QUIZ, **result.to_dict())
+
+    def _eval_general(self, model: Any, chunks: list, stage: str) -> None:
+        """Perplexity on a general text unrelated to the documents: how much the model's
+        ordinary writing suffers (forgetting)."""
+        from slmdesk.core.training.loop import evaluate, perplexity
+
+        if not chunks:
+            return
+        loss, _ = evaluate(model, chunks)
+        self.metrics[f"general_perplexity_{stage}"] = perplexity(loss)
+        self.events.emit(ev.EVAL, stage=stage, loss=loss, perplexity=perplexity(loss),
+                         split="general", tokens=sum(len(c) - 1 for c in chunks))

@@ -1,0 +1,128 @@
+"""Plain words for the knowledge features: the question forms, the quiz and forgetting.
+
+Shared by the documents page (the questions-and-answers preview), the training page (the dataset
+and quiz lines), the done page and its quiz dialog, so that every place names a form, a quiz score
+or a loss of general writing the same way. No Qt here: only strings from numbers and dicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from slmdesk.core.training.quiz_run import QuizResult
+
+#: Form name (a rule of :mod:`slmdesk.core.knowledge`) -> what its questions do, said so that
+#: it follows a count ("60 ask for a name, place or date"). A form missing here is shown by its
+#: own name: a new rule never breaks the window, it only reads less nicely.
+FORM_PHRASES: dict[str, str] = {
+    # the training forms (slmdesk.core.knowledge.TRAINING_FORMS)
+    "ask_span": "ask for a name, place, date or number",
+    "notes_about": "ask what the notes say about someone or something",
+    "facts_about": "ask for a list of the facts about someone",
+    "restate": "ask to be told about something, in other words",
+    # the quiz forms (slmdesk.core.knowledge.QUIZ_FORMS): asked, never trained on
+    "direct_question": "ask a question in plain words",
+    "fill_blank": "ask for a missing word",
+}
+#: Short names, for tables ("Name, place, date or number").
+FORM_TITLES: dict[str, str] = {
+    "ask_span": "Name, place, date or number",
+    "notes_about": "What the notes say",
+    "facts_about": "List of facts",
+    "restate": "Tell me about",
+    "direct_question": "Direct question",
+    "fill_blank": "Fill in the blank",
+}
+
+#: General text this many times harder to predict after training: warn.
+FORGETTING_WARNING_RATIO = 2.0
+#: ... and this many times: warn in red.
+FORGETTING_SEVERE_RATIO = 5.0
+
+
+def form_phrase(form: str) -> str:
+    return FORM_PHRASES.get(form, form)
+
+
+def form_title(form: str) -> str:
+    return FORM_TITLES.get(form, form)
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    return f"{count:,} {one if count == 1 else (many or one + 's')}"
+
+
+def count_parts(counts: Mapping[str, int]) -> tuple[int, list[str]]:
+    """The number of examples and one phrase per kind ('60 ask who'), commonest first.
+
+    Forms with the same phrase are counted together, so a line never says the same thing twice.
+    """
+    merged: dict[str, int] = {}
+    for form, count in counts.items():
+        if isinstance(count, int) and count > 0:
+            merged[form_phrase(form)] = merged.get(form_phrase(form), 0) + count
+    parts = [f"{count:,} {phrase}" for phrase, count in
+             sorted(merged.items(), key=lambda item: (-item[1], item[0]))]
+    return sum(merged.values()), parts
+
+
+def count_head(total: int) -> str:
+    return plural(total, "question and answer", "questions and answers")
+
+
+def describe_counts(counts: Mapping[str, int]) -> str:
+    """'142 questions and answers: 60 ask ..., 30 ask ...'; '' when there are none."""
+    total, parts = count_parts(counts)
+    return f"{count_head(total)}: {', '.join(parts)}" if total else ""
+
+
+def quiz_result(data: object) -> QuizResult | None:
+    """A quiz dict from an event or the metrics, or None when it is missing or unreadable."""
+    if isinstance(data, QuizResult):
+        return data
+    if not isinstance(data, dict):
+        return None
+    try:
+        return QuizResult.from_dict(data)
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def quiz_score(result: QuizResult) -> str:
+    return f"{result.correct} of {plural(result.total, 'question')}"
+
+
+def format_perplexity(value: float) -> str:
+    return f"{value:,.1f}" if value < 10 else f"{value:,.0f}"
+
+
+def describe_forgetting(metrics: Mapping[str, object]) -> tuple[str, float | None]:
+    """How much the model's ordinary writing suffered, and the ratio (None when not measured).
+
+    The perplexity on a general text unrelated to the documents, before and after training: the
+    ratio says how many times less sure of ordinary text the model became.
+    """
+    before = metrics.get("general_perplexity_before")
+    after = metrics.get("general_perplexity_after")
+    if (not isinstance(before, (int, float)) or not isinstance(after, (int, float))
+            or before <= 0 or after <= 0):
+        return "", None
+    ratio = after / before
+    figures = f"(perplexity {format_perplexity(before)} \u2192 {format_perplexity(after)})"
+    if ratio >= 1.1:
+        change = f"the model is now {ratio:.1f} times less sure of ordinary text"
+    elif ratio > 1 / 1.1:
+        change = "the model is about as sure of ordinary text as before"
+    else:
+        change = f"the model is now {1 / ratio:.1f} times more sure of ordinary text"
+    return f"General writing: {change} {figures}.", ratio
+
+
+def forgetting_warning(ratio: float | None, preset: str | None = None) -> str:
+    """The warning for a large loss of general writing; '' when there is none to give."""
+    if ratio is None or ratio <= FORGETTING_WARNING_RATIO:
+        return ""
+    advice = ("Try fewer passes over the text (Advanced settings)" if preset == "quick"
+              else "Try the Quick preset")
+    return (f"Training overwrote some of the model's general writing ({ratio:.1f} times worse "
+            f"on ordinary text). {advice}, or a lower adapter strength in chat.")

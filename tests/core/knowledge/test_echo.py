@@ -1,0 +1,67 @@
+"""Echo questions: the sentence with one span replaced by the question word for it."""
+
+from __future__ import annotations
+
+import pytest
+
+from slmdesk.core.knowledge import Fact, find_spans
+from slmdesk.core.knowledge.echo import echo_questions
+from slmdesk.core.knowledge.facts import spans_outside_lists
+
+
+def asked(sentence: str) -> dict[str, str]:
+    spans = tuple(find_spans(sentence))
+    candidates = spans_outside_lists(Fact(sentence, spans, 0))
+    return {span.text: question for span, question in echo_questions(sentence, spans, candidates)}
+
+
+def test_one_question_per_span_with_the_right_question_word():
+    assert asked("Anna Berg moved to Tromsø in March 2019.") == {
+        "Anna Berg": "Who moved to Tromsø in March 2019?",
+        "Tromsø": "Anna Berg moved to where in March 2019?",
+        "March 2019": "Anna Berg moved to Tromsø when?",
+    }
+
+
+def test_a_leading_phrase_is_asked_at_the_end():
+    assert asked("In March 2019, Anna Berg moved to Tromsø.") == {
+        "March 2019": "Anna Berg moved to Tromsø when?",
+        "Anna Berg": "Who moved to Tromsø in March 2019?",
+        "Tromsø": "Anna Berg moved to where in March 2019?",
+    }
+
+
+@pytest.mark.parametrize("sentence, span, question", [
+    ("My brother Jonas married Priya Raman in Chennai.", "Jonas",
+     "Who married Priya Raman in Chennai?"),
+    ("His wife, Marguerite Ferrand, teaches violin in Lévis.", "Marguerite Ferrand",
+     "Who teaches violin in Lévis?"),
+    ("Astrid was born in the village of Kvarnholm on Orust.", "Kvarnholm",
+     "Astrid was born in which village on Orust?"),
+    ("Anna's garden won a prize at the show in Hamar.", "Anna",
+     "Whose garden won a prize at the show in Hamar?"),
+    ("We bought 42 folding chairs for the party.", "42 folding chairs",
+     "We bought how many folding chairs for the party?"),
+    ("We used 3 kg of flour for the cakes.", "3 kg of flour",
+     "We used how much flour for the cakes?"),
+    ("The boat cost $1,200 in Bergen.", "$1,200", "The boat cost how much in Bergen?"),
+    ("Tobias opened a bakery called The Blue Kettle in Lévis.", "The Blue Kettle",
+     "Tobias opened a bakery called what in Lévis?"),
+    ("We need apples, pears and plums for the pie.", "apples, pears and plums",
+     "We need what for the pie?"),
+    ("Our neighbour Carla Brennan runs the shop, and she prefers orders by email before "
+     "Wednesday noon.", "Wednesday noon", "She prefers orders by email before when?"),
+    ("Lucy Farrow, who owns the print studio, designs our labels in Leeds.", "Lucy Farrow",
+     "Who designs our labels in Leeds?"),
+])
+def test_question_words_read_right(sentence, span, question):
+    assert asked(sentence)[span] == question
+
+
+def test_names_inside_a_list_are_asked_as_the_list():
+    questions = asked("We invited Anna Berg, Tom Hale and Lisa Moe to the party.")
+    assert questions == {"Anna Berg, Tom Hale and Lisa Moe": "We invited who to the party?"}
+
+
+def test_a_span_written_twice_is_not_asked():
+    assert "Oslo" not in asked("Anna moved from Oslo to Bergen and back to Oslo.")
