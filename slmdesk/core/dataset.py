@@ -86,6 +86,7 @@ class DatasetStats:
     split: str  # "document", "chunk" or "none" (validation then uses the training text)
     example_counts: dict[str, int] = field(default_factory=dict)  # training examples per rule
     example_tokens: int = 0
+    examples_too_long: int = 0  # longer than a chunk: left out rather than cut
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -160,7 +161,8 @@ def build_dataset(texts: Sequence[str], tokenizer: Tokenizer, *, sequence_length
 
     ``examples`` are (rule, text) pairs made from the documents (e.g. questions and answers in
     the chat format): each is a training chunk of its own, so that no example sees another as
-    context and the model must answer from what it learned (cut to ``sequence_length``)."""
+    context and the model must answer from what it learned. One longer than
+    ``sequence_length`` is left out (counted in the statistics), never cut."""
     if sequence_length < 4:
         raise ValueError("sequence_length must be at least 4")
     if not 0 <= overlap < sequence_length // 2:
@@ -187,13 +189,16 @@ def build_dataset(texts: Sequence[str], tokenizer: Tokenizer, *, sequence_length
                    for i, (doc, ids, _) in enumerate(windows)]
     chunks = [Chunk(i, ids, doc, part) for i, (doc, ids, part) in enumerate(windows)]
     counts: dict[str, int] = {}
-    example_tokens = 0
+    example_tokens = dropped = 0
     for kind, text in examples:
         ids = tokenizer.encode(text)
         if not ids:
             continue
         ids = ([bos] if bos is not None else []) + ids
-        chunks.append(Chunk(len(chunks), ids[:sequence_length], -1, TRAIN, kind))
+        if len(ids) > sequence_length:  # a cut answer would teach chat to stop mid-sentence
+            dropped += 1
+            continue
+        chunks.append(Chunk(len(chunks), ids, -1, TRAIN, kind))
         counts[kind] = counts.get(kind, 0) + 1
         example_tokens += len(chunks[-1].tokens)
     train_tokens = sum(len(c.tokens) for c in chunks if c.split == TRAIN)
@@ -204,7 +209,7 @@ def build_dataset(texts: Sequence[str], tokenizer: Tokenizer, *, sequence_length
         train_tokens=train_tokens,
         validation_tokens=sum(len(c.tokens) for c in chunks) - train_tokens,
         sequence_length=sequence_length, overlap=overlap, split=split,
-        example_counts=counts, example_tokens=example_tokens)
+        example_counts=counts, example_tokens=example_tokens, examples_too_long=dropped)
     return TokenDataset(chunks, stats, list(titles))
 
 

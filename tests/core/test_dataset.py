@@ -144,11 +144,11 @@ def test_examples_are_training_chunks_of_their_own_with_counts():
                          examples=[("ask_span", "q1 a1"), ("ask_span", "q2 a2 " + words(40, "x")),
                                    ("notes_about", "q3 a3"), ("notes_about", "")])
     examples = [chunk for chunk in data.chunks if chunk.kind != "text"]
-    assert [chunk.tokens[0] for chunk in examples] == [1, 1, 1]  # each starts with <bos>
-    assert [len(chunk.tokens) for chunk in examples] == [3, 16, 3]  # cut to the sequence length
+    assert [chunk.tokens[0] for chunk in examples] == [1, 1]  # each starts with <bos>
+    assert [len(chunk.tokens) for chunk in examples] == [3, 3]  # the too-long one left out
     assert all(chunk.split == TRAIN and chunk.document == -1 for chunk in examples)
-    assert data.stats.example_counts == {"ask_span": 2, "notes_about": 1}
-    assert data.stats.example_tokens == 22
+    assert data.stats.example_counts == {"ask_span": 1, "notes_about": 1}
+    assert data.stats.example_tokens == 6 and data.stats.examples_too_long == 1
     assert data.stats.train_tokens == sum(len(c.tokens) for c in data.train)
     # Validation never measures the examples (it is the documents' own text), nor does the preview.
     assert all(chunk.kind == "text" for chunk in data.validation)

@@ -58,10 +58,9 @@ def make_quiz(texts: Sequence[str], count: int = 12, *, seed: int = 0) -> list[Q
         for items in by_fact:
             if not items or len(chosen) >= count:
                 continue
-            # the form used less so far, a direct question on a tie: both forms, balanced
-            used = {form: sum(item.form == form for item in chosen) for form in QUIZ_FORMS}
-            preferred = min((form for form in QUIZ_FORMS if any(i.form == form for i in items)),
-                            key=lambda form: used[form])
+            # a direct question where the sentence allows one (it reads like what a person
+            # asks in chat), else a blank to fill
+            preferred = next(form for form in QUIZ_FORMS if any(i.form == form for i in items))
             pool = [item for item in items if item.form == preferred]
             item = rng.choice(pool)
             items.remove(item)

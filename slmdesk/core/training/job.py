@@ -97,6 +97,9 @@ class TrainingJob:
         "Stop after this many optimizer steps, whatever the epochs (overrides epochs)."))
     max_train_tokens: int | None = field(default=None, metadata=_help(
         "Stop once this many tokens were trained on: bounds the time on large document sets."))
+    min_train_tokens: int | None = field(default=None, metadata=_help(
+        "Train on at least this many tokens, with more passes over a short text: a few "
+        "sentences need as many learning steps as a page."))
     sequence_length: int = field(default=256, metadata=_help("Tokens per training chunk."))
     overlap: int = field(default=32, metadata=_help("Tokens shared by consecutive chunks of a document."))
     batch_size: int = field(default=1, metadata=_help("Chunks per forward pass."))
@@ -198,6 +201,7 @@ class TrainingJob:
         number("epochs", int, 1, 10000)
         number("max_steps", int, 1, optional=True)
         number("max_train_tokens", int, 1, optional=True)
+        number("min_train_tokens", int, 0, optional=True)
         number("sequence_length", int, 16, 32768)
         number("overlap", int, 0)
         number("batch_size", int, 1, 256)
@@ -260,15 +264,17 @@ PRESETS: dict[str, dict[str, Any]] = {
     # learning rate, the documents' text plus the questions and answers made from it, and the
     # anchor term that keeps the model's general writing (bench/knowledge_bench.py).
     "quick": dict(lora_rank=16, lora_alpha=32.0, lora_dropout=0.0, target_modules="all-linear",
-                  learning_rate=1e-3, lr_schedule="constant", warmup_steps=0, epochs=4,
-                  max_train_tokens=15_000, sequence_length=256, overlap=32, batch_size=1,
+                  learning_rate=1e-3, lr_schedule="constant", warmup_steps=0, epochs=5,
+                  max_train_tokens=18_000, min_train_tokens=10_000, sequence_length=256,
+                  overlap=32, batch_size=1,
                   gradient_accumulation=4, validation_fraction=0.1, checkpoint_every=10,
                   knowledge_augmentation=True, anchor_weight=1.5),
     # The default: the same recipe with twice the passes, so that a one-page note is answered
     # in chat (about 6 minutes on 2 cores); longer documents are bounded by the token budget.
     "balanced": dict(lora_rank=16, lora_alpha=32.0, lora_dropout=0.0, target_modules="all-linear",
-                     learning_rate=1e-3, lr_schedule="constant", warmup_steps=0, epochs=8,
-                     max_train_tokens=30_000, sequence_length=256, overlap=32, batch_size=1,
+                     learning_rate=1e-3, lr_schedule="constant", warmup_steps=0, epochs=10,
+                     max_train_tokens=36_000, min_train_tokens=20_000, sequence_length=256,
+                     overlap=32, batch_size=1,
                      gradient_accumulation=4, validation_fraction=0.1, checkpoint_every=20,
                      knowledge_augmentation=True, anchor_weight=1.5),
     # Larger sets of documents: more capacity (rank 32), longer chunks, a gentler cosine
@@ -319,6 +325,8 @@ def plan_training(job: TrainingJob, train_chunk_lengths: Sequence[int]) -> Train
     if job.max_steps is not None:
         total = job.max_steps
     tokens_per_step = sum(train_chunk_lengths) / steps_per_epoch
+    if job.min_train_tokens and job.max_steps is None:
+        total = max(total, math.ceil(job.min_train_tokens / tokens_per_step))
     if job.max_train_tokens is not None:
         total = min(total, max(1, math.ceil(job.max_train_tokens / tokens_per_step)))
     return TrainingPlan(n, steps_per_epoch, total, round(total * tokens_per_step))

@@ -104,6 +104,12 @@ def test_plan_counts_steps_from_epochs_max_steps_and_token_budget():
     job.max_steps, job.max_train_tokens = None, 1000
     assert plan_training(job, [100] * 10).total_steps == 3  # 1000 tokens / ~333 per step
     assert plan_training(job, []).total_steps == 0
+    # A short text gets more passes, up to the floor on tokens (a few sentences need steps too).
+    job.max_train_tokens, job.min_train_tokens = None, 3000
+    assert plan_training(job, [50] * 4).total_steps == 15  # 200 tokens a step, 3 epochs -> 3
+    assert plan_training(job, [100] * 10).total_steps == 9  # already above the floor
+    job.max_steps = 2
+    assert plan_training(job, [50] * 4).total_steps == 2  # max_steps has the last word
 
 
 def test_data_order_is_a_fixed_function_of_seed_and_epoch():
@@ -127,7 +133,7 @@ def test_estimates_for_the_default_preset_on_a_one_page_note(starter_model_path)
     examples = example_chunk_lengths(job, [220] * 50)
     assert len(examples) == 50 and all(60 < n < 80 for n in examples)
     estimate = estimate_training(job, info, train_chunk_lengths=lengths + examples, cached=True)
-    assert estimate.plan.total_steps == job.epochs * 13  # 51 chunks, 4 a step
+    assert 100 < estimate.plan.total_steps <= job.epochs * 13  # 51 chunks, 4 a step; the cap
     assert 240 < estimate.total_seconds < 480
     # The candidate vocabulary makes a training token cheaper (2.4 times on full chunks, less
     # on short padded ones).

@@ -77,12 +77,14 @@ def adapter_weights(run_dir: Path) -> dict:
 @pytest.mark.slow
 def test_run_reports_progress_and_puts_the_adapter_in_the_library(cached_training_base,
                                                                   starter_model_path):
-    run, base = new_run(starter_model_path, quiz_questions=2)
+    # Chunks long enough for the questions and answers (a shorter one leaves them out).
+    run, base = new_run(starter_model_path, quiz_questions=2, sequence_length=128, overlap=8,
+                        validation_fraction=0.3)
     events = drive(run.run_dir)
     kinds = [e["type"] for e in events]
     assert kinds[0] == ev.STARTED and kinds[-1] == ev.FINISHED, events[-1]
     dataset = of_type(events, ev.DATASET)[0]
-    assert dataset["documents"] == 1 and dataset["split"] == "chunk"
+    assert dataset["documents"] == 1 and dataset["split"] == "none"  # 2 text chunks: all trained
     assert dataset["preview"][0].startswith("<bos>Notes on the Lindqvist family")
     steps = of_type(events, ev.STEP)
     assert [s["step"] for s in steps] == [1, 2, 3, 4]
@@ -92,7 +94,7 @@ def test_run_reports_progress_and_puts_the_adapter_in_the_library(cached_trainin
     assert steps[-1]["loss"] < steps[0]["loss"]
     assert [c["step"] for c in of_type(events, ev.CHECKPOINT)] == [2, 4]
     before, after = [e for e in of_type(events, ev.EVAL) if e["split"] != "general"]
-    assert (before["stage"], after["stage"], before["split"]) == ("before", "after", "validation")
+    assert (before["stage"], after["stage"], before["split"]) == ("before", "after", "train")
     assert after["loss"] < before["loss"]
     # Questions and answers were trained besides the text, in Gemma's turn format.
     assert dataset["example_counts"]["ask_span"] >= 5
@@ -117,7 +119,8 @@ def test_run_reports_progress_and_puts_the_adapter_in_the_library(cached_trainin
     prov = adapter.provenance
     assert prov["run_id"] == run.id and prov["documents"] == [str(NOTE)]
     assert prov["job"]["lora_rank"] == 16
-    assert prov["validation_perplexity_after"] < prov["validation_perplexity_before"]
+    assert prov["train_perplexity_after"] < prov["train_perplexity_before"]
+    assert prov["quiz_after"]["total"] == 2 and prov["general_perplexity_after"] > 0
     assert (run.run_dir / "adapter.gguf").is_file()
     assert not list(run.run_dir.rglob("*.partial"))
     stored = get_run(run.id)
