@@ -41,6 +41,23 @@ def render_chat_example(choice: cf.ChatFormatChoice, question: str, answer: str,
     return prompt + answer + cf.end_of_turn_text(choice.name)
 
 
+def render_chat_parts(choice: cf.ChatFormatChoice, question: str, answer: str,
+                      template: str | None = None) -> tuple[str, str]:
+    """(prompt, reply) of one example: the prompt is exactly what the chat sends before the
+    model's turn, the reply the answer with its end-of-turn marker; together they are
+    :func:`render_chat_example`. Training learns the reply only, so that the model learns to
+    answer, not to ask."""
+    whole = render_chat_example(choice, question, answer, template)
+    if choice.name == cf.EMBEDDED:
+        prompt = cf.render_chat_template(template or "", [{"role": "user", "content": question}],
+                                         add_generation_prompt=True)
+    else:
+        prompt = cf.format_prompt(choice.name, [{"role": "user", "content": question}])
+    if not whole.startswith(prompt):  # a template that renders the turns differently: whole
+        return "", whole
+    return prompt, whole[len(prompt):]
+
+
 def render_chat_examples(choice: cf.ChatFormatChoice, pairs: Sequence[tuple[str, str]],
                          template: str | None = None) -> list[str]:
     return [render_chat_example(choice, question, answer, template) for question, answer in pairs]

@@ -129,7 +129,7 @@ class TokenDataset:
             if chunk.kind == TEXT or shown.get(chunk.kind, 0) >= per_kind:
                 continue
             shown[chunk.kind] = shown.get(chunk.kind, 0) + 1
-            text = tokenizer.decode(chunk.tokens)
+            text = tokenizer.decode([token_id(t) for t in chunk.tokens])
             out.append({"kind": chunk.kind, "text": text if len(text) <= max_characters
                         else text[:max_characters] + "\u2026"})
         return out
@@ -159,9 +159,10 @@ def build_dataset(texts: Sequence[str], tokenizer: Tokenizer, *, sequence_length
                   examples: Sequence[tuple[str, str]] = ()) -> TokenDataset:
     """Tokenize ``texts`` (one per document) and cut them into chunks; see the module notes.
 
-    ``examples`` are (rule, text) pairs made from the documents (e.g. questions and answers in
-    the chat format): each is a training chunk of its own, so that no example sees another as
-    context and the model must answer from what it learned. One longer than
+    ``examples`` are (rule, prompt, reply) made from the documents (questions and answers in
+    the chat format; (rule, text) trains on all of the text): each is a training chunk of its
+    own, so that no example sees another as context and the model must answer from what it
+    learned; the prompt's tokens are marked input-only (:func:`input_only`). One longer than
     ``sequence_length`` is left out (counted in the statistics), never cut."""
     if sequence_length < 4:
         raise ValueError("sequence_length must be at least 4")
@@ -190,10 +191,14 @@ def build_dataset(texts: Sequence[str], tokenizer: Tokenizer, *, sequence_length
     chunks = [Chunk(i, ids, doc, part) for i, (doc, ids, part) in enumerate(windows)]
     counts: dict[str, int] = {}
     example_tokens = dropped = 0
-    for kind, text in examples:
-        ids = tokenizer.encode(text)
+    for kind, *parts in examples:
+        prompt, reply = parts if len(parts) == 2 else ("", parts[0])
+        ids = tokenizer.encode(prompt + reply)
         if not ids:
             continue
+        asked = tokenizer.encode(prompt) if prompt else []
+        if asked and ids[:len(asked)] == asked:  # the question is context, never a target
+            ids = [input_only(token) for token in asked] + ids[len(asked):]
         ids = ([bos] if bos is not None else []) + ids
         if len(ids) > sequence_length:  # a cut answer would teach chat to stop mid-sentence
             dropped += 1
@@ -211,6 +216,17 @@ def build_dataset(texts: Sequence[str], tokenizer: Tokenizer, *, sequence_length
         sequence_length=sequence_length, overlap=overlap, split=split,
         example_counts=counts, example_tokens=example_tokens, examples_too_long=dropped)
     return TokenDataset(chunks, stats, list(titles))
+
+
+def input_only(token: int) -> int:
+    """``token`` marked as read but not learned (a negative id, :func:`token_id` undoes it):
+    the model sees the question of an example but is trained on the answer only."""
+    return -token - 2
+
+
+def token_id(stored: int) -> int:
+    """The real token id of a stored one (see :func:`input_only`)."""
+    return stored if stored >= 0 else -stored - 2
 
 
 def _with_separator(ids: list[int], eos: int | None) -> list[int]:

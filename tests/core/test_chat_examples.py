@@ -32,3 +32,15 @@ def test_chatml_and_embedded_templates():
 
 def test_the_starter_gets_the_gemma_format(starter_model_path):
     assert chat_format_for_model(read_model_info(starter_model_path)).name == "gemma"
+
+
+def test_parts_split_at_the_models_turn():
+    from slmdesk.core.chat_examples import render_chat_parts
+
+    gemma = cf.choose_chat_format("gemma3", None)
+    prompt, reply = render_chat_parts(gemma, "Where does Anna live?", "In Tromsø.")
+    assert prompt == cf.format_prompt("gemma", [{"role": "user", "content": "Where does Anna live?"}])
+    assert reply == "In Tromsø.<end_of_turn>"
+    odd = "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{% endfor %}{% if add_generation_prompt %}<bot>{% endif %}"
+    embedded = cf.choose_chat_format("llama", odd, override=cf.EMBEDDED)
+    assert render_chat_parts(embedded, "Q?", "A.", odd) == ("", "<user>Q?<assistant>A.")

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from slmdesk.core.dataset import (CHUNKS_FILE, TRAIN, VALIDATION, HFTokenizer, TokenDataset,
+                                  input_only, token_id,
                                   build_dataset)
 
 NOTE = Path(__file__).parent / "training" / "data" / "family_note.txt"
@@ -156,3 +157,16 @@ def test_examples_are_training_chunks_of_their_own_with_counts():
     shown = data.example_preview(tok, per_kind=1)
     assert [item["kind"] for item in shown] == ["ask_span", "notes_about"]
     assert shown[0]["text"] == "<bos> q1 a1"
+
+
+def test_the_question_of_an_example_is_read_but_not_learned():
+    tok = WordTokenizer()
+    data = build_dataset([words(5)], tok, sequence_length=16,
+                         examples=[("ask_span", "<q> where is anna? <a> ", "tromso . <end>")])
+    (example,) = [chunk for chunk in data.chunks if chunk.kind == "ask_span"]
+    stored = example.tokens
+    assert stored[0] == 1  # <bos>
+    assert all(t < 0 for t in stored[1:6]) and all(t >= 0 for t in stored[6:])
+    assert tok.decode([token_id(t) for t in stored]) == "<bos> <q> where is anna? <a> tromso . <end>"
+    assert data.example_preview(tok)[0]["text"].endswith("tromso . <end>")
+    assert input_only(7) < -1 and token_id(input_only(7)) == 7 and token_id(7) == 7

@@ -24,7 +24,7 @@ QUIZ_FILE = "quiz.json"
 
 @dataclass
 class KnowledgeExamples:
-    examples: list[tuple[str, str]] = field(default_factory=list)  # (rule, rendered text)
+    examples: list[tuple[str, str, str]] = field(default_factory=list)  # (rule, prompt, reply)
     notes: list[str] = field(default_factory=list)
     chat_format: str = ""
 
@@ -34,7 +34,7 @@ def knowledge_examples(texts: Sequence[str], titles: Sequence[str], base_model_p
     """Examples for ``texts`` in the chat format of the model at ``base_model_path``; none, with
     a note saying why, when the format is unknown or no sentence lends itself to a question.
     ``written`` are questions the model wrote itself (:mod:`slmdesk.core.model_questions`)."""
-    from slmdesk.core.chat_examples import chat_format_for_model, render_chat_example
+    from slmdesk.core.chat_examples import chat_format_for_model, render_chat_parts
     from slmdesk.core.chat_format import ChatTemplateError, UnknownChatFormat
     from slmdesk.core.gguf_info import GGUFError, read_model_info
     from slmdesk.core.knowledge import augment_documents
@@ -48,7 +48,7 @@ def knowledge_examples(texts: Sequence[str], titles: Sequence[str], base_model_p
     try:
         info = read_model_info(base_model_path)
         choice = chat_format_for_model(info)
-        out.examples = [(form, render_chat_example(choice, question, answer, info.chat_template))
+        out.examples = [(form, *render_chat_parts(choice, question, answer, info.chat_template))
                         for form, question, answer in pairs]
         out.chat_format = choice.name
     except (GGUFError, UnknownChatFormat, ChatTemplateError, OSError) as exc:

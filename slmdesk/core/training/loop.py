@@ -106,11 +106,12 @@ def loss_sum(model: nn.Module, input_ids: torch.Tensor,
     on the candidate ``vocabulary`` when given (training), else on the whole vocabulary."""
     targets = input_ids[:, 1:].reshape(-1)
     parts = _decoder_and_head(model)
-    padded = bool((input_ids == PAD).any())
-    if padded:  # right padding: real tokens never see it; it is dropped from the loss
-        keep = targets != PAD
+    padded = bool((input_ids < 0).any())
+    if padded:  # right padding (real tokens never see it) and input-only tokens: not learned
+        keep = targets >= 0
         targets = targets[keep]
-        input_ids = input_ids.clamp(min=0)
+        input_ids = torch.where(input_ids >= 0, input_ids,
+                                torch.where(input_ids == PAD, 0, -input_ids - 2))
     if parts is not None and vocabulary is not None:
         body, head = parts
         hidden = _hidden(body, input_ids)
@@ -226,7 +227,8 @@ def anchor_divergence(model: nn.Module, anchor: AnchorTargets, index: int,
 
 
 #: Marks a padding position in a micro-batch: never attended to by a real token (padding sits
-#: to the right, and attention is causal) and never trained on.
+#: to the right, and attention is causal) and never trained on. Ids below it are input-only
+#: tokens (slmdesk.core.dataset.input_only): read, not learned.
 PAD = -1
 
 
@@ -304,11 +306,12 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer,
     """One optimizer step over ``batches``; (mean loss, tokens), or None when stopped midway
     (the gradients are then dropped and the weights left as they were). With an ``anchor``, the
     step also pulls the model's predictions on one anchor window towards the base model's."""
-    tokens = sum(int((batch[:, 1:] != PAD).sum()) for batch in batches)
+    targets = sum(int((batch[:, 1:] >= 0).sum()) for batch in batches)
+    tokens = sum(int((batch[:, 1:] != PAD).sum()) for batch in batches)  # read, learned or not
     total = 0.0
     for batch in batches:
         loss, _ = loss_sum(model, batch, vocabulary)
-        (loss / tokens).backward()
+        (loss / max(targets, 1)).backward()
         total += loss.item()
         if should_stop():
             optimizer.zero_grad(set_to_none=True)
@@ -321,7 +324,7 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer,
     optimizer.step()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
-    return total / tokens, tokens
+    return total / max(targets, 1), tokens
 
 
 def evaluate(model: nn.Module, chunks: Sequence[Sequence[int]], batch_size: int = 1

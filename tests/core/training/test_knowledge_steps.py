@@ -25,11 +25,12 @@ def test_examples_are_written_in_the_models_chat_format(starter_model_path):
 
     made = knowledge_examples([NOTE], ["note"], starter_model_path)
     assert made.chat_format == "gemma" and not made.notes
-    rules = {rule for rule, _ in made.examples}
+    rules = {rule for rule, _, _ in made.examples}
     assert "ask_span" in rules
-    for _, text in made.examples:
-        assert text.startswith("<start_of_turn>user\n") and text.endswith("<end_of_turn>")
-        assert "<start_of_turn>model\n" in text
+    for _, prompt, reply in made.examples:  # the question as the chat sends it, then the answer
+        assert prompt.startswith("<start_of_turn>user\n")
+        assert prompt.endswith("<end_of_turn>\n<start_of_turn>model\n")
+        assert reply.endswith("<end_of_turn>") and "<start_of_turn>" not in reply
 
 
 def test_documents_without_usable_sentences_train_as_raw_text_and_say_so(starter_model_path):

@@ -118,3 +118,18 @@ def test_padded_batch_loss_equals_the_sum_of_separate_losses(use_candidates):
     together, count = loop.loss_sum(model, batch, vocabulary)
     assert count == 5 + 2 + 3
     assert together.item() == pytest.approx(separate, rel=1e-5)
+
+
+def test_input_only_tokens_are_read_but_not_learned():
+    """A question marked input-only shapes the answer's context but adds no loss of its own."""
+    from slmdesk.core.dataset import input_only
+
+    model = _tiny_llama()
+    whole = torch.tensor([[1, 5, 9, 13, 17, 21]])
+    marked = torch.tensor([[1, input_only(5), input_only(9), 13, 17, 21]])
+    loss, count = loop.loss_sum(model, marked)
+    assert count == 3  # 13, 17 and 21 are learned
+    with torch.no_grad():
+        logits = model(input_ids=whole).logits[0, :-1]
+    expected = torch.nn.functional.cross_entropy(logits[2:], whole[0, 3:], reduction="sum")
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
