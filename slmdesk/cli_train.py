@@ -151,6 +151,8 @@ def _job_from_args(args: argparse.Namespace) -> Any:
         if value is not None}
     if args.no_questions:
         overrides["knowledge_augmentation"] = False
+    if args.epochs is not None:  # passes chosen by hand are taken as given
+        overrides["min_train_tokens"] = None
     if args.sequence_length is not None:  # keep the preset's overlap valid for short chunks
         overlap = PRESETS[args.preset]["overlap"]
         overrides["overlap"] = min(overlap, max(0, args.sequence_length // 8))

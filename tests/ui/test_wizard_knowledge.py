@@ -319,3 +319,14 @@ def test_a_finished_run_brings_its_quiz_to_the_done_step(qtbot, tiny_window):
     done = wizard.done_page
     assert done.quiz_label.text() == "Quiz: answered 0 of 3 before, 2 of 3 after"
     assert not done.warning_label.isHidden() and "5.2 times worse" in done.warning_label.text()
+
+
+def test_passes_chosen_by_hand_drop_the_floor_on_trained_tokens(qtbot):
+    from slmdesk.core.training.job import PRESETS
+    from slmdesk.ui.wizard.settings_page import SettingsPage
+
+    page = SettingsPage()
+    qtbot.addWidget(page)
+    assert page.make_job(None, []).min_train_tokens == PRESETS["balanced"]["min_train_tokens"]
+    page.epochs.setValue(1)  # a short note, one pass: the user's choice is taken as given
+    assert page.make_job(None, []).min_train_tokens is None

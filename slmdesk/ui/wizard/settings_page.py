@@ -168,6 +168,8 @@ class SettingsPage(QWidget):
                                           if self.model_questions_check.isChecked()
                                           and self.model_questions_check.isVisibleTo(self) else 0),
                          overlap=min(PRESETS[self.preset]["overlap"], sequence_length // 8))
+        if self.epochs.value() != PRESETS[self.preset]["epochs"]:
+            overrides["min_train_tokens"] = None  # passes chosen by hand are taken as given
         if self.name_edit.text().strip():
             overrides["name"] = self.name_edit.text().strip()
         return job_from_preset(self.preset, model.path if model else "", documents,
