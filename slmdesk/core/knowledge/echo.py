@@ -135,16 +135,12 @@ def _replacement(sentence: str, span: Span, spans) -> tuple[int, int, str] | Non
         if place_noun:
             return place_noun.start(), end, rules.WH_PLACE_NOUN.format(
                 noun=place_noun.group(1).lower())
-        start = _absorb_article(before, start)
-        previous = _WORD_BEFORE.search(sentence[:start])
-        if previous and previous.group(1).casefold() in rules.PLACE_PREPOSITIONS_DROPPED_FOR_WHERE:
-            start = previous.start(1)
+        start = _with_dropped_preposition(sentence, before, start,
+                                          rules.PLACE_PREPOSITIONS_DROPPED_FOR_WHERE)
         return start, end, rules.WH_PLACE
     if span.kind == DATE:
-        start = _absorb_article(before, start)
-        previous = _WORD_BEFORE.search(sentence[:start])
-        if previous and previous.group(1).casefold() in rules.DATE_PREPOSITIONS_DROPPED_FOR_WHEN:
-            start = previous.start(1)
+        start = _with_dropped_preposition(sentence, before, start,
+                                          rules.DATE_PREPOSITIONS_DROPPED_FOR_WHEN)
         return start, end, rules.WH_DATE
     if span.kind == NUMBER:
         wh = _amount_wh(span.text)
@@ -190,3 +186,13 @@ def _amount_wh(text: str) -> str | None:
         of = noun.split(" of ", 1)
         return rules.WH_AMOUNT.format(noun=of[1] if len(of) > 1 else "").strip()
     return rules.WH_COUNT.format(noun=noun)
+
+
+def _with_dropped_preposition(sentence: str, before: str, start: int, dropped) -> int:
+    """Where the replaced words start: the span with its article, and the preposition before
+    it when the wh-word replaces that too ("moved to Oslo" -> "moved where")."""
+    start = _absorb_article(before, start)
+    previous = _WORD_BEFORE.search(sentence[:start])
+    if previous and previous.group(1).casefold() in dropped:
+        start = previous.start(1)
+    return start
