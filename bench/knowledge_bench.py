@@ -55,16 +55,13 @@ def starter_path() -> Path:
 
 
 def ask_questions(model: Path, adapter: Path | None, questions: list[dict]) -> list[dict]:
-    from slmdesk.core.engine.client import EngineClient
-    from slmdesk.core.training.quiz_run import QUIZ_SAMPLING
+    """The hand-written questions, asked exactly as the app's quiz asks its own."""
+    from slmdesk.core.training.quiz_run import ask_in_chat, quiz_engine
 
     out = []
-    with EngineClient() as engine:
-        engine.load(model, adapters=[(str(adapter), 1.0)] if adapter else [], n_ctx=1024)
+    with quiz_engine(model, adapter) as (engine, _):
         for item in questions:
-            reply = "".join(e.get("text", "") for e in engine.chat(
-                [{"role": "user", "content": item["question"]}], QUIZ_SAMPLING)
-                if e["type"] == "token").strip()
+            reply = ask_in_chat(engine, item["question"])
             out.append({"question": item["question"], "reply": reply,
                         "correct": accepted(reply, item["accept"])})
     return out

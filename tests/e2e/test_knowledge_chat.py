@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from slmdesk.core.engine.client import EngineClient
 from slmdesk.core.library import ModelLibrary
 from slmdesk.core.training import events as ev
 from slmdesk.core.training.job import job_from_preset
-from slmdesk.core.training.quiz_run import QUIZ_SAMPLING
+from slmdesk.core.training.quiz_run import ask_in_chat, quiz_engine
 from slmdesk.core.training.runner import TrainingRunner
 from slmdesk.core.training.runs import RunStore
 from slmdesk.paths import app_paths
@@ -28,10 +27,8 @@ QUESTION, ANSWER = "Who founded the garden club?", "henrik salo"
 
 
 def ask(model: Path, adapter: Path | None) -> str:
-    with EngineClient() as engine:
-        engine.load(model, adapters=[(str(adapter), 1.0)] if adapter else [], n_ctx=512)
-        return "".join(e.get("text", "") for e in engine.chat(
-            [{"role": "user", "content": QUESTION}], QUIZ_SAMPLING) if e["type"] == "token")
+    with quiz_engine(model, adapter) as (engine, _):
+        return ask_in_chat(engine, QUESTION)
 
 
 @pytest.mark.slow

@@ -8,6 +8,9 @@ The forms, all made by rules from the note itself, with no other model:
 
 - ``ask_span``: an echo question for each span ("Anna Berg moved to where in March 2019?"),
   answered by the span and then the sentence;
+- ``ask_embedded``: the same question with the question words in front, inside a request
+  ("Can you tell me who the delivery van belongs to?"), since natural questions start with
+  them; answered the same way;
 - ``notes_about``: "What do my notes say about X?" for each person, place and name, answered
   by every sentence that mentions it;
 - ``facts_about``: "List the facts about X." for people and names with two or more facts,
@@ -25,14 +28,16 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from . import rules_en as rules
-from .echo import echo_questions
+from .echo import echo_questions, embedded_questions, relative_clause_questions
 from .facts import Entity, Fact, extract_facts, group_entities, spans_outside_lists
 from .language import OTHER, detect_language
 from .names import NAME, PERSON, PLACE
+from .passive import passive_questions
 from .reorder import restate
 from .spans import DATE, LIST, NUMBER, Span
 
-TRAINING_FORMS: tuple[str, ...] = ("ask_span", "notes_about", "facts_about", "restate")
+TRAINING_FORMS: tuple[str, ...] = ("ask_span", "ask_embedded", "notes_about", "facts_about",
+                                   "restate")
 #: At most this many echo questions per sentence (chosen by the seed when there are more), so
 #: a long sentence does not outweigh the rest: with one restatement, at most six per sentence.
 MAX_ECHO_QUESTIONS_PER_SENTENCE = 5
@@ -84,7 +89,7 @@ def augment_documents(texts: Sequence[str], titles: Sequence[str] = (), *,
 
     topics_used: set[str] = set()
     for fact in facts:
-        for example in echo_examples(fact, rng):
+        for example in echo_examples(fact, rng) + embedded_examples(fact, rng):
             add(example)
         restated = restate_example(fact, topics_used)
         if restated:
@@ -124,13 +129,40 @@ def collect_facts(texts: Sequence[str], titles: Sequence[str] = ()
 
 
 def echo_examples(fact: Fact, rng: random.Random) -> list[QAExample]:
-    """``ask_span`` examples: one echo question per span, at most a few per sentence."""
-    asked = echo_questions(fact.sentence, fact.spans, spans_outside_lists(fact))
-    if len(asked) > MAX_ECHO_QUESTIONS_PER_SENTENCE:
-        keep = sorted(rng.sample(range(len(asked)), MAX_ECHO_QUESTIONS_PER_SENTENCE))
-        asked = [asked[i] for i in keep]
+    """``ask_span`` examples: one echo question per span, and a "Who ...?" for what a relative
+    or passive clause says a person did; at most a few per sentence."""
+    candidates = spans_outside_lists(fact)
+    asked = echo_questions(fact.sentence, fact.spans, candidates) + [
+        (span, _capitalise(question) + "?") for span, question in who_questions(fact, candidates)]
     return [QAExample("ask_span", question, f"{_capitalise(span.text)}. {fact.sentence}",
-                      fact.sentence) for span, question in asked]
+                      fact.sentence) for span, question in _at_most_a_few(asked, rng)]
+
+
+def embedded_examples(fact: Fact, rng: random.Random) -> list[QAExample]:
+    """``ask_embedded`` examples, as many as the echo questions, each inside a lead-in chosen by
+    ``rng``."""
+    candidates = spans_outside_lists(fact)
+    asked = (embedded_questions(fact.sentence, fact.spans, candidates)
+             + who_questions(fact, candidates))
+    return [QAExample("ask_embedded",
+                      rng.choice(rules.EMBEDDED_QUESTION_TEMPLATES).format(question=question),
+                      f"{_capitalise(span.text)}. {fact.sentence}", fact.sentence)
+            for span, question in _at_most_a_few(asked, rng)]
+
+
+def who_questions(fact: Fact, candidates: Sequence[Span]) -> list[tuple[Span, str]]:
+    """"who drives the van" and "who founded the club": what the note says a person did, from
+    the clauses that echo questions leave out."""
+    return (relative_clause_questions(fact.sentence, fact.spans, candidates)
+            + passive_questions(fact.sentence, candidates))
+
+
+def _at_most_a_few(asked: list[tuple[Span, str]], rng: random.Random) -> list[tuple[Span, str]]:
+    """At most :data:`MAX_ECHO_QUESTIONS_PER_SENTENCE` of ``asked``, chosen by ``rng``, in order."""
+    if len(asked) <= MAX_ECHO_QUESTIONS_PER_SENTENCE:
+        return asked
+    keep = sorted(rng.sample(range(len(asked)), MAX_ECHO_QUESTIONS_PER_SENTENCE))
+    return [asked[i] for i in keep]
 
 
 def restate_example(fact: Fact, topics_used: set[str]) -> QAExample | None:
@@ -150,8 +182,14 @@ def all_training_questions(facts: list[Fact]) -> set[str]:
     """Every question the training forms could ask about ``facts``, whatever the seed."""
     questions = set()
     for fact in facts:
+        who = [question for _, question in who_questions(fact, fact.spans)]
         questions.update(question for _, question in
                          echo_questions(fact.sentence, fact.spans, fact.spans))
+        questions.update(_capitalise(question) + "?" for question in who)
+        embedded = [question for _, question in
+                    embedded_questions(fact.sentence, fact.spans, fact.spans)] + who
+        questions.update(template.format(question=question) for question in embedded
+                         for template in rules.EMBEDDED_QUESTION_TEMPLATES)
         for span in fact.spans:
             questions.add(rules.TELL_ME_ABOUT_TEMPLATE.format(name=_strip_article(span.text)))
     for entity in group_entities(facts):

@@ -32,6 +32,10 @@ _COORDINATION = re.compile(r",\s+(?:and|but|so|yet)\s+|;\s+")
 _SUBORDINATION = re.compile(
     r",\s+(?:who|which|where|while|whose|when|if|because|although|though)\b"
     r"|\s+(?:because|if|although|unless)\s+")
+_STRANDED_AFTER_WHERE_OR_WHEN = re.compile(
+    rf"\b(?:{'|'.join(sorted(rules.PREPOSITIONS_NOT_STRANDED_AFTER_WHERE_OR_WHEN))})\s*$",
+    re.IGNORECASE)
+_RELATIVE_AFTER = re.compile(r",\s+who\s+([^,;.!?]+)")
 _EMBEDDED_RELATIVE = re.compile(r",\s+(?:who|which|whose)\b[^,;]*,(?=\s)")
 
 
@@ -44,6 +48,40 @@ def echo_questions(sentence: str, spans: Sequence[Span],
     pallet arrived cracked when?"), so it stays short and the question word sits where English
     puts it.
     """
+    return _questions_by_clause(sentence, spans, candidates, echo_question)
+
+
+def embedded_questions(sentence: str, spans: Sequence[Span],
+                       candidates: Sequence[Span]) -> list[tuple[Span, str]]:
+    """The same clauses as :func:`echo_questions`, asked with the question words in front, as
+    a question embedded in "Can you tell me ...?": "who the delivery van belongs to".
+
+    Natural questions put the question word first; echo questions put it where the span was.
+    Training both ties a fact to either order, and the embedded form needs no "did" or "does"
+    (which :mod:`.inversion` can add only for simple sentences), so every clause allows it.
+    """
+    return _questions_by_clause(sentence, spans, candidates, embedded_question)
+
+
+def relative_clause_questions(sentence: str, spans: Sequence[Span],
+                              candidates: Sequence[Span]) -> list[tuple[Span, str]]:
+    """"who drives for us on Tuesdays" for "... Kofi Mensah, who drives for us on Tuesdays": a
+    person's relative clause says something of that person alone, and prose is full of them;
+    the clause an echo question comes from (:func:`clause_around`) leaves it out."""
+    questions = []
+    for span in candidates:
+        if span.kind != PERSON:
+            continue
+        match = _RELATIVE_AFTER.match(sentence, span.end)
+        if not match:
+            continue
+        question = _TRAILING.sub("", f"{rules.WH_PERSON} {match.group(1)}")
+        if len(question.split()) >= 3 and not count_mentions(question, span.text):
+            questions.append((span, " ".join(question.split())))
+    return questions
+
+
+def _questions_by_clause(sentence, spans, candidates, ask) -> list[tuple[Span, str]]:
     questions = []
     for span in candidates:
         clause = clause_around(sentence, spans, span)
@@ -51,7 +89,7 @@ def echo_questions(sentence: str, spans: Sequence[Span],
         reordered = leading_phrase_to_end(clause.text, clause.spans)
         if reordered and target and _same_span(reordered.spans, target):
             clause, target = reordered, _same_span(reordered.spans, target)
-        question = echo_question(clause.text, target, clause.spans) if target else None
+        question = ask(clause.text, target, clause.spans) if target else None
         if question:
             questions.append((span, question))
     return questions
@@ -100,6 +138,51 @@ def echo_question(sentence: str, span: Span, spans: tuple[Span, ...] | list[Span
     if len(question.split()) < 3 or count_mentions(question, span.text):
         return None
     return question
+
+
+def embedded_question(sentence: str, span: Span,
+                      spans: tuple[Span, ...] | list[Span]) -> str | None:
+    """The clause asking for ``span`` with its question words first, or None when it would read
+    wrong: "The delivery van belongs to Kofi Mensah." -> "who the delivery van belongs to"."""
+    if count_mentions(sentence, span.text) != 1:
+        return None
+    replaced = _replacement(sentence, span, spans)
+    if replaced is None:
+        return None
+    start, end, wh = replaced
+    before, after = sentence[:start], sentence[end:]
+    if "," in before:  # the span sits in a later clause, which would read as part of the first
+        return None
+    if wh in (rules.WH_PLACE, rules.WH_DATE) and _STRANDED_AFTER_WHERE_OR_WHEN.search(before):
+        return None  # "where the reunion will take place near"
+    last_before = re.search(r"(\w+)\W*$", before)
+    if (last_before and last_before.group(1).casefold() in rules.NOT_STRANDED_MID_CLAUSE
+            and re.search(r"\w", after)):
+        return None  # a preposition stranded mid-clause: "the back room of on Wexley Road"
+    first_before = re.match(r"\W*(\w+)", before)
+    if first_before and first_before.group(1).casefold() in rules.IMPERATIVE_OPENERS:
+        return None
+    if before.strip():
+        before = _lowercase_opening(before, spans)
+    else:
+        after = after.lstrip(",")
+    question = _TRAILING.sub("", f"{wh} {before} {after}")
+    question = re.sub(r"\s+([,?])", r"\1", " ".join(question.split())).rstrip(",")
+    if len(question.split()) < 3 or count_mentions(question, span.text):
+        return None
+    return question
+
+
+def _lowercase_opening(text: str, spans) -> str:
+    """``text`` with its first word lowercased when it is a common function word ("Our wax"
+    -> "our wax"); any other capitalised opening may be a name the spans missed ("Vandermeer")."""
+    stripped = text.lstrip()
+    offset = len(text) - len(stripped)
+    word = re.match(r"\w+", stripped)
+    if (not word or word.group() == "I" or word.group().casefold() not in rules.STOP_WORDS
+            or any(s.start <= offset < s.end for s in spans)):
+        return text
+    return text[:offset] + stripped[:1].lower() + stripped[1:]
 
 
 def _starts_with_verb(text: str) -> bool:

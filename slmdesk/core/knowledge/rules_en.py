@@ -244,6 +244,21 @@ LEADING_PHRASE_STARTERS = _words("""in on at during after before since until by 
 #: A main clause holding one of these words is not reordered: the meaning could shift.
 SCOPE_WORDS = _words("""that which who whom whose because if when while said says told would
                        and but or so although though until before after since unless where""")
+#: "where ... near" and "when ... on" read wrong: an embedded question is not made then.
+PREPOSITIONS_NOT_STRANDED_AFTER_WHERE_OR_WHEN = _words("near in at on during around")
+#: Forms of "be" before a passive participle ("was founded by"), and the modals that may come
+#: before them ("will be cooked by").
+PASSIVE_AUXILIARIES = _words("is was are were be been being")
+MODAL_AUXILIARIES = _words("will would can could should may might must shall")
+#: Words that open a plain noun phrase ("the club", "our labels").
+DETERMINERS = _words("the a an my our his her their your its this that these those every each")
+#: These prepositions read wrong left before more words ("where meetings are held in the back
+#: room of on Wexley Road"); at the end they may stay ("who the van belongs to"), and "to" and
+#: "from" may stay anywhere ("where she moved to in 2019").
+NOT_STRANDED_MID_CLAUSE = _words("of in on at for with near about into like")
+#: An embedded question is not made from a clause opening with one of these (an imperative:
+#: "who please send your replies to").
+IMPERATIVE_OPENERS = _words("please do don't let")
 #: A trailing date after one of these may move to the front ("... in 1987." -> "In 1987, ...").
 TRAILING_DATE_PREPOSITIONS = _words("in on during since until by around")
 
@@ -260,6 +275,10 @@ WH_PERCENT = "what percentage"
 NOTES_ABOUT_TEMPLATE = "What do my notes say about {name}?"
 FACTS_ABOUT_TEMPLATE = "List the facts about {name}."
 TELL_ME_ABOUT_TEMPLATE = "Tell me about {name}."
+#: Lead-ins for embedded questions ("Can you tell me who the van belongs to?"), one per
+#: example, chosen by the seed.
+EMBEDDED_QUESTION_TEMPLATES = ("Do you know {question}?", "Can you tell me {question}?",
+                               "Remind me {question}.", "I forgot {question}. Can you help?")
 FILL_BLANK_TEMPLATE = "In my notes: “{sentence}” What is missing?"
 BLANK = "___"
 DID_TEMPLATE = "{wh} did {subject} {verb}{rest}?"

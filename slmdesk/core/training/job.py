@@ -259,31 +259,30 @@ class TrainingJob:
 
 # -- presets -----------------------------------------------------------------------------------
 
+#: The recipe the presets share, measured on the starter (FINDINGS.md): every linear layer at
+#: rank 16, a high constant learning rate, the documents' text plus the questions and answers made
+#: from it, and the anchor term that keeps the model's general writing (bench/knowledge_bench.py).
+_PRESET_BASE: dict[str, Any] = dict(
+    lora_rank=16, lora_alpha=32.0, lora_dropout=0.0, target_modules="all-linear",
+    learning_rate=1e-3, lr_schedule="constant", warmup_steps=0, sequence_length=256, overlap=32,
+    batch_size=1, gradient_accumulation=4, validation_fraction=0.1,
+    knowledge_augmentation=True, anchor_weight=1.5)
+
 PRESETS: dict[str, dict[str, Any]] = {
-    # A page or two of notes in a few minutes on 2 cores: every linear layer at rank 16, a high
-    # learning rate, the documents' text plus the questions and answers made from it, and the
-    # anchor term that keeps the model's general writing (bench/knowledge_bench.py).
-    "quick": dict(lora_rank=16, lora_alpha=32.0, lora_dropout=0.0, target_modules="all-linear",
-                  learning_rate=1e-3, lr_schedule="constant", warmup_steps=0, epochs=5,
-                  max_train_tokens=18_000, min_train_tokens=10_000, sequence_length=256,
-                  overlap=32, batch_size=1,
-                  gradient_accumulation=4, validation_fraction=0.1, checkpoint_every=10,
-                  knowledge_augmentation=True, anchor_weight=1.5),
+    # A page or two of notes in a few minutes on 2 cores.
+    "quick": {**_PRESET_BASE, "epochs": 5, "max_train_tokens": 18_000,
+              "min_train_tokens": 10_000, "checkpoint_every": 10},
     # The default: the same recipe with twice the passes, so that a one-page note is answered
     # in chat (about 6 minutes on 2 cores); longer documents are bounded by the token budget.
-    "balanced": dict(lora_rank=16, lora_alpha=32.0, lora_dropout=0.0, target_modules="all-linear",
-                     learning_rate=1e-3, lr_schedule="constant", warmup_steps=0, epochs=10,
-                     max_train_tokens=36_000, min_train_tokens=20_000, sequence_length=256,
-                     overlap=32, batch_size=1,
-                     gradient_accumulation=4, validation_fraction=0.1, checkpoint_every=20,
-                     knowledge_augmentation=True, anchor_weight=1.5),
+    "balanced": {**_PRESET_BASE, "epochs": 10, "max_train_tokens": 36_000,
+                 "min_train_tokens": 20_000, "checkpoint_every": 20},
     # Larger sets of documents: more capacity (rank 32), longer chunks, a gentler cosine
-    # schedule and a budget of about an hour.
-    "thorough": dict(lora_rank=32, lora_alpha=64.0, lora_dropout=0.05, target_modules="all-linear",
-                     learning_rate=5e-4, lr_schedule="cosine", warmup_steps=5, epochs=20,
-                     max_train_tokens=400_000, sequence_length=512, overlap=64, batch_size=1,
-                     gradient_accumulation=8, validation_fraction=0.1, checkpoint_every=25,
-                     knowledge_augmentation=True, anchor_weight=1.0),
+    # schedule and a budget of about an hour (no minimum: a large set is long enough).
+    "thorough": {**_PRESET_BASE, "lora_rank": 32, "lora_alpha": 64.0, "lora_dropout": 0.05,
+                 "learning_rate": 5e-4, "lr_schedule": "cosine", "warmup_steps": 5,
+                 "epochs": 20, "max_train_tokens": 400_000, "sequence_length": 512,
+                 "overlap": 64, "gradient_accumulation": 8, "checkpoint_every": 25,
+                 "anchor_weight": 1.0},
 }
 
 

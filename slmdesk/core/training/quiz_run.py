@@ -11,15 +11,21 @@ Plain Python: the training worker runs it before and after training, the benchma
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+
+if TYPE_CHECKING:
+    from slmdesk.core.engine.client import EngineClient
 
 #: Enough for a short answer and the sentence that carries it; the questions ask for one fact.
 MAX_ANSWER_TOKENS = 48
 #: Greedy decoding with the chat panel's default repeat penalty switched off: repeatable marks.
 QUIZ_SAMPLING = dict(temperature=0.0, top_k=1, top_p=1.0, repeat_penalty=1.0,
                      max_tokens=MAX_ANSWER_TOKENS, seed=0)
+#: Context of the quiz's engine: a one-turn chat with a short question and a short answer.
+QUIZ_CONTEXT_TOKENS = 1024
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,33 @@ def quiz_summary(before: QuizResult | dict | None, after: QuizResult | dict | No
     return ("answered " + ", ".join(parts)) if parts else "no quiz"
 
 
+@contextmanager
+def quiz_engine(model_path: str | Path, adapter_path: str | Path | None = None, *,
+                threads: int | None = None) -> Iterator[tuple["EngineClient", dict[str, Any]]]:
+    """An engine process with the base model (and the adapter on it, if any) loaded as the
+    quiz asks it, and its ``loaded`` event (which names the chat format); closed on leaving.
+
+    The app's quiz and the benchmarks share it so that their marks come from the same setup.
+    """
+    from slmdesk.core.engine.client import EngineClient
+
+    with EngineClient() as engine:
+        adapters = [(str(adapter_path), 1.0)] if adapter_path else []
+        loaded = engine.load(model_path, adapters=adapters, n_ctx=QUIZ_CONTEXT_TOKENS,
+                             n_threads=threads)
+        yield engine, loaded
+
+
+def ask_in_chat(engine: "EngineClient", question: str) -> str:
+    """The reply to ``question`` in a fresh one-turn chat, greedy (:data:`QUIZ_SAMPLING`).
+
+    The engine's errors (:class:`EngineError`, :class:`EngineCrashed`) reach the caller.
+    """
+    return "".join(event.get("text", "") for event in engine.chat(
+        [{"role": "user", "content": question}], QUIZ_SAMPLING)
+        if event["type"] == "token").strip()
+
+
 def ask_quiz(model_path: str | Path, items: Sequence[Any], stage: str, *,
              adapter_path: str | Path | None = None, threads: int | None = None,
              should_stop: Callable[[], bool] = lambda: False,
@@ -81,21 +114,16 @@ def ask_quiz(model_path: str | Path, items: Sequence[Any], stage: str, *,
     Raises the engine's errors (:class:`EngineError`, :class:`EngineCrashed`) to the caller:
     a quiz that cannot run must not fail the training it reports on, so callers catch them.
     """
-    from slmdesk.core.engine.client import EngineClient
     from slmdesk.core.knowledge import answer_matches
 
     started = time.perf_counter()
     result = QuizResult(stage=stage)
-    with EngineClient() as engine:
-        adapters = [(str(adapter_path), 1.0)] if adapter_path else []
-        loaded = engine.load(model_path, adapters=adapters, n_ctx=1024, n_threads=threads)
+    with quiz_engine(model_path, adapter_path, threads=threads) as (engine, loaded):
         result.chat_format = loaded.get("chat_format", "")
         for index, item in enumerate(items):
             if should_stop():
                 break
-            reply = "".join(event.get("text", "") for event in engine.chat(
-                [{"role": "user", "content": item.question}], QUIZ_SAMPLING)
-                if event["type"] == "token").strip()
+            reply = ask_in_chat(engine, item.question)
             answer = QuizAnswer(question=item.question, expected=item.expected, reply=reply,
                                 correct=answer_matches(reply, item), form=item.form,
                                 source=item.source)

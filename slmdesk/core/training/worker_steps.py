@@ -1,15 +1,15 @@
 """The training worker's knowledge steps: the loss's candidate vocabulary and anchor, the
 questions the model writes, the quiz and the forgetting figure.
 
-A mixin of :class:`slmdesk.core.training.worker.Worker` (it uses the worker's ``events``,
-``metrics``, ``run_dir``, ``stop_requested`` and ``_status``), kept apart so the worker module
-stays about processes, events and checkpoints.
+A mixin of :class:`slmdesk.core.training.worker.Worker`, kept apart so the worker module stays
+about processes, events and checkpoints. What it uses of the worker is declared on the class as
+annotations only: the worker provides them, and a missing one fails loudly as an AttributeError.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from slmdesk.core.training import events as ev
 from slmdesk.core.training.general_text import (ANCHOR_WINDOW_TOKENS, GENERAL_ANCHOR,
@@ -26,9 +26,7 @@ class KnowledgeSteps:
     run_dir: Path
     stop_requested: Any
     candidates: list[int] | None
-
-    def _status(self, stage: str, message: str) -> None:  # provided by the worker
-        raise NotImplementedError
+    _status: Callable[[str, str], None]  # (stage, message): a status event for the window
 
     def _loss_setup(self, loop: Any, model: Any, job: TrainingJob, dataset: Any, tokenizer: Any,
                     checkpoint: Any) -> tuple[Any, Any]:

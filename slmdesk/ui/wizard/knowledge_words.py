@@ -17,6 +17,7 @@ from slmdesk.core.training.quiz_run import QuizResult
 FORM_PHRASES: dict[str, str] = {
     # the training forms (slmdesk.core.knowledge.TRAINING_FORMS)
     "ask_span": "ask for a name, place, date or number",
+    "ask_embedded": "ask for one the way a person would (\u201ccan you tell me who\u2026\u201d)",
     "notes_about": "ask what the notes say about someone or something",
     "facts_about": "ask for a list of the facts about someone",
     "restate": "ask to be told about something, in other words",
@@ -27,6 +28,7 @@ FORM_PHRASES: dict[str, str] = {
 #: Short names, for tables ("Name, place, date or number").
 FORM_TITLES: dict[str, str] = {
     "ask_span": "Name, place, date or number",
+    "ask_embedded": "Can you tell me\u2026",
     "notes_about": "What the notes say",
     "facts_about": "List of facts",
     "restate": "Tell me about",

@@ -125,3 +125,18 @@ def test_bench_notes_give_many_examples_in_every_form(note):
     assert counts["notes_about"] >= 8
     assert counts["restate"] >= 1
     assert sum(counts.values()) >= 30
+
+
+def test_each_fact_is_also_asked_with_the_question_words_first_and_in_the_active():
+    note = ("The club was founded by Henrik Salo in 1994. "
+            "The delivery van belongs to Kofi Mensah, who drives for us on Tuesdays.")
+    augmentation = augment_documents([note])
+    questions = {example.question: example for example in augmentation.examples}
+    assert "Who founded the club?" in questions
+    assert "Who drives for us on Tuesdays?" in questions
+    embedded = [e for e in augmentation.examples if e.form == "ask_embedded"]
+    assert any("who the delivery van belongs to" in e.question for e in embedded)
+    for example in embedded:
+        assert example.question[0].isupper() and example.question.endswith(("?", "."))
+        assert example.answer.split(".")[0] in example.source
+    assert questions["Who founded the club?"].answer.startswith("Henrik Salo. ")

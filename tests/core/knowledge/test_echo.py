@@ -5,14 +5,25 @@ from __future__ import annotations
 import pytest
 
 from slmdesk.core.knowledge import Fact, find_spans
-from slmdesk.core.knowledge.echo import echo_questions
+from slmdesk.core.knowledge.echo import (echo_questions, embedded_questions,
+                                         relative_clause_questions)
 from slmdesk.core.knowledge.facts import spans_outside_lists
 
 
-def asked(sentence: str) -> dict[str, str]:
+def asked(sentence: str, ask=echo_questions) -> dict[str, str]:
+    """The first question ``ask`` makes for each span, by the span's text."""
     spans = tuple(find_spans(sentence))
     candidates = spans_outside_lists(Fact(sentence, spans, 0))
-    return {span.text: question for span, question in echo_questions(sentence, spans, candidates)}
+    questions: dict[str, str] = {}
+    for span, question in ask(sentence, spans, candidates):
+        questions.setdefault(span.text, question)
+    return questions
+
+
+def all_asked(sentence: str, ask=echo_questions) -> list[tuple[str, str]]:
+    spans = tuple(find_spans(sentence))
+    candidates = spans_outside_lists(Fact(sentence, spans, 0))
+    return [(span.text, question) for span, question in ask(sentence, spans, candidates)]
 
 
 def test_one_question_per_span_with_the_right_question_word():
@@ -65,3 +76,49 @@ def test_names_inside_a_list_are_asked_as_the_list():
 
 def test_a_span_written_twice_is_not_asked():
     assert "Oslo" not in asked("Anna moved from Oslo to Bergen and back to Oslo.")
+
+
+def relative(sentence: str) -> list[tuple[str, str]]:
+    spans = tuple(find_spans(sentence))
+    return [(span.text, question)
+            for span, question in relative_clause_questions(sentence, spans, spans)]
+
+
+def test_a_persons_relative_clause_is_asked_with_who():
+    assert relative("The delivery van belongs to Kofi Mensah, who drives for us on Tuesdays.") \
+        == [("Kofi Mensah", "who drives for us on Tuesdays")]
+    assert relative("Dinner is cooked by Felix Marr, who runs the Copper Pot café, and Tom.") \
+        == [("Felix Marr", "who runs the Copper Pot café")]
+
+
+def test_no_relative_clause_question_without_a_person_before_who():
+    assert relative("Our wax comes from Brennan & Sons in Leeds, who deliver 300 kg of wax.") == []
+    assert relative("Anna Berg moved to Tromsø in March 2019.") == []
+
+
+@pytest.mark.parametrize("sentence, span, question", [
+    ("The delivery van belongs to Kofi Mensah.", "Kofi Mensah", "who the delivery van belongs to"),
+    ("Anna Berg moved to Tromsø in March 2019.", "Tromsø", "where Anna Berg moved to in March 2019"),
+    ("Anna Berg moved to Tromsø in March 2019.", "Anna Berg", "who moved to Tromsø in March 2019"),
+    ("In March 2024, a pallet of jars arrived cracked.", "March 2024",
+     "when a pallet of jars arrived cracked"),
+    ("Vandermeer refunded €410 within a week.", "€410", "how much Vandermeer refunded within a week"),
+    ("We ordered 18 bottles from Juniper Lane.", "18 bottles",
+     "how many bottles we ordered from Juniper Lane"),
+])
+def test_embedded_questions_put_the_question_words_first(sentence, span, question):
+    assert asked(sentence, embedded_questions)[span] == question
+
+
+@pytest.mark.parametrize("sentence, span", [
+    # a preposition would be stranded before more words
+    ("Meetings are held in the back room of St. Brendan's Hall on Wexley Road.",
+     "St. Brendan's Hall"),
+    # "where ... near" reads wrong
+    ("Next spring we want beeswax from Hilltop Apiary near Harrogate.", "Harrogate"),
+    ("The reunion will take place at Birchwood Farm near Hexham in May.", "Hexham"),
+    # an imperative has no subject to ask about
+    ("Please send your replies to Tilda by 30 June.", "Tilda"),
+])
+def test_no_embedded_question_where_it_would_read_wrong(sentence, span):
+    assert span not in asked(sentence, embedded_questions)
