@@ -11,6 +11,9 @@ such replies ``interrupted`` and keeps what was saved.
 The connection is in autocommit mode, so every single statement is durable at once and
 multi-statement writes use an explicit ``BEGIN IMMEDIATE`` ... ``COMMIT``. A store is not
 thread-safe; give each thread its own connection and store.
+
+Full-text search is in :mod:`slmdesk.core.conversation_search` and the export formats in
+:mod:`slmdesk.core.conversation_export`; the store's ``search`` and ``export_*`` methods use them.
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from slmdesk.core.conversation_export import conversation_json, conversation_markdown
+from slmdesk.core.conversation_search import SearchHit, fts_query, search_conversations
+
 DEFAULT_TITLE = "New chat"
 TITLE_LENGTH = 48
 ROLES = ("system", "user", "assistant")
 FINISH_STATUSES = ("complete", "stopped", "error", "interrupted")
-EXPORT_FORMAT = "slmdesk.conversation"
 
 _ACTIVE_LEAF: Any = object()  # "attach to whatever the user is looking at"
 _UNSET: Any = object()
@@ -65,14 +70,6 @@ class Message:
         "help": "Token counts, time to first token, tokens/s, model name, finish reason."})
 
 
-@dataclass
-class SearchHit:
-    conversation_id: int
-    conversation_title: str
-    message_id: int | None = field(metadata={"help": "None when the title matched."})
-    snippet: str
-
-
 _last_time = datetime.min.replace(tzinfo=timezone.utc)
 
 
@@ -100,16 +97,6 @@ def auto_title(text: str, limit: int = TITLE_LENGTH) -> str | None:
     if space >= limit // 2:  # a single very long word is cut mid-word rather than to nothing
         cut = cut[:space]
     return cut.rstrip(" ,;:.-") + "…"
-
-
-def fts_query(text: str) -> str:
-    """Turn what the user typed into a safe FTS5 query: every word must appear (as a prefix).
-
-    Each word is quoted, so FTS syntax such as ``OR``, ``*``, ``(`` or ``"`` is searched for
-    literally instead of raising a syntax error. Words without letters or digits are dropped.
-    """
-    words = [w for w in text.split() if any(ch.isalnum() for ch in w)]
-    return " ".join('"' + w.replace('"', '""') + '"*' for w in words)
 
 
 def _conversation(row: sqlite3.Row) -> Conversation:
@@ -366,36 +353,11 @@ class ConversationStore:
         Title matches come first, then messages by relevance. ``marks`` surround the matched
         words in the snippet.
         """
-        match = fts_query(text or "")
-        if not match:
-            return []
-        start, end = marks
-        rows = self._conn.execute(
-            "SELECT * FROM ("
-            " SELECT c.id AS cid, c.title, NULL AS mid,"
-            "  snippet(conversations_fts, 0, :s, :e, '…', 12) AS snip, 0 AS kind, rank"
-            "  FROM conversations_fts JOIN conversations c ON c.id = conversations_fts.rowid"
-            "  WHERE conversations_fts MATCH :q"
-            " UNION ALL SELECT c.id, c.title, m.id,"
-            "  snippet(messages_fts, 0, :s, :e, '…', 12), 1, rank"
-            "  FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
-            "  JOIN conversations c ON c.id = m.conversation_id WHERE messages_fts MATCH :q)"
-            " ORDER BY kind, rank, mid DESC LIMIT :n",
-            {"q": match, "s": start, "e": end, "n": limit}).fetchall()
-        return [SearchHit(r["cid"], r["title"], r["mid"], r["snip"]) for r in rows]
+        return search_conversations(self._conn, text, limit, marks)
 
     def export_markdown(self, conversation_id: int) -> str:
         """The visible thread as Markdown, for sharing or pasting elsewhere."""
-        conv = self.get(conversation_id)
-        parts = [f"# {conv.title}"]
-        if conv.system_prompt.strip():
-            parts.append("## System prompt\n\n" + conv.system_prompt.strip())
-        for msg in self.thread(conversation_id):
-            heading = f"## {msg.role.capitalize()}"
-            if msg.status != "complete":
-                heading += f" ({msg.status})"
-            parts.append(f"{heading}\n\n{msg.content.strip()}")
-        return "\n\n".join(parts) + "\n"
+        return conversation_markdown(self.get(conversation_id), self.thread(conversation_id))
 
     def export_json(self, conversation_id: int) -> dict:
         """The whole conversation tree with its settings, so nothing is lost."""
@@ -404,17 +366,5 @@ class ConversationStore:
                                    (conv.model_id,)).fetchone()
         rows = self._conn.execute("SELECT * FROM messages WHERE conversation_id = ? ORDER BY id",
                                   (conversation_id,)).fetchall()
-        return {
-            "format": EXPORT_FORMAT, "version": 1,
-            "conversation": {
-                "id": conv.id, "title": conv.title, "title_is_auto": conv.title_is_auto,
-                "system_prompt": conv.system_prompt, "model_id": conv.model_id,
-                "model_name": model["display_name"] if model else None,
-                "adapter": conv.adapter, "settings": conv.settings,
-                "created_at": conv.created_at, "updated_at": conv.updated_at,
-                "active_leaf_id": conv.active_leaf_id},
-            "messages": [
-                {"id": m.id, "parent_id": m.parent_id, "role": m.role, "content": m.content,
-                 "status": m.status, "created_at": m.created_at, "updated_at": m.updated_at,
-                 "metadata": m.metadata} for m in map(_message, rows)],
-        }
+        return conversation_json(conv, [_message(r) for r in rows],
+                                 model["display_name"] if model else None)

@@ -2,11 +2,13 @@
 
 One widget per message keeps streaming cheap: while a reply grows only its own text is set
 again (see :mod:`slmdesk.ui.chat_markdown`), so the cost of an update does not grow with the
-length of the conversation.
+length of the conversation. :func:`thread_views` describes a stored conversation's visible branch
+for these widgets.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import QRectF, Qt, Signal, Slot
@@ -14,7 +16,7 @@ from PySide6.QtGui import QColor, QFont, QGuiApplication, QPainter, QPaintEvent,
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton,
                                QScrollArea, QToolButton, QVBoxLayout, QWidget)
 
-from slmdesk.core.conversations import Message
+from slmdesk.core.conversations import Conversation, ConversationStore, Message
 from slmdesk.ui.chat_markdown import MarkdownBlocks
 
 #: Bubble fill and border per role (None: the palette's base colour). Painted, not styled:
@@ -52,6 +54,28 @@ class MessageView:
     sibling_index: int = 0  # 0-based position among the alternatives
     sibling_ids: tuple[int, ...] = ()
     author: str = ""  # the name shown above the text ("You", the model's name)
+
+
+def thread_views(store: ConversationStore, conv: Conversation,
+                 model_name: Callable[[int], str | None]) -> list[MessageView]:
+    """The visible branch of ``conv``, each message with its alternatives and its author's name.
+
+    ``model_name`` names the conversation's model for replies that did not record theirs.
+    """
+    views = []
+    for msg in store.thread(conv.id):
+        ids = tuple(s.id for s in store.siblings(msg.id))
+        author = "You" if msg.role == "user" else _author(msg.metadata, conv, model_name)
+        views.append(MessageView(msg, ids.index(msg.id), ids, author))
+    return views
+
+
+def _author(metadata: dict, conv: Conversation, model_name: Callable[[int], str | None]) -> str:
+    name = metadata.get("model")
+    if name is None and conv.model_id is not None:
+        name = model_name(conv.model_id)
+    adapter = metadata.get("adapter") or (conv.adapter or {}).get("name")
+    return (name or "Assistant") + (f" + {adapter}" if adapter else "")
 
 
 class MessageWidget(QWidget):

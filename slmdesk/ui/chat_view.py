@@ -2,32 +2,30 @@
 
 The page only shows things and forwards what the user does: the conversation store keeps every
 message, and :class:`~slmdesk.ui.chat_session.ChatSession` runs replies on the engine process,
-so a model loading or a reply being written never blocks this thread.
+so a model loading or a reply being written never blocks this thread. The widgets are in the
+``chat_*`` modules (the header above the thread in :mod:`~slmdesk.ui.chat_header`); this one
+wires them together.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSizePolicy, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from slmdesk.core.conversations import ConversationStore, RecordNotFound
 from slmdesk.core.library import ModelLibrary
 from slmdesk.core.settings import get_setting, set_setting
 from slmdesk.paths import AppPaths
-from slmdesk.ui.adapter_strength import AdapterStrength
-from slmdesk.ui.chat_messages import MessageList, MessageView
+from slmdesk.ui.chat_header import ChatHeader
+from slmdesk.ui.chat_messages import MessageList, thread_views
 from slmdesk.ui.chat_session import ChatRefused, ChatSession
 from slmdesk.ui.chat_settings import (chat_defaults, effective_settings, save_chat_defaults,
                                       SettingsPanel)
 from slmdesk.ui.chat_sidebar import ConversationList
-from slmdesk.ui.chat_widgets import (ActionNoticeBar, Choice, Composer, ElidedLabel, ModelPicker,
-                                     choice_key)
+from slmdesk.ui.chat_widgets import ActionNoticeBar, Choice, Composer, choice_key
 
 LAST_MODEL_KEY = "chat_last_model"
-_STATE_TEXT = {"off": "Model not loaded", "loading": "Loading model\u2026", "ready": "Ready",
-               "generating": "Writing\u2026", "crashed": "Engine stopped"}
 
 
 class ChatView(QWidget):
@@ -47,30 +45,9 @@ class ChatView(QWidget):
         self.conversations.new_requested.connect(self.new_conversation)
         self.conversations.conversation_deleted.connect(self._conversation_deleted)
 
-        self.title_label = ElidedLabel()
-        self.title_label.setStyleSheet("font-size: 17px; font-weight: 600;")
-        self.title_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.model_picker = ModelPicker()
-        self.model_picker.activated.connect(self._model_chosen)
-        self.settings_button = QToolButton(text="Settings")
-        self.settings_button.setCheckable(True)
-        self.settings_button.setToolTip("System prompt, sampling and context length")
-        self.format_label = ElidedLabel()
-        self.format_label.setStyleSheet("color: #5f6368;")
-        self.format_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.status_label = QLabel()
-        self.status_label.setStyleSheet("color: #5f6368;")
-        self.adapter_strength = AdapterStrength()
-        self.adapter_strength.scale_changed.connect(self._adapter_scale_changed)
-        self.adapter_strength.hide()
-        top = QHBoxLayout()
-        top.addWidget(self.title_label, 1)
-        top.addWidget(self.model_picker)
-        top.addWidget(self.settings_button)
-        second = QHBoxLayout()
-        second.addWidget(self.format_label, 1)
-        second.addWidget(self.adapter_strength)
-        second.addWidget(self.status_label)
+        self.header = ChatHeader()
+        self.header.model_picker.activated.connect(self._model_chosen)
+        self.header.adapter_strength.scale_changed.connect(self._adapter_scale_changed)
 
         self.notice = ActionNoticeBar()
         self.notice.action_triggered.connect(self.restart_engine)
@@ -83,7 +60,7 @@ class ChatView(QWidget):
         self.settings_panel.changed.connect(self._settings_edited)
         self.settings_panel.save_defaults_requested.connect(self._save_defaults)
         self.settings_panel.restore_defaults_requested.connect(self._restore_defaults)
-        self.settings_button.toggled.connect(self.settings_panel.setVisible)
+        self.header.settings_button.toggled.connect(self.settings_panel.setVisible)
 
         self.composer = Composer()
         self.composer.setPlaceholderText("Type a message. Enter sends, Shift+Enter adds a line.")
@@ -107,8 +84,7 @@ class ChatView(QWidget):
 
         middle = QVBoxLayout()
         middle.setContentsMargins(0, 0, 0, 0)
-        middle.addLayout(top)
-        middle.addLayout(second)
+        middle.addWidget(self.header)
         middle.addWidget(self.notice)
         middle.addWidget(self.message_list, 1)
         middle.addLayout(composer_row)
@@ -142,7 +118,7 @@ class ChatView(QWidget):
     @Slot()
     def refresh_models(self) -> None:
         """Rebuild the model picker from the library (models, then their adapters beneath)."""
-        self.model_picker.refresh(self.library)
+        self.header.model_picker.refresh(self.library)
         conv = self._conversation()
         choice = self._default_choice()
         if conv is not None and conv.model_id is None and choice is not None \
@@ -153,7 +129,7 @@ class ChatView(QWidget):
     def _default_choice(self) -> Choice | None:
         """The model for a new chat: the one chosen last, else the first in the library."""
         last = get_setting(self.library.conn, LAST_MODEL_KEY)
-        choices = self.model_picker.choices
+        choices = self.header.model_picker.choices
         if last and choice_key(*last) in choices:
             return choices[choice_key(*last)]
         return next(iter(choices.values()), None)
@@ -172,13 +148,13 @@ class ChatView(QWidget):
             choice = None
         else:
             choice = (conv.model_id, conv.adapter.get("id") if conv.adapter else None)
-        self.model_picker.show_choice(choice)
+        self.header.model_picker.show_choice(choice)
         self._show_adapter_strength()
         self._update_header()
 
     @Slot(int)
     def _model_chosen(self, index: int) -> None:
-        choice = self.model_picker.choice_at(index)
+        choice = self.header.model_picker.choice_at(index)
         if choice is None:
             return
         model_id, adapter_id = choice
@@ -193,9 +169,7 @@ class ChatView(QWidget):
             self.notice.show_message(exc.message, "error", exc.details)
 
     def _show_adapter_strength(self) -> None:
-        adapter = (conv.adapter if (conv := self._conversation()) else None) or {}
-        self.adapter_strength.setVisible(adapter.get("id") is not None)
-        self.adapter_strength.set_scale(float(adapter.get("scale", 1.0)))
+        self.header.show_adapter((conv.adapter if (conv := self._conversation()) else None) or {})
 
     @Slot(float)
     def _adapter_scale_changed(self, scale: float) -> None:
@@ -284,28 +258,16 @@ class ChatView(QWidget):
     def show_thread(self) -> None:
         """Show the current conversation's visible branch."""
         conv = self._conversation()
-        views = []
-        if conv is not None:
-            for msg in self.store.thread(conv.id):
-                ids = tuple(s.id for s in self.store.siblings(msg.id))
-                author = "You" if msg.role == "user" else self._author(msg.metadata, conv)
-                views.append(MessageView(msg, ids.index(msg.id), ids, author))
-        self.message_list.set_messages(views)
+        self.message_list.set_messages(
+            [] if conv is None else thread_views(self.store, conv, self.header.model_picker.model_name))
         reply = self.session.reply
         if reply is not None:
             widget = self.message_list.widget_for(reply.message_id)
             if widget is not None:
                 widget.set_text(reply.text, self._placeholder())
         self.message_list.set_actions_enabled(not self.session.busy)
-        self.title_label.set_full_text(conv.title if conv else "New chat")
+        self.header.title_label.set_full_text(conv.title if conv else "New chat")
         self._update_header()
-
-    def _author(self, metadata: dict, conv) -> str:
-        name = metadata.get("model")
-        if name is None and conv.model_id is not None:
-            name = self.model_picker.model_name(conv.model_id)
-        adapter = metadata.get("adapter") or (conv.adapter or {}).get("name")
-        return (name or "Assistant") + (f" + {adapter}" if adapter else "")
 
     def _placeholder(self) -> str:
         return "Loading model\u2026" if self.session.state == "loading" else "\u2026"
@@ -386,10 +348,10 @@ class ChatView(QWidget):
     @Slot(str)
     def _state_changed(self, state: str) -> None:
         busy = self.session.busy
-        self.status_label.setText(_STATE_TEXT.get(state, state))
+        self.header.show_state(state)
         self.send_button.setVisible(not busy)
         self.stop_button.setVisible(busy)
-        self.model_picker.setEnabled(not busy)
+        self.header.model_picker.setEnabled(not busy)
         self.message_list.set_actions_enabled(not busy)
         reply = self.session.reply
         if reply is not None and not reply.parts:
@@ -402,14 +364,8 @@ class ChatView(QWidget):
     def _update_header(self, *_args) -> None:
         conv = self._conversation()
         loaded, info = self.session.loaded, self.session.loaded_info
-        if loaded is not None and info and conv is not None and conv.model_id == loaded.model_id:
-            self.format_label.set_full_text(f"Chat format: {info['chat_format_description']}")
-            self.format_label.setToolTip(
-                f"{loaded.model_name}{' + ' + loaded.adapter_name if loaded.adapter_name else ''}"
-                f"\nChat format: {info['chat_format_description']}\nContext: "
-                f"{info['n_ctx']:,} tokens\nLoaded in {info['load_seconds']:.1f} s")
-        else:
-            self.format_label.set_full_text("The model loads when you send a message.")
+        ours = loaded is not None and info and conv is not None and conv.model_id == loaded.model_id
+        self.header.show_chat_format(loaded if ours else None, info)
 
     @Slot(int, str)
     def _reply_changed(self, message_id: int, text: str) -> None:

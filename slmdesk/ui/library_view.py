@@ -1,4 +1,4 @@
-"""The Library page: models and their adapters as a table, with a details pane.
+"""The Library page: models and their adapters as a table, with a details pane beside it.
 
 All file work (copying, scanning, assembling the starter) runs as a BackgroundTask on its own
 library connection, so the window stays responsive while a gigabyte file is copied; results
@@ -10,24 +10,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal, Slot
-from PySide6.QtGui import QAction, QBrush, QColor, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QAction, QStandardItemModel
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
-                               QMenu, QMessageBox, QPlainTextEdit, QProgressBar, QPushButton,
-                               QSplitter, QTableWidget, QTableWidgetItem, QToolButton, QTreeView,
-                               QVBoxLayout, QWidget)
+                               QMenu, QMessageBox, QProgressBar, QPushButton, QSplitter,
+                               QToolButton, QTreeView, QVBoxLayout, QWidget)
 
-from slmdesk.core.gguf_info import GGUFError, format_bytes, format_parameter_count
+from slmdesk.core.gguf_info import GGUFError, format_bytes
 from slmdesk.core.library import (DuplicateModelError, ImportCancelled, LibraryEntry,
                                   LibraryError, ModelLibrary, ScanReport)
-from slmdesk.core.memory import Verdict, estimate_memory
 from slmdesk.paths import AppPaths
+from slmdesk.ui.library_entry_view import COLUMNS, ENTRY_ID_ROLE, ModelDetailsPane, entry_row
 from slmdesk.ui.notice import NoticeBar
 from slmdesk.ui.tasks import BackgroundTask
 
-COLUMNS = ["Name", "Architecture", "Parameters", "Quantization", "Size", "Context", "Memory"]
-ENTRY_ID_ROLE = Qt.ItemDataRole.UserRole + 1
-_VERDICT_COLOURS = {Verdict.FITS: "#1b7f3b", Verdict.TIGHT: "#b26a00",
-                    Verdict.WILL_NOT_FIT: "#c62828"}
 _EXPECTED_ERRORS = (GGUFError, LibraryError, OSError)
 
 
@@ -97,26 +92,7 @@ class LibraryView(QWidget):
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_label.setWordWrap(True)
 
-        self.details_title = QLabel()
-        self.details_title.setStyleSheet("font-size: 15px; font-weight: 600;")
-        self.details_title.setWordWrap(True)
-        self.details = QTableWidget(0, 2)
-        self.details.horizontalHeader().hide()
-        self.details.verticalHeader().hide()
-        self.details.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        self.details.horizontalHeader().setStretchLastSection(True)
-        self.details.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.details.setWordWrap(True)
-        self.template_label = QLabel("Chat template")
-        self.template_view = QPlainTextEdit(readOnly=True)
-        self.template_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        details_pane = QWidget()
-        details_layout = QVBoxLayout(details_pane)
-        details_layout.setContentsMargins(0, 0, 0, 0)
-        details_layout.addWidget(self.details_title)
-        details_layout.addWidget(self.details, 3)
-        details_layout.addWidget(self.template_label)
-        details_layout.addWidget(self.template_view, 1)
+        self.details_pane = ModelDetailsPane(library)
 
         table_pane = QWidget()
         table_layout = QVBoxLayout(table_pane)
@@ -125,7 +101,7 @@ class LibraryView(QWidget):
         table_layout.addWidget(self.empty_label)
         self.splitter = QSplitter()
         self.splitter.addWidget(table_pane)
-        self.splitter.addWidget(details_pane)
+        self.splitter.addWidget(self.details_pane)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
 
@@ -146,14 +122,14 @@ class LibraryView(QWidget):
         models = [entry for entry in entries if entry.kind == "model"]
         adapters = [entry for entry in entries if entry.kind == "adapter"]
         for model in models:
-            row = self._row(model)
+            row = entry_row(model)
             for adapter in adapters:
                 if adapter.base_model_id == model.id:
-                    row[0].appendRow(self._row(adapter))
+                    row[0].appendRow(entry_row(adapter))
             self.model.appendRow(row)
         for adapter in adapters:
             if adapter.base_model_id is None:
-                self.model.appendRow(self._row(adapter, "no base model of this architecture"))
+                self.model.appendRow(entry_row(adapter, "no base model of this architecture"))
         self.table.expandAll()
         for column in range(1, len(COLUMNS)):
             self.table.resizeColumnToContents(column)
@@ -163,31 +139,6 @@ class LibraryView(QWidget):
             self.select_entry(select_id)
         if self.selected_entry_id() is None:
             self._show_details(None)
-
-    def _row(self, entry: LibraryEntry, note: str = "") -> list[QStandardItem]:
-        info = entry.info
-        if entry.is_missing:
-            memory_text, colour = "File missing", "#c62828"
-        elif entry.kind == "adapter":
-            memory_text, colour = "LoRA adapter", None
-        else:
-            estimate = estimate_memory(info)
-            memory_text, colour = estimate.verdict.label, _VERDICT_COLOURS[estimate.verdict]
-        name = entry.display_name + (" (starter)" if entry.is_starter else "")
-        values = [name, info.architecture, format_parameter_count(info.parameter_count),
-                  info.quantization, format_bytes(info.file_size),
-                  f"{info.context_length:,}" if info.context_length else "\u2013", memory_text]
-        items = [QStandardItem(value) for value in values]
-        for item in items:
-            item.setData(entry.id, ENTRY_ID_ROLE)
-            item.setToolTip(str(entry.path) + (f"\n{note}" if note else ""))
-            if entry.is_missing:
-                item.setForeground(QBrush(QColor("#888888")))
-        if colour:
-            items[-1].setForeground(QBrush(QColor(colour)))
-        if entry.kind == "model" and not entry.is_missing:
-            items[-1].setToolTip(estimate_memory(info).explain())
-        return items
 
     def selected_entry_id(self) -> int | None:
         index = self.table.currentIndex()
@@ -224,43 +175,7 @@ class LibraryView(QWidget):
 
     def _show_details(self, entry: LibraryEntry | None) -> None:
         self.remove_button.setEnabled(entry is not None)
-        self.details.setRowCount(0)
-        if entry is None:
-            self.details_title.setText("Select a model to see its details.")
-            self.template_view.clear()
-            return
-        self.details_title.setText(entry.display_name)
-        rows = [("Status", "File missing: it was moved or deleted" if entry.is_missing else "Ready"),
-                *entry.info.header_fields(),
-                ("Stored", "copied into the library" if entry.owns_file else "linked where it is"),
-                ("Path", str(entry.path))]
-        if entry.kind == "model":
-            rows.append(("Memory", estimate_memory(entry.info).summary()))
-        elif entry.base_model_id is not None:
-            rows.append(("Base model", self.library.get(entry.base_model_id).display_name))
-        rows.extend((key, str(value)) for key, value in sorted(entry.info.metadata.items())
-                    if key != "tokenizer.chat_template")
-        self.details.setRowCount(len(rows))
-        for number, (label, value) in enumerate(rows):
-            label_item = QTableWidgetItem(label)
-            font = label_item.font()
-            font.setBold(number < len(rows) - len(entry.info.metadata))
-            label_item.setFont(font)
-            self.details.setItem(number, 0, label_item)
-            value_item = QTableWidgetItem(value)
-            value_item.setToolTip(value)
-            self.details.setItem(number, 1, value_item)
-        self.details.resizeRowsToContents()
-        if entry.info.chat_template:
-            self.template_label.setText("Chat template (embedded in the file)")
-            self.template_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-            self.template_view.setPlainText(entry.info.chat_template)
-        else:
-            self.template_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
-            self.template_label.setText("Chat template")
-            self.template_view.setPlainText(
-                "This file has no embedded chat template. SLM Desk picks a chat format from "
-                f"the model's architecture ({entry.architecture}) when you chat with it.")
+        self.details_pane.show_entry(entry)
 
     # Importing ----------------------------------------------------------------------------
 

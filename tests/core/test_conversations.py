@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from slmdesk.core import db
+from slmdesk.core.conversation_search import fts_query
 from slmdesk.core.conversations import (
     ConversationStore,
     RecordNotFound,
     auto_title,
-    fts_query,
 )
 
 

@@ -105,8 +105,8 @@ def test_a_streamed_reply_appears_with_its_timings(qtbot, window, tmp_path):
     assert stored.metadata["model"] == "Gemma 3 270m" or stored.metadata["model"]
     info = chat.message_list.widgets[-1].info_label.text()
     assert "s to first token" in info and "tokens/s" in info
-    assert "Chat format: Gemma turn format" in chat.format_label.full_text
-    assert chat.status_label.text() == "Ready"
+    assert "Chat format: Gemma turn format" in chat.header.format_label.full_text
+    assert chat.header.status_label.text() == "Ready"
     assert chat.conversations.titles() == [QUESTION]
     conv = chat.store.get(chat.conversation_id)
     assert conv.model_id == window.library.models()[0].id
@@ -205,7 +205,7 @@ def test_everything_is_still_there_after_a_restart(qtbot, window, starter_model_
         assert chat2.message_list.widgets[-1].branch_label.text() == "2/2"
         assert chat2.settings_panel.max_tokens.value() == 24
         assert chat2.settings_panel.temperature.value() == 0.0
-        assert chat2.model_picker.currentText() == "Gemma 3 270m"
+        assert chat2.header.model_picker.currentText() == "Gemma 3 270m"
         assert "s to first token" in chat2.message_list.widgets[-1].info_label.text()
     finally:
         close_window(again)
@@ -226,7 +226,7 @@ def test_a_killed_engine_is_reported_and_the_conversation_kept(qtbot, window):
     assert chat.notice.action_button.isVisible()
     assert chat.notice.action_button.text() == "Restart engine"
     assert "killed" in chat.notice.details_view.toPlainText()
-    assert chat.status_label.text() == "Engine stopped"
+    assert chat.header.status_label.text() == "Engine stopped"
     stored = chat.store.message(reply_id)
     assert stored.status == "interrupted" and stored.content.strip()
     assert shown(chat)[0] == ("user", "Write a long story about a dragon.", "complete")
@@ -303,18 +303,18 @@ def test_shift_enter_adds_a_line_instead_of_sending(qtbot, window):
 
 def test_model_picker_lists_models_and_their_adapters(qtbot, empty_window, tmp_path):
     chat = empty_window.chat_view
-    assert chat.model_picker.itemText(0).startswith("No models")
+    assert chat.header.model_picker.itemText(0).startswith("No models")
     library = empty_window.library
     model = library.import_file(write_tiny_model(tmp_path / "m.gguf", name="Tiny Llama"), link=True)
     adapter = library.import_file(write_tiny_adapter(tmp_path / "a.gguf"), link=True,
                                   base_model_id=model.id)
     empty_window.library_view.library_changed.emit()
-    texts = [chat.model_picker.itemText(i) for i in range(chat.model_picker.count())]
+    texts = [chat.header.model_picker.itemText(i) for i in range(chat.header.model_picker.count())]
     assert texts == ["Tiny Llama", f"    Tiny Llama + {adapter.display_name}"]
 
     chat.session.available_memory = lambda: 1  # choosing preloads; keep the engine off here
-    chat.model_picker.setCurrentIndex(1)
-    chat.model_picker.activated.emit(1)
+    chat.header.model_picker.setCurrentIndex(1)
+    chat.header.model_picker.activated.emit(1)
     conv = chat.store.get(chat.conversation_id)
     assert conv.model_id == model.id and conv.adapter["id"] == adapter.id
     assert "will not fit" in chat.notice.text
@@ -324,7 +324,7 @@ def test_model_picker_lists_models_and_their_adapters(qtbot, empty_window, tmp_p
 def test_settings_belong_to_each_conversation_and_defaults_are_kept(qtbot, window):
     chat = window.chat_view
     panel = chat.settings_panel
-    chat.settings_button.click()
+    chat.header.settings_button.click()
     assert panel.isVisible()
     panel.temperature.setValue(0.2)
     panel.system_prompt.setPlainText("Be brief.")

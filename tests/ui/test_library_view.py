@@ -59,10 +59,11 @@ def test_import_shows_the_row_and_its_details(window, qtbot, tmp_path):
     assert view.row_texts()[0][:2] == ["Tiny Qwen", "qwen2"]
     assert view.row_texts()[0][-1] == "Fits"
     assert "Added Tiny Qwen" in view.notice.text
-    assert view.details_title.text() == "Tiny Qwen"
-    labels = [view.details.item(row, 0).text() for row in range(view.details.rowCount())]
+    details = view.details_pane
+    assert details.title_label.text() == "Tiny Qwen"
+    labels = [details.fields_table.item(row, 0).text() for row in range(details.fields_table.rowCount())]
     assert {"Architecture", "Parameters", "Quantization", "Memory", "Path"} <= set(labels)
-    assert view.template_view.toPlainText() == "{{ messages }}"
+    assert details.template_view.toPlainText() == "{{ messages }}"
 
 
 def test_dropped_corrupt_file_gives_a_clear_message_and_changes_nothing(window, qtbot, tmp_path):
@@ -118,7 +119,7 @@ def test_missing_file_shows_as_missing(window, qtbot, tmp_path):
     source.unlink()
     view.refresh()
     assert view.row_texts()[0][-1] == "File missing"
-    assert view.details.item(0, 1).text().startswith("File missing")
+    assert view.details_pane.fields_table.item(0, 1).text().startswith("File missing")
 
 
 @pytest.mark.slow

@@ -326,7 +326,7 @@ def test_the_whole_wizard_trains_an_adapter_and_chats_with_it(qtbot, starter_win
     assert window.pages.currentWidget() is chat
     conv = chat.store.get(chat.conversation_id)
     assert conv.adapter["id"] == run.adapter_model_id and conv.model_id == run.base_model_id
-    assert chat.adapter_strength.isVisible()
+    assert chat.header.adapter_strength.isVisible()
     chat.settings_panel.temperature.setValue(0.0)
     chat.settings_panel.max_tokens.setValue(24)
     chat.settings_panel.context_length.setValue(1024)
@@ -341,7 +341,7 @@ def test_the_whole_wizard_trains_an_adapter_and_chats_with_it(qtbot, starter_win
     reloads = []
     chat.session.engine.loaded.connect(reloads.append)
     with qtbot.waitSignal(chat.session.engine.adapters_set, timeout=60_000) as applied:
-        chat.adapter_strength.slider.setValue(50)
+        chat.header.adapter_strength.slider.setValue(50)
     assert applied.args[0]["adapters"][0]["scale"] == 0.5
     assert reloads == [] and chat.store.get(conv.id).adapter["scale"] == 0.5
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QBrush, QColor, QDragEnterEvent, QDropEvent, QFont
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QFont
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
                                QPlainTextEdit, QProgressBar, QPushButton, QSplitter, QTabWidget,
                                QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHea
 from slmdesk.core.documents import Document, DocumentSet, SUPPORTED_SUFFIXES, collect_documents
 from slmdesk.ui.tasks import BackgroundTask
 from slmdesk.ui.wizard.common import heading, hint
+from slmdesk.ui.wizard.documents_display import (belongs, chunks_preview_text, document_item,
+                                                 skipped_item, summary_html)
 from slmdesk.ui.wizard.examples_preview import KnowledgePreview
 from slmdesk.ui.wizard.token_preview import TokenPreview
 
@@ -28,12 +30,6 @@ COLUMNS = ["Document", "Status", "Characters", "Tokens"]
 SOURCE_ROLE = Qt.ItemDataRole.UserRole + 1
 _FILTER = "Documents ({});;All files (*)".format(
     " ".join(f"*{suffix}" for suffix in sorted(SUPPORTED_SUFFIXES)))
-_SKIPPED_COLOUR = "#c62828"
-
-
-def _belongs(path: Path, source: Path) -> bool:
-    return path == source or source in path.parents
-
 
 class DocumentsPage(QWidget):
     """Files and folders to learn from; ``changed`` fires whenever what is known changes."""
@@ -304,14 +300,14 @@ class DocumentsPage(QWidget):
         tokens = {f["path"]: f["tokens"] for f in (self.preview_answer or {}).get("files", [])}
         self.tree.clear()
         for source in self._sources:
-            docs = [d for d in self.documents if _belongs(Path(d.path), source)]
-            skipped = [s for s in self.found.skipped if _belongs(Path(s.path), source)]
+            docs = [d for d in self.documents if belongs(Path(d.path), source)]
+            skipped = [s for s in self.found.skipped if belongs(Path(s.path), source)]
             if source.is_dir():
                 item = QTreeWidgetItem([source.name + "/", "", "", ""])
                 for doc in docs:
-                    item.addChild(self._doc_item(doc, tokens, source))
+                    item.addChild(document_item(doc, tokens, source))
                 for skip in skipped:
-                    item.addChild(self._skip_item(skip.path, skip.reason, source))
+                    item.addChild(skipped_item(skip.path, skip.reason, source))
                 if not self.reading:
                     item.setText(1, f"{len(docs)} read" + (f", {len(skipped)} skipped"
                                                            if skipped else ""))
@@ -320,9 +316,9 @@ class DocumentsPage(QWidget):
                     if docs and None not in known:
                         item.setText(3, f"{sum(known):,}")
             elif docs:
-                item = self._doc_item(docs[0], tokens, source.parent)
+                item = document_item(docs[0], tokens, source.parent)
             elif skipped:
-                item = self._skip_item(skipped[0].path, skipped[0].reason, source.parent)
+                item = skipped_item(skipped[0].path, skipped[0].reason, source.parent)
             else:
                 item = QTreeWidgetItem([source.name, "Reading\u2026" if self.reading else "", "",
                                         ""])
@@ -343,62 +339,8 @@ class DocumentsPage(QWidget):
             self.busy_label.setText("Counting tokens\u2026")
         elif self.reading and not self.busy_label.text().startswith("Reading"):
             self.busy_label.setText("Reading\u2026")
-        self.summary_label.setText(self._summary())
-        self.preview_view.setPlainText(self._preview_text())
+        self.summary_label.setText(summary_html(self._sources, self.found, self.reading,
+                                                self.preview_answer))
+        self.preview_view.setPlainText(chunks_preview_text(self.documents, self.reading,
+                                                           self.preview_answer))
         self.changed.emit()
-
-    def _doc_item(self, doc: Document, tokens: dict, base: Path) -> QTreeWidgetItem:
-        status = "Read" + (f" ({doc.pages} pages)" if doc.pages else "") + f": \u201c{doc.title}\u201d"
-        count = tokens.get(str(doc.path))
-        item = QTreeWidgetItem([str(Path(doc.path).relative_to(base)) if _belongs(Path(doc.path), base)
-                                else Path(doc.path).name, status, f"{doc.characters:,}",
-                                f"{count:,}" if count is not None else f"~{doc.characters // 4:,}"])
-        for column in (2, 3):
-            item.setTextAlignment(column, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        item.setToolTip(1, status)
-        return item
-
-    def _skip_item(self, path: Path, reason: str, base: Path) -> QTreeWidgetItem:
-        path = Path(path)
-        name = str(path.relative_to(base)) if _belongs(path, base) else path.name
-        item = QTreeWidgetItem([name, f"Skipped: {reason}", "", ""])
-        item.setForeground(1, QBrush(QColor(_SKIPPED_COLOUR)))
-        item.setToolTip(1, reason)
-        return item
-
-    def _summary(self) -> str:
-        if not self._sources:
-            return ""
-        if self.reading:
-            return "Reading the documents\u2026"
-        docs, skipped = self.documents, self.found.skipped
-        if not docs:
-            return (f"<span style='color:{_SKIPPED_COLOUR}'>None of these can be used: add "
-                    "txt, md, pdf, docx or html files with text in them.</span>")
-        characters = sum(d.characters for d in docs)
-        parts = [f"<b>{len(docs)}</b> document{'s' if len(docs) != 1 else ''} read"
-                 + (f", {len(skipped)} skipped" if skipped else ""),
-                 f"{characters:,} characters"]
-        stats = (self.preview_answer or {}).get("stats")
-        if stats:
-            held = (f", {stats['validation_chunks']} held back to measure progress"
-                    if stats["validation_chunks"] else
-                    " (too little text to hold some back: progress is measured on the text "
-                    "itself)")
-            parts.append(f"<b>{stats['tokens']:,} tokens</b> in {stats['chunks']} chunk"
-                         f"{'s' if stats['chunks'] != 1 else ''} of up to "
-                         f"{stats['sequence_length']} tokens{held}")
-        else:
-            parts.append(f"about {characters // 4 + len(docs):,} tokens (an estimate until "
-                         "they are counted)")
-        return " \u00b7 ".join(parts)
-
-    def _preview_text(self) -> str:
-        if self.preview_answer is None:
-            if self.documents and not self.reading:
-                return self.documents[0].text[:1200]
-            return ""
-        chunks = self.preview_answer.get("preview", [])
-        total = (self.preview_answer.get("stats") or {}).get("chunks", len(chunks))
-        return "\n\n".join(f"\u2500\u2500 chunk {number} of {total} \u2500\u2500\n{text}"
-                           for number, text in enumerate(chunks, 1))
