@@ -7,7 +7,8 @@ measured here: 3/10 natural questions answered on raw text, 7/10 with simple que
 The forms, all made by rules from the note itself, with no other model:
 
 - ``ask_span``: an echo question for each span ("Anna Berg moved to where in March 2019?"),
-  answered by the span and then the sentence;
+  answered by the span and then the sentence; also asked of each relative clause restated as a
+  sentence (:mod:`.relative`), and in the active for a passive clause (:mod:`.passive`);
 - ``ask_embedded``: the same question with the question words in front, inside a request
   ("Can you tell me who the delivery van belongs to?"), since natural questions start with
   them; answered the same way;
@@ -28,11 +29,12 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from . import rules_en as rules
-from .echo import echo_questions, embedded_questions, relative_clause_questions
+from .echo import echo_questions, embedded_questions
 from .facts import Entity, Fact, extract_facts, group_entities, spans_outside_lists
 from .language import OTHER, detect_language
 from .names import NAME, PERSON, PLACE
 from .passive import passive_questions
+from .relative import relative_clause_facts
 from .reorder import restate
 from .spans import DATE, LIST, NUMBER, Span
 
@@ -89,8 +91,10 @@ def augment_documents(texts: Sequence[str], titles: Sequence[str] = (), *,
 
     topics_used: set[str] = set()
     for fact in facts:
-        for example in echo_examples(fact, rng) + embedded_examples(fact, rng):
-            add(example)
+        for said, candidates in _statements(fact):
+            for example in (echo_examples(said, rng, fact, candidates)
+                            + embedded_examples(said, rng, fact, candidates)):
+                add(example)
         restated = restate_example(fact, topics_used)
         if restated:
             add(restated)
@@ -128,33 +132,41 @@ def collect_facts(texts: Sequence[str], titles: Sequence[str] = ()
     return facts, notes, sorted(skipped)
 
 
-def echo_examples(fact: Fact, rng: random.Random) -> list[QAExample]:
-    """``ask_span`` examples: one echo question per span, and a "Who ...?" for what a relative
-    or passive clause says a person did; at most a few per sentence."""
-    candidates = spans_outside_lists(fact)
+def _statements(fact: Fact) -> list[tuple[Fact, list[Span]]]:
+    """``fact`` and each of its relative clauses restated as a sentence (:mod:`.relative`), with
+    the spans to ask about in each: a span of a restated clause is asked there only."""
+    restated = relative_clause_facts(fact)
+    in_clauses = {span.text for said in restated for span in said.spans if span.start > 0}
+    main = [span for span in spans_outside_lists(fact) if span.text not in in_clauses]
+    return [(fact, main)] + [(said, spans_outside_lists(said)) for said in restated]
+
+
+def echo_examples(fact: Fact, rng: random.Random, told: Fact | None = None,
+                  candidates: Sequence[Span] | None = None) -> list[QAExample]:
+    """``ask_span`` examples: one echo question per span of ``fact`` (or of ``candidates``), and
+    a "Who ...?" for what a passive clause says a person did; at most a few per sentence. The
+    answer quotes ``told`` (the note's own sentence, when ``fact`` restates one of its clauses)."""
+    told = told or fact
+    candidates = spans_outside_lists(fact) if candidates is None else candidates
     asked = echo_questions(fact.sentence, fact.spans, candidates) + [
-        (span, _capitalise(question) + "?") for span, question in who_questions(fact, candidates)]
-    return [QAExample("ask_span", question, f"{_capitalise(span.text)}. {fact.sentence}",
-                      fact.sentence) for span, question in _at_most_a_few(asked, rng)]
+        (span, _capitalise(question) + "?")
+        for span, question in passive_questions(fact.sentence, candidates)]
+    return [QAExample("ask_span", question, f"{_capitalise(span.text)}. {told.sentence}",
+                      told.sentence) for span, question in _at_most_a_few(asked, rng)]
 
 
-def embedded_examples(fact: Fact, rng: random.Random) -> list[QAExample]:
-    """``ask_embedded`` examples, as many as the echo questions, each inside a lead-in chosen by
+def embedded_examples(fact: Fact, rng: random.Random, told: Fact | None = None,
+                      candidates: Sequence[Span] | None = None) -> list[QAExample]:
+    """``ask_embedded`` examples, like :func:`echo_examples`, each inside a lead-in chosen by
     ``rng``."""
-    candidates = spans_outside_lists(fact)
+    told = told or fact
+    candidates = spans_outside_lists(fact) if candidates is None else candidates
     asked = (embedded_questions(fact.sentence, fact.spans, candidates)
-             + who_questions(fact, candidates))
+             + passive_questions(fact.sentence, candidates))
     return [QAExample("ask_embedded",
                       rng.choice(rules.EMBEDDED_QUESTION_TEMPLATES).format(question=question),
-                      f"{_capitalise(span.text)}. {fact.sentence}", fact.sentence)
+                      f"{_capitalise(span.text)}. {told.sentence}", told.sentence)
             for span, question in _at_most_a_few(asked, rng)]
-
-
-def who_questions(fact: Fact, candidates: Sequence[Span]) -> list[tuple[Span, str]]:
-    """"who drives the van" and "who founded the club": what the note says a person did, from
-    the clauses that echo questions leave out."""
-    return (relative_clause_questions(fact.sentence, fact.spans, candidates)
-            + passive_questions(fact.sentence, candidates))
 
 
 def _at_most_a_few(asked: list[tuple[Span, str]], rng: random.Random) -> list[tuple[Span, str]]:
@@ -182,14 +194,15 @@ def all_training_questions(facts: list[Fact]) -> set[str]:
     """Every question the training forms could ask about ``facts``, whatever the seed."""
     questions = set()
     for fact in facts:
-        who = [question for _, question in who_questions(fact, fact.spans)]
-        questions.update(question for _, question in
-                         echo_questions(fact.sentence, fact.spans, fact.spans))
-        questions.update(_capitalise(question) + "?" for question in who)
-        embedded = [question for _, question in
-                    embedded_questions(fact.sentence, fact.spans, fact.spans)] + who
-        questions.update(template.format(question=question) for question in embedded
-                         for template in rules.EMBEDDED_QUESTION_TEMPLATES)
+        for said in [fact, *relative_clause_facts(fact)]:
+            who = [question for _, question in passive_questions(said.sentence, said.spans)]
+            questions.update(question for _, question in
+                             echo_questions(said.sentence, said.spans, said.spans))
+            questions.update(_capitalise(question) + "?" for question in who)
+            embedded = [question for _, question in
+                        embedded_questions(said.sentence, said.spans, said.spans)] + who
+            questions.update(template.format(question=question) for question in embedded
+                             for template in rules.EMBEDDED_QUESTION_TEMPLATES)
         for span in fact.spans:
             questions.add(rules.TELL_ME_ABOUT_TEMPLATE.format(name=_strip_article(span.text)))
     for entity in group_entities(facts):

@@ -13,7 +13,7 @@ import re
 from typing import Sequence
 
 from . import rules_en as rules
-from .names import PERSON, PLACE
+from .names import NAME, PERSON, PLACE
 from .reorder import Reordered, excerpt, leading_phrase_to_end
 from .spans import DATE, LIST, NUMBER, Span, is_money, number_parts
 
@@ -35,7 +35,6 @@ _SUBORDINATION = re.compile(
 _STRANDED_AFTER_WHERE_OR_WHEN = re.compile(
     rf"\b(?:{'|'.join(sorted(rules.PREPOSITIONS_NOT_STRANDED_AFTER_WHERE_OR_WHEN))})\s*$",
     re.IGNORECASE)
-_RELATIVE_AFTER = re.compile(r",\s+who\s+([^,;.!?]+)")
 _EMBEDDED_RELATIVE = re.compile(r",\s+(?:who|which|whose)\b[^,;]*,(?=\s)")
 
 
@@ -61,24 +60,6 @@ def embedded_questions(sentence: str, spans: Sequence[Span],
     (which :mod:`.inversion` can add only for simple sentences), so every clause allows it.
     """
     return _questions_by_clause(sentence, spans, candidates, embedded_question)
-
-
-def relative_clause_questions(sentence: str, spans: Sequence[Span],
-                              candidates: Sequence[Span]) -> list[tuple[Span, str]]:
-    """"who drives for us on Tuesdays" for "... Kofi Mensah, who drives for us on Tuesdays": a
-    person's relative clause says something of that person alone, and prose is full of them;
-    the clause an echo question comes from (:func:`clause_around`) leaves it out."""
-    questions = []
-    for span in candidates:
-        if span.kind != PERSON:
-            continue
-        match = _RELATIVE_AFTER.match(sentence, span.end)
-        if not match:
-            continue
-        question = _TRAILING.sub("", f"{rules.WH_PERSON} {match.group(1)}")
-        if len(question.split()) >= 3 and not count_mentions(question, span.text):
-            questions.append((span, " ".join(question.split())))
-    return questions
 
 
 def _questions_by_clause(sentence, spans, candidates, ask) -> list[tuple[Span, str]]:
@@ -153,6 +134,8 @@ def embedded_question(sentence: str, span: Span,
     before, after = sentence[:start], sentence[end:]
     if "," in before:  # the span sits in a later clause, which would read as part of the first
         return None
+    if span.kind == NAME and re.match(r"\s+[a-z]", after):
+        return None  # "the Copper Pot café": "what" would leave "café" behind
     if wh in (rules.WH_PLACE, rules.WH_DATE) and _STRANDED_AFTER_WHERE_OR_WHEN.search(before):
         return None  # "where the reunion will take place near"
     last_before = re.search(r"(\w+)\W*$", before)

@@ -250,6 +250,8 @@ PREPOSITIONS_NOT_STRANDED_AFTER_WHERE_OR_WHEN = _words("near in at on during aro
 #: before them ("will be cooked by").
 PASSIVE_AUXILIARIES = _words("is was are were be been being")
 MODAL_AUXILIARIES = _words("will would can could should may might must shall")
+#: Relative pronouns whose clause may be restated as a sentence of its own (:mod:`.relative`).
+RELATIVE_PRONOUNS = _words("who which")
 #: Words that open a plain noun phrase ("the club", "our labels").
 DETERMINERS = _words("the a an my our his her their your its this that these those every each")
 #: These prepositions read wrong left before more words ("where meetings are held in the back
