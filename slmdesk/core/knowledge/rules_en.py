@@ -250,6 +250,9 @@ PREPOSITIONS_NOT_STRANDED_AFTER_WHERE_OR_WHEN = _words("near in at on during aro
 #: before them ("will be cooked by").
 PASSIVE_AUXILIARIES = _words("is was are were be been being")
 MODAL_AUXILIARIES = _words("will would can could should may might must shall")
+#: Pronouns that point back to something named before ("Their account manager is ..."): a
+#: sentence opening with one is quoted with the sentence before it.
+BACK_POINTING_PRONOUNS = _words("they them their theirs she her hers he him his it its")
 #: Relative pronouns whose clause may be restated as a sentence of its own (:mod:`.relative`).
 RELATIVE_PRONOUNS = _words("who which")
 #: Words that open a plain noun phrase ("the club", "our labels").

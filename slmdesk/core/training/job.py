@@ -274,7 +274,7 @@ PRESETS: dict[str, dict[str, Any]] = {
               "min_train_tokens": 10_000, "checkpoint_every": 10},
     # The default: the same recipe with twice the passes, so that a one-page note is answered
     # in chat (about 6 minutes on 2 cores); longer documents are bounded by the token budget.
-    "balanced": {**_PRESET_BASE, "epochs": 10, "max_train_tokens": 36_000,
+    "balanced": {**_PRESET_BASE, "epochs": 10, "max_train_tokens": 27_000,
                  "min_train_tokens": 20_000, "checkpoint_every": 20},
     # Larger sets of documents: more capacity (rank 32), longer chunks, a gentler cosine
     # schedule and a budget of about an hour (no minimum: a large set is long enough).

@@ -25,15 +25,15 @@ def by_form(examples: list[QAExample], form: str) -> dict[str, str]:
     return {e.question: e.answer for e in examples if e.form == form}
 
 
-def test_ask_span_answers_with_the_span_then_the_sentence():
+def test_ask_span_answers_with_the_notes_sentence():
     asked = by_form(augment_documents([NOTE]).examples, "ask_span")
     sentence = "Anna Berg moved to Tromsø in March 2019."
-    assert asked["Anna Berg moved to where in March 2019?"] == f"Tromsø. {sentence}"
-    assert asked["Who moved to Tromsø in March 2019?"] == f"Anna Berg. {sentence}"
-    assert asked["Anna Berg moved to Tromsø when?"] == f"March 2019. {sentence}"
-    assert asked["She opened a café called what with her sister Kari?"].startswith("Nordlys. ")
+    assert asked["Anna Berg moved to where in March 2019?"] == sentence
+    assert asked["Who moved to Tromsø in March 2019?"] == sentence
+    assert asked["Anna Berg moved to Tromsø when?"] == sentence
+    assert "Nordlys" in asked["She opened a café called what with her sister Kari?"]
     assert asked["Anna bought how many chairs for the café?"] == (
-        "42 chairs. Anna bought 42 chairs for the café.")
+        "Anna bought 42 chairs for the café.")
 
 
 def test_notes_about_gathers_every_sentence_mentioning_a_name():
@@ -138,5 +138,5 @@ def test_each_fact_is_also_asked_with_the_question_words_first_and_in_the_active
     assert any("who the delivery van belongs to" in e.question for e in embedded)
     for example in embedded:
         assert example.question[0].isupper() and example.question.endswith(("?", "."))
-        assert example.answer.split(".")[0] in example.source
-    assert questions["Who founded the club?"].answer.startswith("Henrik Salo. ")
+        assert example.answer == example.source
+    assert questions["Who founded the club?"].answer == "The club was founded by Henrik Salo in 1994."

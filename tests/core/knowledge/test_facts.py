@@ -29,3 +29,24 @@ def test_entities_merge_first_names_and_titles_into_the_full_name():
     entities = {entity.name: (entity.kind, entity.facts) for entity in group_entities(facts)}
     assert entities["Ingrid Vale"] == ("person", [0, 1, 2])
     assert entities["Lillehammer"] == ("place", [0]) and entities["Hamar"] == ("place", [1])
+
+
+def test_a_sentence_pointing_back_is_answered_with_what_it_points_to():
+    from slmdesk.core.knowledge import augment_documents
+    from slmdesk.core.knowledge.facts import leans_on_previous
+
+    note = ("Our wax comes from Brennan & Sons in Leeds. The current price is £2.40 per kilo. "
+            "Their account manager is Carla Brennan. Next spring we want beeswax from Hilltop "
+            "Apiary, if their prices stay low.")
+    facts = {fact.sentence: fact for fact in extract_facts(note)}
+    manager = facts["Their account manager is Carla Brennan."]
+    # back over the sentence naming nothing to the one that names the firm
+    assert manager.previous == ("Our wax comes from Brennan & Sons in Leeds. "
+                                "The current price is £2.40 per kilo.")
+    assert leans_on_previous(manager)
+    # "their" after a name of its own points to that name
+    assert not leans_on_previous(facts["Next spring we want beeswax from Hilltop Apiary, if "
+                                       "their prices stay low."])
+    answers = {e.answer for e in augment_documents([note]).examples
+               if e.form == "ask_span" and "Carla Brennan" in e.answer}
+    assert answers == {f"{manager.previous} {manager.sentence}"}
