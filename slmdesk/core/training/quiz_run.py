@@ -95,13 +95,14 @@ def quiz_engine(model_path: str | Path, adapter_path: str | Path | None = None, 
         yield engine, loaded
 
 
-def ask_in_chat(engine: "EngineClient", question: str) -> str:
-    """The reply to ``question`` in a fresh one-turn chat, greedy (:data:`QUIZ_SAMPLING`).
+def ask_in_chat(engine: "EngineClient", question: str, max_tokens: int = MAX_ANSWER_TOKENS) -> str:
+    """The reply to ``question`` in a fresh one-turn chat, greedy (:data:`QUIZ_SAMPLING`), at
+    most ``max_tokens`` long.
 
     The engine's errors (:class:`EngineError`, :class:`EngineCrashed`) reach the caller.
     """
     return "".join(event.get("text", "") for event in engine.chat(
-        [{"role": "user", "content": question}], QUIZ_SAMPLING)
+        [{"role": "user", "content": question}], {**QUIZ_SAMPLING, "max_tokens": max_tokens})
         if event["type"] == "token").strip()
 
 
