@@ -102,13 +102,10 @@ def _same_span(spans: Sequence[Span], span: Span) -> Span | None:
 
 def echo_question(sentence: str, span: Span, spans: tuple[Span, ...] | list[Span]) -> str | None:
     """The echo question asking for ``span`` of ``sentence``, or None when it would read wrong."""
-    if count_mentions(sentence, span.text) != 1:
+    around = _around_question_words(sentence, span, spans)
+    if around is None:
         return None
-    replaced = _replacement(sentence, span, spans)
-    if replaced is None:
-        return None
-    start, end, wh = replaced
-    before, after = sentence[:start], sentence[end:]
+    before, wh, after = around
     if not before.strip() and span.kind in (PLACE, DATE, NUMBER) and not _starts_with_verb(after):
         return None  # "In 1911 the family emigrated" cannot become "When the family emigrated?"
     if not before.strip():
@@ -125,13 +122,10 @@ def embedded_question(sentence: str, span: Span,
                       spans: tuple[Span, ...] | list[Span]) -> str | None:
     """The clause asking for ``span`` with its question words first, or None when it would read
     wrong: "The delivery van belongs to Kofi Mensah." -> "who the delivery van belongs to"."""
-    if count_mentions(sentence, span.text) != 1:
+    around = _around_question_words(sentence, span, spans)
+    if around is None:
         return None
-    replaced = _replacement(sentence, span, spans)
-    if replaced is None:
-        return None
-    start, end, wh = replaced
-    before, after = sentence[:start], sentence[end:]
+    before, wh, after = around
     if "," in before:  # the span sits in a later clause, which would read as part of the first
         return None
     if span.kind == NAME and re.match(r"\s+[a-z]", after):
@@ -154,6 +148,19 @@ def embedded_question(sentence: str, span: Span,
     if len(question.split()) < 3 or count_mentions(question, span.text):
         return None
     return question
+
+
+def _around_question_words(sentence: str, span: Span,
+                           spans) -> tuple[str, str, str] | None:
+    """What comes before the words a question word replaces, that question word, and what comes
+    after; None when ``span`` is mentioned more than once or has no question word."""
+    if count_mentions(sentence, span.text) != 1:
+        return None
+    replaced = _replacement(sentence, span, spans)
+    if replaced is None:
+        return None
+    start, end, wh = replaced
+    return sentence[:start], wh, sentence[end:]
 
 
 def _lowercase_opening(text: str, spans) -> str:
