@@ -7,8 +7,9 @@ measured here: 3/10 natural questions answered on raw text, 7/10 with simple que
 The forms, all made by rules from the note itself, with no other model:
 
 - ``ask_span``: an echo question for each span ("Anna Berg moved to where in March 2019?"),
-  answered with the note's sentence (see :func:`echo_examples` for why); also asked of each relative clause restated as a
-  sentence (:mod:`.relative`), and in the active for a passive clause (:mod:`.passive`);
+  answered with the note's sentence (see :func:`echo_examples` for why); also asked of each
+  relative clause restated as a sentence (:mod:`.relative`), and in the active for a passive
+  clause (:mod:`.passive`);
 - ``ask_embedded``: the same question with the question words in front, inside a request
   ("Can you tell me who the delivery van belongs to?"), since natural questions start with
   them; answered the same way;
@@ -41,8 +42,8 @@ from .spans import DATE, LIST, NUMBER, Span
 
 TRAINING_FORMS: tuple[str, ...] = ("ask_span", "ask_embedded", "notes_about", "facts_about",
                                    "restate")
-#: At most this many echo questions per sentence (chosen by the seed when there are more), so
-#: a long sentence does not outweigh the rest: with one restatement, at most six per sentence.
+#: At most this many questions of one form per sentence (chosen by the seed when there are
+#: more), so a long sentence does not outweigh the rest.
 MAX_ECHO_QUESTIONS_PER_SENTENCE = 5
 #: Answers listing sentences stop after this many, to stay within a training window.
 MAX_SENTENCES_PER_ANSWER = 8
