@@ -140,7 +140,7 @@ def embedded_question(sentence: str, span: Span,
     if first_before and first_before.group(1).casefold() in rules.IMPERATIVE_OPENERS:
         return None
     if before.strip():
-        before = _lowercase_opening(before, spans)
+        before = lowercase_opening(before, spans)
     else:
         after = after.lstrip(",")
     question = _TRAILING.sub("", f"{wh} {before} {after}")
@@ -163,7 +163,7 @@ def _around_question_words(sentence: str, span: Span,
     return sentence[:start], wh, sentence[end:]
 
 
-def _lowercase_opening(text: str, spans) -> str:
+def lowercase_opening(text: str, spans) -> str:
     """``text`` with its first word lowercased when it is a common function word ("Our wax"
     -> "our wax"); any other capitalised opening may be a name the spans missed ("Vandermeer")."""
     stripped = text.lstrip()

@@ -21,12 +21,12 @@ from .spans import LIST, Span, find_spans_in_context, fixed_ranges
 MIN_WORDS_IN_FACT = 4
 #: Longer sentences make unreadable questions.
 MAX_WORDS_IN_FACT = 45
-#: Code, markup and web addresses: questions made from them would be noise.
 #: Sentences looked back over for what a pronoun points to.
 MAX_LEAD_UP_SENTENCES = 2
 _NAMING = (PERSON, NAME, PLACE)
 _BACK_POINTING = re.compile(
     rf"\b(?:{'|'.join(sorted(rules.BACK_POINTING_PRONOUNS))})\b", re.IGNORECASE)
+#: Code, markup and web addresses: questions made from them would be noise.
 _CODE_OR_MARKUP = re.compile(r"[`{}<>|\\=]|\*\*|__|://|^#|\w\(|\w_\w"
                              r"|^(?:import|from \S+ import|raise|return|def|class) ")
 #: A line without a full stop and at most this many words is a heading.

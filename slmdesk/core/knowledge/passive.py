@@ -17,7 +17,7 @@ import re
 from typing import Sequence
 
 from . import rules_en as rules
-from .echo import person_replacement
+from .echo import lowercase_opening, person_replacement
 from .names import PERSON
 from .spans import Span
 
@@ -62,9 +62,8 @@ def active_question(sentence: str, span: Span) -> str | None:
     if words[0].casefold() not in rules.DETERMINERS and any(
             word.casefold() in rules.STOP_WORDS for word in words):
         return None  # not a plain noun phrase: "In 2020 the shop"
-    if words[0].casefold() in rules.STOP_WORDS:
-        words[0] = words[0].casefold()
-    return f"{rules.WH_PERSON} {match.group(1).casefold()} {' '.join(words)}"
+    thing = lowercase_opening(" ".join(words), ())  # "The club" -> "the club"
+    return f"{rules.WH_PERSON} {match.group(1).casefold()} {thing}"
 
 
 def _is_past_too(participle: str) -> bool:
