@@ -35,6 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 NOTES = ROOT / "bench" / "knowledge_notes"
 HOME = Path(tempfile.gettempdir()) / "slmdesk-bench" / "knowledge-home"
+#: Reply length for the natural questions: room for an answer of two or three sentences (the
+#: quiz's 48 tokens cut some before their fact; the chat panel allows 512).
+NATURAL_REPLY_TOKENS = 128
 
 
 def normalise(text: str) -> str:
@@ -71,7 +74,7 @@ def ask_questions(model: Path, adapter: Path | None, questions: list[dict]) -> l
     out = []
     with quiz_engine(model, adapter) as (engine, _):
         for item in questions:
-            reply = ask_in_chat(engine, item["question"])
+            reply = ask_in_chat(engine, item["question"], max_tokens=NATURAL_REPLY_TOKENS)
             out.append({"question": item["question"], "reply": reply,
                         "correct": accepted(reply, item["accept"]),
                         "strict": accepted(first_sentence(reply), item["accept"])})

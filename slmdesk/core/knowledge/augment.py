@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from typing import Sequence
 
 from . import rules_en as rules
+from .coreference import clause_subjects_named, stand_alone
 from .echo import echo_questions, embedded_questions
 from .facts import (Entity, Fact, extract_facts, group_entities, leans_on_previous,
                     spans_outside_lists)
@@ -92,17 +93,18 @@ def augment_documents(texts: Sequence[str], titles: Sequence[str] = (), *,
             examples.append(example)
 
     topics_used: set[str] = set()
-    for fact in facts:
-        told = with_context(fact)
-        for said, candidates in _statements(fact):
+    standing = [stand_alone(fact) or fact for fact in facts]
+    for fact, alone in zip(facts, standing):
+        told = alone if alone is not fact else with_context(fact)
+        for said, candidates in _statements(clause_subjects_named(alone)):
             for example in (echo_examples(said, rng, told, candidates)
                             + embedded_examples(said, rng, told, candidates)):
                 add(example)
-        restated = restate_example(fact, topics_used)
+        restated = restate_example(alone, topics_used)
         if restated:
             add(restated)
-    for entity in group_entities(facts):
-        for example in entity_examples(entity, facts):
+    for entity in group_entities(standing):
+        for example in entity_examples(entity, standing):
             add(example)
     return Augmentation(examples, facts, notes, skipped)
 
@@ -136,10 +138,9 @@ def collect_facts(texts: Sequence[str], titles: Sequence[str] = ()
 
 
 def with_context(fact: Fact) -> Fact:
-    """``fact`` as its questions' answer quotes it: with the sentence before it when it leans on
-    that one (:func:`.facts.leans_on_previous`), so that "Who's our account manager at the wax
-    supplier?" finds "Their account manager is Carla Brennan" through the sentence that says
-    who "they" are; the reply then also says it."""
+    """``fact`` as its questions' answer quotes it when it leans on a sentence before it
+    (:func:`.facts.leans_on_previous`) and :func:`.coreference.stand_alone` cannot say for sure
+    what its pronoun points to: with that sentence before it, so the reply says it too."""
     if not leans_on_previous(fact):
         return fact
     return replace(fact, sentence=f"{fact.previous} {fact.sentence}")
@@ -211,7 +212,8 @@ def restate_example(fact: Fact, topics_used: set[str]) -> QAExample | None:
 def all_training_questions(facts: list[Fact]) -> set[str]:
     """Every question the training forms could ask about ``facts``, whatever the seed."""
     questions = set()
-    for fact in facts:
+    standing = [stand_alone(fact) or fact for fact in facts]
+    for fact in facts + standing + [clause_subjects_named(fact) for fact in standing]:
         for said in [fact, *relative_clause_facts(fact)]:
             who = [question for _, question in passive_questions(said.sentence, said.spans)]
             questions.update(question for _, question in
@@ -223,8 +225,8 @@ def all_training_questions(facts: list[Fact]) -> set[str]:
                              for template in rules.EMBEDDED_QUESTION_TEMPLATES)
         for span in fact.spans:
             questions.add(rules.TELL_ME_ABOUT_TEMPLATE.format(name=_strip_article(span.text)))
-    for entity in group_entities(facts):
-        questions.update(example.question for example in entity_examples(entity, facts))
+    for entity in group_entities(standing):
+        questions.update(example.question for example in entity_examples(entity, standing))
     return questions
 
 

@@ -35,6 +35,13 @@ _SUBORDINATION = re.compile(
 _STRANDED_AFTER_WHERE_OR_WHEN = re.compile(
     rf"\b(?:{'|'.join(sorted(rules.PREPOSITIONS_NOT_STRANDED_AFTER_WHERE_OR_WHEN))})\s*$",
     re.IGNORECASE)
+_SHORT_QUESTION_CUT = re.compile(rf",|\s+(?:{'|'.join(sorted(rules.CLAUSE_JOINERS))})\s+")
+_OPENERS = "|".join(sorted(rules.PHRASE_OPENERS))
+_PHRASE_BEFORE_SPAN = re.compile(
+    rf"\s+(?:{_OPENERS})\s+(?:(?:{'|'.join(sorted(rules.DETERMINERS))})\s+)?"
+    rf"(?:(?!(?:{_OPENERS})\s)[a-z]+\s+){{0,2}}$")
+#: A shortened embedded question keeps at least this many words that are not function words.
+MIN_CUE_WORDS = 2
 _EMBEDDED_RELATIVE = re.compile(r",\s+(?:who|which|whose)\b[^,;]*,(?=\s)")
 
 
@@ -143,11 +150,33 @@ def embedded_question(sentence: str, span: Span,
         before = lowercase_opening(before, spans)
     else:
         after = after.lstrip(",")
+    after = after[:_short_end(f"{wh} {before}", after, len(sentence) - len(after), span, spans)]
     question = _TRAILING.sub("", f"{wh} {before} {after}")
     question = re.sub(r"\s+([,?])", r"\1", " ".join(question.split())).rstrip(",")
     if len(question.split()) < 3 or count_mentions(question, span.text):
         return None
     return question
+
+
+def _short_end(asked: str, after: str, offset: int, span: Span, spans) -> int:
+    """Where the words after the question words may stop: before the first comma or clause
+    joined by "and" ("who designs our labels", not "... and charges £150 per design"), or
+    before a phrase naming another span ("when the reunion will take place", not "... at
+    Birchwood Farm near Hexham"). Natural questions carry one cue, not the whole sentence; a
+    question holding every other span of it teaches the model to need them all."""
+    others = [s for s in spans if s is not span and s.start >= offset]
+    ends = [match.start() for match in _SHORT_QUESTION_CUT.finditer(after)
+            if match.group() == "," or _starts_with_verb(after[match.end():])]
+    for other in others:
+        lead_in = _PHRASE_BEFORE_SPAN.search(after[:other.start - offset])
+        if lead_in:
+            ends.append(lead_in.start())
+    inside = [(s.start - offset, s.end - offset) for s in others]
+    for end in sorted(end for end in ends if not any(a < end < b for a, b in inside)):
+        kept = re.findall(r"[^\W\d_]+|\d+", asked + " " + after[:end])
+        if sum(word.casefold() not in rules.STOP_WORDS for word in kept) >= MIN_CUE_WORDS:
+            return end  # "who is flying" says too little: keep "in from Halifax"
+    return len(after)
 
 
 def _around_question_words(sentence: str, span: Span,
@@ -217,6 +246,9 @@ def _replacement(sentence: str, span: Span, spans) -> tuple[int, int, str] | Non
         return start, end, rules.WH_DATE
     if span.kind == NUMBER:
         wh = _amount_wh(span.text)
+        approximate = _WORD_BEFORE.search(before)  # "about 46 guests" is "how many guests"
+        if approximate and approximate.group(1).casefold() in rules.APPROXIMATORS:
+            start = approximate.start(1)
         return (start, end, wh) if wh else None
     if span.kind == LIST:
         people = [s for s in spans if s.kind == PERSON and span.start <= s.start < span.end]

@@ -43,6 +43,8 @@ class Fact:
     #: The sentences before it back to one that names someone or something ("" for the first):
     #: what a pronoun in it may point to.
     previous: str = ""
+    #: The people and names of each of those sentences, in order (:mod:`.coreference`).
+    earlier_names: tuple[tuple[Span, ...], ...] = ()
 
 
 @dataclass
@@ -64,20 +66,23 @@ def extract_facts(text: str, document: int = 0) -> list[Fact]:
     facts = []
     for index, (sentence, spans) in enumerate(zip(sentences, found)):
         if spans and _says_something_besides(sentence, spans):
+            lead_up = _lead_up_start(found, index)
             facts.append(Fact(sentence, tuple(spans), document,
-                              _lead_up(sentences, found, index)))
+                              " ".join(sentences[lead_up:index]),
+                              tuple(tuple(s for s in found[i] if s.kind in _NAMING)
+                                    for i in range(lead_up, index))))
     return facts
 
 
-def _lead_up(sentences: list[str], found: list[list[Span]], index: int) -> str:
-    """The sentences before ``index`` back to the nearest one that names someone or something
-    (at most :data:`MAX_LEAD_UP_SENTENCES`): what a pronoun in it may point to."""
+def _lead_up_start(found: list[list[Span]], index: int) -> int:
+    """Where the sentences before ``index`` start, back to the nearest one that names someone
+    or something (at most :data:`MAX_LEAD_UP_SENTENCES`): what a pronoun in it may point to."""
     start = index
     while start > 0 and index - start < MAX_LEAD_UP_SENTENCES:
         start -= 1
         if any(span.kind in _NAMING for span in found[start]):
             break
-    return " ".join(sentences[start:index])
+    return start
 
 
 def leans_on_previous(fact: Fact) -> bool:

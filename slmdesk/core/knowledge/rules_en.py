@@ -253,6 +253,19 @@ MODAL_AUXILIARIES = _words("will would can could should may might must shall")
 #: Pronouns that point back to something named before ("Their account manager is ..."): a
 #: sentence opening with one is quoted with the sentence before it.
 BACK_POINTING_PRONOUNS = _words("they them their theirs she her hers he him his it its")
+#: What the pronouns a sentence leans on may point to (:mod:`.coreference`): a person, or a
+#: firm or other name. "it" and "its" are not resolved.
+PERSON_PRONOUNS = _words("she her hers he him his")
+NAME_PRONOUNS = _words("they them their theirs")
+#: Pronouns that name their owner's possession ("their account manager").
+POSSESSIVE_PRONOUNS = _words("their theirs his hers")
+#: The possessive written after a name: "Carla's", and "Brennan & Sons’" after an s.
+POSSESSIVE_SUFFIX = "’s"
+POSSESSIVE_AFTER_S = "’"
+#: A later clause whose subject is one of these, after a comma and one of the joiners, is asked
+#: with the person named before it ("..., and she prefers" -> "Carla Brennan prefers").
+PERSON_SUBJECT_PRONOUNS = _words("she he")
+CLAUSE_JOINERS = _words("and but so while")
 #: Relative pronouns whose clause may be restated as a sentence of its own (:mod:`.relative`).
 RELATIVE_PRONOUNS = _words("who which")
 #: Words that open a plain noun phrase ("the club", "our labels").
@@ -261,6 +274,13 @@ DETERMINERS = _words("the a an my our his her their your its this that these tho
 #: room of on Wexley Road"); at the end they may stay ("who the van belongs to"), and "to" and
 #: "from" may stay anywhere ("where she moved to in 2019").
 NOT_STRANDED_MID_CLAUSE = _words("of in on at for with near about into like")
+#: An embedded question stops before a phrase that opens with one of these and names another
+#: span ("when the reunion will take place", not "... at Birchwood Farm near Hexham").
+PHRASE_OPENERS = _words("""with at on in near for after before by from including under along to
+                           during until since because if when while into""")
+#: Words before a number that its question words replace too ("about 46 guests" -> "how many
+#: guests").
+APPROXIMATORS = _words("about around roughly nearly almost approximately some over")
 #: An embedded question is not made from a clause opening with one of these (an imperative:
 #: "who please send your replies to").
 IMPERATIVE_OPENERS = _words("please do don't let")

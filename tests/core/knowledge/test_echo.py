@@ -79,15 +79,34 @@ def test_a_span_written_twice_is_not_asked():
 
 @pytest.mark.parametrize("sentence, span, question", [
     ("The delivery van belongs to Kofi Mensah.", "Kofi Mensah", "who the delivery van belongs to"),
-    ("Anna Berg moved to Tromsø in March 2019.", "Tromsø", "where Anna Berg moved to in March 2019"),
-    ("Anna Berg moved to Tromsø in March 2019.", "Anna Berg", "who moved to Tromsø in March 2019"),
+    ("Anna Berg moved to Tromsø in March 2019.", "Tromsø", "where Anna Berg moved to"),
+    ("Anna Berg moved to Tromsø in March 2019.", "Anna Berg", "who moved to Tromsø"),
     ("In March 2024, a pallet of jars arrived cracked.", "March 2024",
      "when a pallet of jars arrived cracked"),
     ("Vandermeer refunded €410 within a week.", "€410", "how much Vandermeer refunded within a week"),
     ("We ordered 18 bottles from Juniper Lane.", "18 bottles",
-     "how many bottles we ordered from Juniper Lane"),
+     "how many bottles we ordered"),
 ])
 def test_embedded_questions_put_the_question_words_first(sentence, span, question):
+    assert asked(sentence, embedded_questions)[span] == question
+
+
+@pytest.mark.parametrize("sentence, span, question", [
+    # the phrase naming another span goes, as a person asking would leave it out
+    ("The reunion will take place on Saturday 9 August 2025 at Birchwood Farm near Hexham.",
+     "Saturday 9 August 2025", "when the reunion will take place"),
+    # a clause joined by "and" goes; "Tuesdays and Fridays" is not a clause
+    ("Lucy Farrow designs our labels and charges £150 per design.", "Lucy Farrow",
+     "who designs our labels"),
+    ("Kofi Mensah drives the van on Tuesdays and Fridays.", "Kofi Mensah", "who drives the van"),
+    # never down to a single word that says something: "who is flying" keeps its place
+    ("Uncle Rasmus Lindahl is flying in from Halifax with his wife Noor.", "Uncle Rasmus Lindahl",
+     "who is flying in from Halifax"),
+    # "about 46 guests" is asked as a whole, not "how many guests we expect about"
+    ("We expect about 46 guests, including eleven children under ten.", "46 guests",
+     "how many guests we expect"),
+])
+def test_embedded_questions_carry_one_cue_not_the_whole_sentence(sentence, span, question):
     assert asked(sentence, embedded_questions)[span] == question
 
 
