@@ -6,7 +6,8 @@ turns ordinary English prose into those forms and into quiz questions of other f
 standard library only: no other model, no network. Plain Python: no Qt, no torch.
 
 Modules: :mod:`.sentences` (splitting), :mod:`.quantities`, :mod:`.names` and :mod:`.spans`
-(what a question can ask for), :mod:`.facts`, :mod:`.reorder` and :mod:`.echo` (the forms),
+(what a question can ask for), :mod:`.facts`, :mod:`.coreference` (what a pronoun points to), :mod:`.reorder`,
+:mod:`.echo`, :mod:`.passive` and :mod:`.relative` (the forms),
 :mod:`.augment` (training examples), :mod:`.quiz`, :mod:`.inversion` and :mod:`.matching`
 (the quiz), :mod:`.language`, and :mod:`.rules_en`, which holds every English word list and
 template.

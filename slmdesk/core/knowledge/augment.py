@@ -12,12 +12,17 @@ The forms, all made by rules from the note itself, with no other model:
   clause (:mod:`.passive`);
 - ``ask_embedded``: the same question with the question words in front, inside a request
   ("Can you tell me who the delivery van belongs to?"), since natural questions start with
-  them; answered the same way;
+  them, and shortened to one cue ("when the reunion will take place", without "at Birchwood
+  Farm near Hexham"), as people ask; answered the same way;
 - ``notes_about``: "What do my notes say about X?" for each person, place and name, answered
   by every sentence that mentions it;
 - ``facts_about``: "List the facts about X." for people and names with two or more facts,
   answered as a bullet list;
 - ``restate``: "Tell me about X." answered by the sentence with its clauses reordered.
+
+A sentence that leans on an earlier one ("We switched to them in 2022") is asked and answered
+with the name its pronoun points to, where :mod:`.coreference` can tell it for sure, so that
+the question names what a person would name ("Vandermeer Supply").
 
 Documents not in English are left out (the caller still trains their raw text) and said so in
 :attr:`Augmentation.notes`, in words meant for the person whose documents they are.

@@ -40,7 +40,7 @@ def stand_alone(fact: Fact) -> Fact | None:
     lean on an earlier sentence or the name is not certain."""
     if not leans_on_previous(fact):
         return None
-    first_name = min((s.start for s in fact.spans if s.kind in (PERSON, NAME)),
+    first_name = min((s.start for s in fact.spans if s.kind in (PERSON, NAME, PLACE)),
                      default=len(fact.sentence))
     pronoun = next((m for m in _PRONOUN.finditer(fact.sentence) if m.start() < first_name), None)
     if pronoun is None:
