@@ -100,26 +100,6 @@ def complete(model: Path, adapter: Path | None, completions: list[dict]) -> list
         llm.close()
 
 
-#: The matrix-product speed these machines show when not shared (2 cores, fp32): times measured
-#: while the host runs slower are read against it (``machine_gflops`` in the results).
-REFERENCE_GFLOPS = 180.0
-
-
-def machine_gflops(seconds: float = 2.0) -> float:
-    """fp32 matrix-product speed of this machine right now, on the training's 2 threads: a host
-    shared with other work can run 20-30% slower for an hour, and every time here with it."""
-    import torch
-
-    torch.set_num_threads(2)
-    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
-    a @ b
-    count, started = 0, time.perf_counter()
-    while time.perf_counter() - started < seconds:
-        a @ b
-        count += 1
-    return round(2 * 1024 ** 3 * count / (time.perf_counter() - started) / 1e9, 1)
-
-
 def train(model: Path, base_id: int, note: Path, preset: str, recipe: str) -> dict:
     from slmdesk.core.gguf_info import read_model_info
     from slmdesk.core.training import events as ev
@@ -135,7 +115,6 @@ def train(model: Path, base_id: int, note: Path, preset: str, recipe: str) -> di
     store = RunStore.open(app_paths())
     run = store.create(job)
     store.close()
-    speed_before = machine_gflops()
     started = time.perf_counter()
     runner = TrainingRunner(run.run_dir).start()
     events = list(runner.events())
@@ -152,10 +131,7 @@ def train(model: Path, base_id: int, note: Path, preset: str, recipe: str) -> di
     info = read_model_info(model)
     lengths = [dataset["train_tokens"] // max(dataset["train_chunks"], 1)] * dataset["train_chunks"]
     estimate = estimate_training(job, info, train_chunk_lengths=lengths, cached=True)
-    speed = round((speed_before + machine_gflops()) / 2, 1)
     return {"adapter": last["adapter_path"], "seconds": round(seconds, 1),
-            "machine_gflops": speed,
-            "seconds_at_reference_speed": round(seconds * speed / REFERENCE_GFLOPS, 1),
             "estimate_seconds": round(estimate.total_seconds, 1),
             "steps": len(steps), "epochs": plan["epochs"], "train_tokens": plan["train_tokens"],
             "tokens_per_second": round(steps[-1]["tokens_per_second"], 1) if steps else None,
@@ -238,8 +214,7 @@ def summarise(notes: dict) -> list[dict]:
                          "quiz": f"{run['quiz_before']} -> {run['quiz_after']}",
                          "general_perplexity": f"{before:.1f} -> {after:.1f}",
                          "general_perplexity_ratio": round(after / before, 2),
-                         "seconds": run["seconds"], "estimate_seconds": run["estimate_seconds"],
-                         "machine_gflops": run.get("machine_gflops")})
+                         "seconds": run["seconds"], "estimate_seconds": run["estimate_seconds"]})
     return rows
 
 
@@ -249,19 +224,17 @@ def _score(items: list[dict], mark: str = "correct") -> str:
 
 def markdown_table(rows: list[dict]) -> str:
     lines = ["| note | recipe | chat answers (first sentence) | completion | app quiz | general "
-             "perplexity (ratio) | time (estimate) | machine speed |",
-             "|---|---|---|---|---|---|---|---|"]
+             "perplexity (ratio) | time (estimate) |", "|---|---|---|---|---|---|---|"]
     for row in rows:
         chat = f"{row['chat']} ({row.get('chat_strict', '-')})"
         if row["recipe"] == "base model":
             lines.append(f"| {row['note']} | base model | {chat} | {row['completion']} "
-                         "| | | | |")
+                         "| | | |")
             continue
         lines.append(f"| {row['note']} | {row['recipe']} | {chat} | {row['completion']} "
                      f"| {row['quiz']} | {row['general_perplexity']} "
                      f"({row['general_perplexity_ratio']}x) | {row['seconds']:.0f} s "
-                     f"({row['estimate_seconds']:.0f} s) | {row.get('machine_gflops') or '-'} "
-                     "GFLOP/s |")
+                     f"({row['estimate_seconds']:.0f} s) |")
     return "\n".join(lines)
 
 
@@ -274,8 +247,7 @@ def _print_row(note: str, preset: str, recipe: str, scores: dict, trained: dict 
     if trained:
         before, after = trained["general_perplexity_before"], trained["general_perplexity_after"]
         line += (f"  general ppl {before:.1f} -> {after:.1f}  quiz {trained['quiz_before']} -> "
-                 f"{trained['quiz_after']}  {trained['seconds']:.0f} s (est {trained['estimate_seconds']:.0f}, "
-                 f"machine {trained.get('machine_gflops')} GFLOP/s)")
+                 f"{trained['quiz_after']}  {trained['seconds']:.0f} s (est {trained['estimate_seconds']:.0f})")
     print(line, flush=True)
 
 
