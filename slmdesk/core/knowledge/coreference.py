@@ -25,7 +25,7 @@ from typing import Sequence
 from . import rules_en as rules
 from .facts import Fact, leans_on_previous
 from .names import NAME, PERSON, PLACE
-from .spans import Span
+from .spans import NUMBER, Span, find_spans, is_money, number_parts
 
 _PRONOUN = re.compile(rf"\b(?:{'|'.join(sorted(rules.BACK_POINTING_PRONOUNS))})\b",
                       re.IGNORECASE)
@@ -47,35 +47,59 @@ def stand_alone(fact: Fact) -> Fact | None:
         return None
     word = pronoun.group().casefold()
     kind = PERSON if word in rules.PERSON_PRONOUNS else NAME if word in rules.NAME_PRONOUNS else None
-    if kind is None:
+    if (kind is None or _in_quotes(fact.sentence, pronoun.start())
+            or re.match(r"['’]\w", fact.sentence[pronoun.end():])  # "they're", "she'll"
+            or (word == "her" and pronoun.start() > 0)):  # "sent her flowers": hers or her?
         return None
-    antecedent = _only_name(fact.earlier_names, kind)
+    antecedent = _only_name(fact.earlier_names, fact.earlier_sentences, kind)
     if antecedent is None:
         return None
-    possessive = _is_possessive(word, fact.sentence[pronoun.end():])
-    return _replaced(fact, pronoun.start(), pronoun.end(), antecedent.text, antecedent.kind,
-                     possessive)
+    possessive = word in rules.POSSESSIVE_PRONOUNS or word == "her"
+    following = re.match(r"\s+(\S+)(?:\s+(\S+))?", fact.sentence[pronoun.end():])
+    if possessive and following and (
+            following.group(1)[0].isdigit()
+            or (following.group(1).casefold() in rules.KINSHIP_WORDS
+                and (following.group(2) or "a")[0].isupper())):
+        return None  # "His sister Ruth" names her; "Her 3 dogs" would ask "Carla's how many"
+    # "They deliver" is the firm, asked "who" or "what", never "where": a name, not a place
+    return _replaced(fact, pronoun.start(), pronoun.end(), antecedent.text,
+                     NAME if kind == NAME else PERSON, possessive)
 
 
 def clause_subjects_named(fact: Fact) -> Fact:
-    """``fact`` with each "she" or "he" opening a later clause replaced by the person named
-    last before it in the sentence ("..., Carla Brennan, and she prefers" -> "and Carla Brennan
-    prefers"), for the questions asked about that clause; unchanged when there is none."""
+    """``fact`` with each "she" or "he" opening a later clause replaced by the one person named
+    before it in the sentence ("..., Carla Brennan, and she prefers" -> "and Carla Brennan
+    prefers"), for the questions asked about that clause; unchanged where two people (or one
+    person's sister: "Tom Hale's sister runs a bakery, and she opens") come before it."""
     for match in reversed(list(_CLAUSE_SUBJECT.finditer(fact.sentence))):
-        people = [s for s in fact.spans if s.kind == PERSON and s.end <= match.start(1)]
-        if people:
-            fact = _replaced(fact, match.start(1), match.end(1), people[-1].text, PERSON, False)
+        before = fact.sentence[:match.start(1)]
+        people = {s.text for s in fact.spans if s.kind == PERSON and s.end <= match.start(1)}
+        if len(people) == 1 and not _names_others(before, list(people)):
+            fact = _replaced(fact, match.start(1), match.end(1), people.pop(), PERSON, False)
     return fact
 
 
-def _only_name(earlier: Sequence[Sequence[Span]], kind: str) -> Span | None:
+def _only_name(earlier: Sequence[Sequence[Span]], sentences: Sequence[str],
+               kind: str) -> Span | None:
     """The one name ``kind`` of pronoun can point to in the last earlier sentence naming any,
-    else None. "They" points to a firm or other name, or else to a place of several words
-    (firms read as places after "from": "comes from Brennan & Sons in Leeds"), never a town."""
-    for spans in reversed(earlier):
+    else None (a wrong guess teaches a wrong fact, so any doubt is None):
+
+    - "she" and "he": the one person of that sentence, when it names no one else who could
+      be meant ("a new accountant", "his sister", "Carla Brennan's daughter");
+    - "they": the one firm or other name, or else a place of several words (firms read as
+      places after "from": "comes from Brennan & Sons in Leeds"), never a town; and not when
+      the sentence names people or counts things ("40 tins"), which "they" may just as well be.
+    """
+    for spans, sentence in zip(reversed(earlier), reversed(sentences)):
+        if not spans:
+            continue
         if kind == PERSON:
             found = [span for span in spans if span.kind == PERSON]
+            if found and _names_others(sentence, [span.text for span in found]):
+                return None
         else:
+            if any(span.kind == PERSON for span in spans) or _counts_things(sentence):
+                return None
             found = ([span for span in spans if span.kind == NAME]
                      or [span for span in spans if span.kind == PLACE and " " in span.text])
         if found:
@@ -83,13 +107,32 @@ def _only_name(earlier: Sequence[Sequence[Span]], kind: str) -> Span | None:
     return None
 
 
-def _is_possessive(word: str, after: str) -> bool:
-    if word in rules.POSSESSIVE_PRONOUNS:
-        return True
-    if word != "her":
-        return False
-    following = re.match(r"\s+([a-z]+)", after)  # "her name" is hers; "ask her about" is her
-    return bool(following) and following.group(1) not in rules.STOP_WORDS
+def _names_others(text: str, people: Sequence[str] = ()) -> bool:
+    """Whether ``text`` speaks of people it does not name ("a new accountant", "his sister"),
+    leaving out the words of the names ``people`` ("Grandma Esther") and a noun that a form of
+    "be" makes one of them ("Their account manager is Carla Brennan")."""
+    for name in people:
+        text = re.sub(rf"\b[a-z]+\s+(?:is|was)\s+{re.escape(name)}", " ", text)
+        text = text.replace(name, " ")
+    words = re.findall(r"[^\W\d_]+", text.casefold())
+    return any(word in rules.KINSHIP_WORDS or word in rules.UNNAMED_PERSON_NOUNS
+               for word in words)
+
+
+def _counts_things(text: str) -> bool:
+    """Whether ``text`` counts something "they" could be: "40 tins", not "six weeks"."""
+    for span in find_spans(text):
+        if span.kind == NUMBER and not is_money(span.text):
+            noun = number_parts(span.text)[1].split()
+            if noun and noun[0].casefold() not in rules.DURATION_NOUNS and (
+                    noun[0].casefold() not in rules.MASS_AND_VOLUME_UNITS):
+                return True
+    return False
+
+
+def _in_quotes(text: str, index: int) -> bool:
+    before = text[:index]
+    return before.count('"') % 2 == 1 or before.count("“") > before.count("”")
 
 
 def _replaced(fact: Fact, start: int, end: int, name: str, kind: str,
@@ -101,7 +144,7 @@ def _replaced(fact: Fact, start: int, end: int, name: str, kind: str,
     sentence = fact.sentence[:start] + said + fact.sentence[end:]
     shift = len(said) - (end - start)
     spans = [s if s.end <= start else Span(s.text, s.kind, s.start + shift, s.end + shift)
-             for s in fact.spans]
+             for s in fact.spans if s.end <= start or s.start >= end]
     if not possessive:  # "Brennan & Sons’ account manager" is not asked "where ’ account ..."
         spans.append(Span(name, kind, start, start + len(name)))
     return replace(fact, sentence=sentence, spans=tuple(sorted(spans, key=lambda s: s.start)))

@@ -40,6 +40,8 @@ _OPENERS = "|".join(sorted(rules.PHRASE_OPENERS))
 _PHRASE_BEFORE_SPAN = re.compile(
     rf"\s+(?:{_OPENERS})\s+(?:(?:{'|'.join(sorted(rules.DETERMINERS))})\s+)?"
     rf"(?:(?!(?:{_OPENERS})\s)[a-z]+\s+){{0,2}}$")
+_NEGATION = re.compile(r"\b(?:not|never|no)\b|n['’]t\b", re.IGNORECASE)
+_QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”|\([^)]*\)")
 #: A shortened embedded question keeps at least this many words that are not function words.
 MIN_CUE_WORDS = 2
 _EMBEDDED_RELATIVE = re.compile(r",\s+(?:who|which|whose)\b[^,;]*,(?=\s)")
@@ -171,7 +173,10 @@ def _short_end(asked: str, after: str, offset: int, span: Span, spans) -> int:
         lead_in = _PHRASE_BEFORE_SPAN.search(after[:other.start - offset])
         if lead_in:
             ends.append(lead_in.start())
+    if _NEGATION.search(asked + after):
+        return len(after)  # "who does not work for X after 2023" is not "who does not work"
     inside = [(s.start - offset, s.end - offset) for s in others]
+    inside += [match.span() for match in _QUOTED.finditer(after)]
     for end in sorted(end for end in ends if not any(a < end < b for a, b in inside)):
         kept = re.findall(r"[^\W\d_]+|\d+", asked + " " + after[:end])
         if sum(word.casefold() not in rules.STOP_WORDS for word in kept) >= MIN_CUE_WORDS:
@@ -246,9 +251,7 @@ def _replacement(sentence: str, span: Span, spans) -> tuple[int, int, str] | Non
         return start, end, rules.WH_DATE
     if span.kind == NUMBER:
         wh = _amount_wh(span.text)
-        approximate = _WORD_BEFORE.search(before)  # "about 46 guests" is "how many guests"
-        if approximate and approximate.group(1).casefold() in rules.APPROXIMATORS:
-            start = approximate.start(1)
+        start = _with_approximator(before, start)  # "about 46 guests" is "how many guests"
         return (start, end, wh) if wh else None
     if span.kind == LIST:
         people = [s for s in spans if s.kind == PERSON and span.start <= s.start < span.end]
@@ -256,6 +259,23 @@ def _replacement(sentence: str, span: Span, spans) -> tuple[int, int, str] | Non
             return start, end, rules.WH_PEOPLE_LIST if start == 0 else rules.WH_PERSON
         return start, end, rules.WH_THING
     return _absorb_article(before, start), end, rules.WH_THING
+
+
+def _with_approximator(before: str, start: int) -> int:
+    """Where a number's question words start: before "nearly" in "nearly 46 guests", and before
+    "about" only where it cannot be a preposition (:data:`rules_en.LOOSE_APPROXIMATORS`)."""
+    word = _WORD_BEFORE.search(before)
+    if not word:
+        return start
+    lower = word.group(1).casefold()
+    if lower in rules.APPROXIMATORS:
+        return word.start(1)
+    if lower in rules.LOOSE_APPROXIMATORS:
+        earlier = _WORD_BEFORE.search(before[:word.start(1)])
+        if not before[:word.start(1)].strip() or (
+                earlier and earlier.group(1).casefold() in rules.APPROXIMATE_AFTER):
+            return word.start(1)
+    return start
 
 
 def person_replacement(sentence: str, start: int, end: int) -> tuple[int, int, str]:

@@ -43,7 +43,9 @@ class Fact:
     #: The sentences before it back to one that names someone or something ("" for the first):
     #: what a pronoun in it may point to.
     previous: str = ""
-    #: The people and names of each of those sentences, in order (:mod:`.coreference`).
+    #: Those sentences one by one, and the people, places and names of each, in order
+    #: (:mod:`.coreference`).
+    earlier_sentences: tuple[str, ...] = ()
     earlier_names: tuple[tuple[Span, ...], ...] = ()
 
 
@@ -69,6 +71,7 @@ def extract_facts(text: str, document: int = 0) -> list[Fact]:
             lead_up = _lead_up_start(found, index)
             facts.append(Fact(sentence, tuple(spans), document,
                               " ".join(sentences[lead_up:index]),
+                              tuple(sentences[lead_up:index]),
                               tuple(tuple(s for s in found[i] if s.kind in _NAMING)
                                     for i in range(lead_up, index))))
     return facts

@@ -257,8 +257,19 @@ BACK_POINTING_PRONOUNS = _words("they them their theirs she her hers he him his 
 #: firm or other name. "it" and "its" are not resolved.
 PERSON_PRONOUNS = _words("she her hers he him his")
 NAME_PRONOUNS = _words("they them their theirs")
-#: Pronouns that name their owner's possession ("their account manager").
+#: Pronouns that name their owner's possession ("their account manager"). "Her" is one only
+#: opening a sentence: "We sent her flowers" and "We bought her Volvo" cannot be told apart.
 POSSESSIVE_PRONOUNS = _words("their theirs his hers")
+#: People a sentence may speak of without naming them: "she" after one of these may be that
+#: person, not the one named (besides KINSHIP_WORDS).
+UNNAMED_PERSON_NOUNS = _words("""man woman men women boy girl lady gentleman child children baby
+                                person people friend friends neighbour neighbor colleague boss
+                                manager owner accountant teacher doctor nurse vet lawyer driver
+                                assistant builder plumber electrician cleaner chef cook waiter
+                                student tenant landlord landlady partner client customer guest""")
+#: Nouns a count may have that "they" cannot be ("six weeks" is not "they"; "40 tins" may be).
+DURATION_NOUNS = _words("""second seconds minute minutes hour hours day days week weeks month
+                          months year years decade decades""")
 #: The possessive written after a name: "Carla's", and "Brennan & Sons’" after an s.
 POSSESSIVE_SUFFIX = "’s"
 POSSESSIVE_AFTER_S = "’"
@@ -278,9 +289,14 @@ NOT_STRANDED_MID_CLAUSE = _words("of in on at for with near about into like")
 #: span ("when the reunion will take place", not "... at Birchwood Farm near Hexham").
 PHRASE_OPENERS = _words("""with at on in near for after before by from including under along to
                            during until since because if when while into""")
-#: Words before a number that its question words replace too ("about 46 guests" -> "how many
-#: guests").
-APPROXIMATORS = _words("about around roughly nearly almost approximately some over")
+#: Words before a number that its question words replace too ("nearly 46 guests" -> "how many
+#: guests"); "about", "around" and "over" only where they cannot be a preposition or particle:
+#: opening the sentence or after one of APPROXIMATE_AFTER ("we expect about 46 guests", not
+#: "we argued about 2 invoices").
+APPROXIMATORS = _words("roughly nearly almost approximately some")
+LOOSE_APPROXIMATORS = _words("about around over")
+APPROXIMATE_AFTER = _words("""is are was were be been has have had expect expects expected cost
+                             costs take takes took weigh weighs for of with""")
 #: An embedded question is not made from a clause opening with one of these (an imperative:
 #: "who please send your replies to").
 IMPERATIVE_OPENERS = _words("please do don't let")

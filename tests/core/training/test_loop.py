@@ -133,3 +133,64 @@ def test_input_only_tokens_are_read_but_not_learned():
         logits = model(input_ids=whole).logits[0, :-1]
     expected = torch.nn.functional.cross_entropy(logits[2:], whole[0, 3:], reduction="sum")
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("chunks", [
+    [[1, 5, 9, 13, 17, 21, 25, 29, 33, 37]],  # wider than the window
+    [[1, 6, 10], [1, 7, 11, 15]],  # narrower, padded rows
+])
+def test_the_anchor_window_in_the_batchs_pass_gives_what_a_pass_of_its_own_gives(chunks):
+    """One forward pass for batch and window: the same loss, and the same KL(base || adapted)
+    on the window, as computing them apart."""
+    import copy
+
+    from slmdesk.core.training.vocabulary import CandidateVocabulary
+
+    base = _tiny_llama()
+    vocabulary = CandidateVocabulary(64, range(64))  # every column: exact
+    anchor = loop.anchor_targets(base, [[1, 2, 3, 4, 5, 6], [1, 8, 9, 10, 11, 12, 13]], top_k=8)
+    model = copy.deepcopy(base)
+    with torch.no_grad():  # away from the base model, or the divergence would be zero
+        for param in model.model.layers.parameters():
+            param.add_(0.05 * torch.randn_like(param))
+    (batch,) = loop.micro_batches(chunks, 1, token_budget=100)
+    for index in range(2):
+        loss, count, divergence = loop.loss_and_divergence(model, batch, vocabulary, anchor,
+                                                           index)
+        alone, alone_count = loop.loss_sum(model, batch, vocabulary)
+        assert count == alone_count and loss.item() == pytest.approx(alone.item(), rel=1e-5)
+        with torch.no_grad():
+            logits = model(input_ids=anchor.windows[index]).logits[0, :-1]
+        adapted = torch.log_softmax(logits, dim=-1).gather(1, anchor.top_ids[index])
+        base_logprobs = anchor.top_logprobs[index]
+        expected = (base_logprobs.exp() * (base_logprobs - adapted)).sum(dim=-1).mean()
+        assert divergence.item() == pytest.approx(expected.item(), rel=1e-4, abs=1e-7)
+        assert divergence.item() > 0
+
+
+def test_a_step_with_the_anchor_learns_from_both_terms():
+    """The step's update is the gradient of the batch loss plus the weighted divergence."""
+    import copy
+
+    from slmdesk.core.training.vocabulary import CandidateVocabulary
+
+    base = _tiny_llama()
+    vocabulary = CandidateVocabulary(64, range(64))
+    anchor = loop.anchor_targets(base, [[1, 2, 3, 4, 5, 6]], top_k=8)
+    model = copy.deepcopy(base)
+    with torch.no_grad():
+        for param in model.model.layers.parameters():
+            param.add_(0.05 * torch.randn_like(param))
+    trained = [p for p in model.parameters() if p.requires_grad]
+    batches = [torch.tensor([[1, 5, 9, 13, 17]]), torch.tensor([[1, 6, 10]])]
+    model.zero_grad()
+    total = sum(loop.loss_sum(model, b, vocabulary)[0] for b in batches) / 6
+    loss, _, divergence = loop.loss_and_divergence(model, batches[1], vocabulary, anchor, 0)
+    grads = torch.autograd.grad(total + 0.5 * divergence, trained)
+    before = [p.detach().clone() for p in trained]
+    optimizer = torch.optim.SGD(trained, lr=1.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+    loop.train_step(model, optimizer, scheduler, batches, 0.0, vocabulary=vocabulary,
+                    anchor=anchor, anchor_weight=0.5, step=0)
+    for param, old, grad in zip(trained, before, grads):
+        assert torch.allclose(param.detach() - old, -grad, atol=1e-5)
