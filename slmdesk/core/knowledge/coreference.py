@@ -25,7 +25,7 @@ from typing import Sequence
 from . import rules_en as rules
 from .facts import Fact, leans_on_previous
 from .names import NAME, PERSON, PLACE
-from .spans import NUMBER, Span, find_spans, is_money, number_parts
+from .spans import NUMBER, Span, is_money, number_parts
 
 _PRONOUN = re.compile(rf"\b(?:{'|'.join(sorted(rules.BACK_POINTING_PRONOUNS))})\b",
                       re.IGNORECASE)
@@ -51,7 +51,7 @@ def stand_alone(fact: Fact) -> Fact | None:
             or re.match(r"['’]\w", fact.sentence[pronoun.end():])  # "they're", "she'll"
             or (word == "her" and pronoun.start() > 0)):  # "sent her flowers": hers or her?
         return None
-    antecedent = _only_name(fact.earlier_names, fact.earlier_sentences, kind)
+    antecedent = _only_name(fact.earlier_spans, fact.earlier_sentences, kind)
     if antecedent is None:
         return None
     possessive = word in rules.POSSESSIVE_PRONOUNS or word == "her"
@@ -91,19 +91,19 @@ def _only_name(earlier: Sequence[Sequence[Span]], sentences: Sequence[str],
       the sentence names people or counts things ("40 tins"), which "they" may just as well be.
     """
     for spans, sentence in zip(reversed(earlier), reversed(sentences)):
-        if not spans:
-            continue
         if kind == PERSON:
             found = [span for span in spans if span.kind == PERSON]
             if found and _names_others(sentence, [span.text for span in found]):
                 return None
         else:
-            if any(span.kind == PERSON for span in spans) or _counts_things(sentence):
+            if any(span.kind == PERSON for span in spans) or _counts_things(spans):
                 return None
             found = ([span for span in spans if span.kind == NAME]
                      or [span for span in spans if span.kind == PLACE and " " in span.text])
         if found:
             return found[0] if len({span.text for span in found}) == 1 else None
+        if any(span.kind in (PERSON, NAME, PLACE) for span in spans):
+            return None  # the nearest sentence naming anyone names no one "they" or "she" is
     return None
 
 
@@ -119,9 +119,9 @@ def _names_others(text: str, people: Sequence[str] = ()) -> bool:
                for word in words)
 
 
-def _counts_things(text: str) -> bool:
-    """Whether ``text`` counts something "they" could be: "40 tins", not "six weeks"."""
-    for span in find_spans(text):
+def _counts_things(spans: Sequence[Span]) -> bool:
+    """Whether ``spans`` count something "they" could be: "40 tins", not "six weeks"."""
+    for span in spans:
         if span.kind == NUMBER and not is_money(span.text):
             noun = number_parts(span.text)[1].split()
             if noun and noun[0].casefold() not in rules.DURATION_NOUNS and (

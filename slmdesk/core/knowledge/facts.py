@@ -43,10 +43,9 @@ class Fact:
     #: The sentences before it back to one that names someone or something ("" for the first):
     #: what a pronoun in it may point to.
     previous: str = ""
-    #: Those sentences one by one, and the people, places and names of each, in order
-    #: (:mod:`.coreference`).
+    #: Those sentences one by one, and the spans of each, in order (:mod:`.coreference`).
     earlier_sentences: tuple[str, ...] = ()
-    earlier_names: tuple[tuple[Span, ...], ...] = ()
+    earlier_spans: tuple[tuple[Span, ...], ...] = ()
 
 
 @dataclass
@@ -72,8 +71,7 @@ def extract_facts(text: str, document: int = 0) -> list[Fact]:
             facts.append(Fact(sentence, tuple(spans), document,
                               " ".join(sentences[lead_up:index]),
                               tuple(sentences[lead_up:index]),
-                              tuple(tuple(s for s in found[i] if s.kind in _NAMING)
-                                    for i in range(lead_up, index))))
+                              tuple(tuple(found[i]) for i in range(lead_up, index))))
     return facts
 
 

@@ -110,8 +110,7 @@ def loss_sum(model: nn.Module, input_ids: torch.Tensor,
     if padded:  # right padding (real tokens never see it) and input-only tokens: not learned
         keep = targets >= 0
         targets = targets[keep]
-        input_ids = torch.where(input_ids >= 0, input_ids,
-                                torch.where(input_ids == PAD, 0, -input_ids - 2))
+        input_ids = _model_ids(input_ids)
     if parts is not None and vocabulary is not None:
         body, head = parts
         hidden = _hidden(body, input_ids)
@@ -134,6 +133,13 @@ def loss_sum(model: nn.Module, input_ids: torch.Tensor,
     need_grad = torch.is_grad_enabled() and hidden.requires_grad
     loss = LinearCrossEntropy.apply(hidden, head.weight, head.bias, targets, need_grad)
     return loss, targets.numel()
+
+
+def _model_ids(input_ids: torch.Tensor) -> torch.Tensor:
+    """The token ids the model reads: padding as token 0 (never attended to: it sits to the
+    right), input-only tokens (:func:`slmdesk.core.dataset.input_only`) as their own id."""
+    return torch.where(input_ids >= 0, input_ids,
+                       torch.where(input_ids == PAD, 0, -input_ids - 2))
 
 
 def _hidden(body: nn.Module, input_ids: torch.Tensor) -> torch.Tensor:
@@ -229,8 +235,7 @@ def loss_and_divergence(model: nn.Module, input_ids: torch.Tensor,
     targets = rows[:, 1:].reshape(-1)
     keep = targets >= 0
     together = torch.cat([rows, nn.functional.pad(window, (0, width - window.shape[1]), value=PAD)])
-    ids = torch.where(together >= 0, together, torch.where(together == PAD, 0, -together - 2))
-    hidden = body(input_ids=ids, use_cache=False).last_hidden_state[:, :-1]
+    hidden = body(input_ids=_model_ids(together), use_cache=False).last_hidden_state[:, :-1]
     learned = hidden[:-1].reshape(-1, hidden.shape[-1])[keep]
     anchored = hidden[-1, :window.shape[1] - 1]
     columns, correction = vocabulary.draw()
