@@ -23,12 +23,10 @@ from dataclasses import replace
 from typing import Sequence
 
 from . import rules_en as rules
-from .facts import Fact, leans_on_previous
+from .facts import Fact, leaning_pronoun
 from .names import NAME, PERSON, PLACE
 from .spans import NUMBER, Span, is_money, number_parts
 
-_PRONOUN = re.compile(rf"\b(?:{'|'.join(sorted(rules.BACK_POINTING_PRONOUNS))})\b",
-                      re.IGNORECASE)
 _CLAUSE_SUBJECT = re.compile(
     rf",\s+(?:(?:{'|'.join(sorted(rules.CLAUSE_JOINERS))})\s+)?"
     rf"\b({'|'.join(sorted(rules.PERSON_SUBJECT_PRONOUNS))})\b(?=\s+[a-z])")
@@ -38,11 +36,7 @@ def stand_alone(fact: Fact) -> Fact | None:
     """``fact`` with the pronoun it leans on replaced by the name it points to ("We switched
     to them in 2022" -> "We switched to Vandermeer Supply in 2022"), or None when it does not
     lean on an earlier sentence or the name is not certain."""
-    if not leans_on_previous(fact):
-        return None
-    first_name = min((s.start for s in fact.spans if s.kind in (PERSON, NAME, PLACE)),
-                     default=len(fact.sentence))
-    pronoun = next((m for m in _PRONOUN.finditer(fact.sentence) if m.start() < first_name), None)
+    pronoun = leaning_pronoun(fact)
     if pronoun is None:
         return None
     word = pronoun.group().casefold()

@@ -40,12 +40,15 @@ class Fact:
     sentence: str
     spans: tuple[Span, ...]
     document: int
-    #: The sentences before it back to one that names someone or something ("" for the first):
-    #: what a pronoun in it may point to.
-    previous: str = ""
-    #: Those sentences one by one, and the spans of each, in order (:mod:`.coreference`).
+    #: The sentences before it back to one that names someone or something (none for the
+    #: first), and the spans of each, in order: what a pronoun in it may point to.
     earlier_sentences: tuple[str, ...] = ()
     earlier_spans: tuple[tuple[Span, ...], ...] = ()
+
+    @property
+    def previous(self) -> str:
+        """The earlier sentences as one text ("" for the first)."""
+        return " ".join(self.earlier_sentences)
 
 
 @dataclass
@@ -69,7 +72,6 @@ def extract_facts(text: str, document: int = 0) -> list[Fact]:
         if spans and _says_something_besides(sentence, spans):
             lead_up = _lead_up_start(found, index)
             facts.append(Fact(sentence, tuple(spans), document,
-                              " ".join(sentences[lead_up:index]),
                               tuple(sentences[lead_up:index]),
                               tuple(tuple(found[i]) for i in range(lead_up, index))))
     return facts
@@ -92,11 +94,18 @@ def leans_on_previous(fact: Fact) -> bool:
     any name of its own, which it could point to. ("The current price is £2.40 per kilo" leans
     on the sentence before too, but a sentence opening with "the" as often starts something new:
     "The seed swap is on 12 April".)"""
-    if not fact.previous:
-        return False
+    return leaning_pronoun(fact) is not None
+
+
+def leaning_pronoun(fact: Fact) -> re.Match[str] | None:
+    """The pronoun by which ``fact`` leans on an earlier sentence (the first one before any name
+    of its own), or None (:func:`leans_on_previous`)."""
+    if not fact.earlier_sentences:
+        return None
     first_name = min((span.start for span in fact.spans if span.kind in _NAMING),
                      default=len(fact.sentence))
-    return any(match.start() < first_name for match in _BACK_POINTING.finditer(fact.sentence))
+    return next((match for match in _BACK_POINTING.finditer(fact.sentence)
+                 if match.start() < first_name), None)
 
 
 def is_statement(unit: SentenceUnit) -> bool:
