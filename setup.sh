@@ -29,7 +29,12 @@ fi
 
 python3 -m venv .venv
 .venv/bin/python -m pip install -q "torch==2.13.0"
-# llama-cpp-python has no wheel on PyPI: this compiles llama.cpp (about 7 minutes on 2 cores).
+# llama-cpp-python has no wheel on PyPI: tools/build_llama_cpp.sh compiles llama.cpp for every
+# processor level (about 12 minutes on 2 cores), never for this machine alone (-march=native
+# kills chat with SIGILL on processors with AMX, and would not run on older ones).
+if ! .venv/bin/python tools/llama_cpp_is_portable.py; then
+  tools/build_llama_cpp.sh .venv/bin/python
+fi
 CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc 2>/dev/null || echo 2)}" \
   .venv/bin/python -m pip install -q -e ".$extras"
 echo "SLM Desk is installed in $(pwd)/.venv"

@@ -138,7 +138,9 @@ def main() -> int:
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "chat_bench.json"))
     args = parser.parse_args()
-    import llama_cpp
+    from slmdesk.core.engine.cpu_backend import import_llama_cpp
+
+    llama_cpp, cpu_backend = import_llama_cpp()
 
     model = starter_path()
     threads = default_threads()
@@ -147,6 +149,7 @@ def main() -> int:
     raw_llm = llama_cpp.Llama(model_path=str(model), n_ctx=n_ctx, n_threads=threads,
                               verbose=False)
     engine = EngineClient()
+    engine_backend = engine.ready.get("cpu_backend")
     engine.load(model, n_ctx=n_ctx, n_threads=threads)
     run_raw(raw_llm, messages, 8)  # warm both up: page in the weights, first-call setup
     run_engine(engine, messages, 8)
@@ -176,7 +179,10 @@ def main() -> int:
     engine_tps, raw_tps = median(through_engine, "tokens_per_second"), median(raw, "tokens_per_second")
     result = {
         "machine": {"cpus": os.cpu_count(), "threads": threads, "python": platform.python_version(),
-                    "llama_cpp_python": llama_cpp.__version__},
+                    "llama_cpp_python": llama_cpp.__version__,
+                    # The CPU variant of llama.cpp that ran, in this process and in the engine.
+                    "cpu_backend": cpu_backend.name,
+                    "engine_cpu_backend": engine_backend},
         "model": model.name, "n_ctx": n_ctx, "max_tokens": args.tokens, "rounds": args.rounds,
         "raw": {"decode_tokens_per_second": raw_tps, "time_to_first_token_s": median(raw, "ttft"),
                 "tokens": [row["tokens"] for row in raw]},

@@ -82,7 +82,9 @@ def ask_questions(model: Path, adapter: Path | None, questions: list[dict]) -> l
 
 
 def complete(model: Path, adapter: Path | None, completions: list[dict]) -> list[dict]:
-    from llama_cpp import Llama
+    from slmdesk.core.engine.cpu_backend import import_llama_cpp
+
+    Llama = import_llama_cpp()[0].Llama
 
     kwargs = dict(model_path=str(model), n_ctx=512, n_threads=2, seed=0, verbose=False)
     if adapter is not None:

@@ -25,16 +25,16 @@ from typing import Any
 
 from slmdesk.core.dataset import MIN_CHUNKS_FOR_CHUNK_SPLIT, MIN_DOCUMENTS_FOR_DOCUMENT_SPLIT
 
-PREVIEW_MODULE = "slmdesk.core.dataset_preview"
 
 
 class VocabTokenizer:
     """The GGUF file's tokenizer through llama.cpp (vocabulary only), as a dataset Tokenizer."""
 
     def __init__(self, model_path: str) -> None:
-        from llama_cpp import Llama
+        from slmdesk.core.engine.cpu_backend import import_llama_cpp
 
-        self.llm = Llama(model_path=model_path, vocab_only=True, verbose=False)
+        llama_cpp, _ = import_llama_cpp()
+        self.llm = llama_cpp.Llama(model_path=model_path, vocab_only=True, verbose=False)
         self.bos_token_id = self.llm.token_bos() if self.llm.token_bos() >= 0 else None
         self.eos_token_id = self.llm.token_eos() if self.llm.token_eos() >= 0 else None
         self._cache: dict[str, list[int]] = {}

@@ -109,6 +109,8 @@ class ChatSession(QObject):
         self.reply: ActiveReply | None = None
         self._wanted: LoadSpec | None = None
         self._load_id: str | None = None
+        #: A model whose engine crashed in a way a restart repeats (SIGILL), and the words for it.
+        self._doomed: tuple[LoadSpec | None, str] | None = None
         self._tick = QTimer(self)
         self._tick.setInterval(RENDER_INTERVAL_MS)
         self._tick.timeout.connect(self._flush)
@@ -208,8 +210,12 @@ class ChatSession(QObject):
         self._stop_timer.start()
 
     def restart(self) -> None:
-        """Start a new engine after a crash, loading the model that was in use."""
+        """Start a new engine after a crash, loading the model that was in use.
+
+        Refused (:class:`ChatRefused`) after a crash a restart would repeat (SIGILL).
+        """
         spec = self._wanted
+        self._refuse_doomed(spec)
         self.loaded, self.loaded_info = None, {}
         if not self.engine.running:
             self.engine.start()
@@ -231,7 +237,20 @@ class ChatSession(QObject):
         if self.reply is not None:
             raise ChatRefused("A reply is still being written. Stop it first (Escape).")
         conv = self.store.get(conversation_id)
-        return conv, self.spec_for(conv)
+        spec = self.spec_for(conv)
+        self._refuse_doomed(spec)
+        return conv, spec
+
+    @property
+    def restart_helps(self) -> bool:
+        """False after a crash that starting the engine again would only repeat."""
+        return self._doomed is None
+
+    def _refuse_doomed(self, spec: LoadSpec | None) -> None:
+        if self._doomed is not None and self._doomed[0] == spec:
+            raise ChatRefused("The language model engine cannot run this model on this "
+                              "computer's processor, so it was not started again.",
+                              self._doomed[1])
 
     def _run(self, conv: Conversation, reply: Message, spec: LoadSpec) -> None:
         messages = [{"role": "system", "content": conv.system_prompt.strip()}] \
@@ -387,6 +406,9 @@ class ChatSession(QObject):
         reply, self.reply = self.reply, None
         self._tick.stop()
         self._stop_timer.stop()
+        ended = self.engine.last_exit
+        if ended is not None and not ended.restart_helps:
+            self._doomed = (self._wanted, ended.message)
         self._set_state("crashed")
         if reply is not None:
             self.reply = reply

@@ -315,7 +315,10 @@ class ChatView(QWidget):
     @Slot()
     def restart_engine(self) -> None:
         self.notice.hide()
-        self.session.restart()
+        try:
+            self.session.restart()
+        except ChatRefused as exc:
+            self.notice.show_message(exc.message, "error", exc.details)
 
     @Slot()
     def shutdown(self) -> None:
@@ -386,8 +389,12 @@ class ChatView(QWidget):
 
     @Slot(str)
     def _engine_crashed(self, message: str) -> None:
-        self.notice.show_message(
-            "The language model engine stopped unexpectedly. Your conversation is safe: the "
-            "reply written so far was kept and marked interrupted. Restart the engine to go on.",
-            "error", message, action="Restart engine")
+        headline = message.split("\nLast lines from the engine:")[0]
+        safe = "Your conversation is safe: the reply written so far was kept and marked " \
+               "interrupted."
+        if self.session.restart_helps:
+            self.notice.show_message(f"{headline} {safe} Restart the engine to go on.",
+                                     "error", message, action="Restart engine")
+        else:  # restarting would crash the same way: no button to loop on
+            self.notice.show_message(f"{headline} {safe}", "error", message)
         self._state_changed(self.session.state)

@@ -16,20 +16,19 @@ from __future__ import annotations
 import collections
 import itertools
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal, Slot
+from PySide6.QtCore import QObject, QProcess, Signal, Slot
 
 from slmdesk.core.engine import protocol as p
+from slmdesk.core.processes import ENGINE_MODULE, Child, ChildExit, child_launch, describe_exit
+from slmdesk.ui.child_launch import qt_crash_signal, start_child
 from slmdesk.ui.line_buffer import LineBuffer
 
-HOST_MODULE = "slmdesk.core.engine.host"
 LOG_NAME = "engine.log"
 STDERR_LINES_KEPT = 40
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 class EngineNotRunning(RuntimeError):
@@ -58,15 +57,19 @@ class EngineProcess(QObject):
     #: A request failed (the ``error`` event: message for the user, detail, code).
     error = Signal(dict)
     #: The process ended without being asked to: a message with the exit code and last stderr.
+    #: :attr:`last_exit` says more (the signal, whether a restart can help).
     crashed = Signal(str)
     #: The process ended after :meth:`stop`.
     stopped = Signal()
 
     def __init__(self, log_dir: str | os.PathLike[str] | None = None,
-                 parent: QObject | None = None, *, python: str | None = None) -> None:
+                 parent: QObject | None = None, *, module: str = ENGINE_MODULE) -> None:
         super().__init__(parent)
         self.log_path = Path(log_dir) / LOG_NAME if log_dir is not None else None
-        self._python = python or sys.executable
+        #: The module run as the engine host (tests run stand-ins that crash on purpose).
+        self.module = module
+        #: How the process last ended unexpectedly (None before any crash).
+        self.last_exit: ChildExit | None = None
         self._process: QProcess | None = None
         self._stdout_lines = LineBuffer()
         self._stderr_lines = LineBuffer()
@@ -111,20 +114,13 @@ class EngineProcess(QObject):
             self._log.write(f"--- engine started {time.strftime('%Y-%m-%d %H:%M:%S')} ---\n"
                             .encode())
             self._log.flush()
-        env = QProcessEnvironment.systemEnvironment()
-        env.insert("PYTHONPATH", os.pathsep.join(
-            filter(None, [_PACKAGE_ROOT, env.value("PYTHONPATH", "")])))
-        env.insert("PYTHONUNBUFFERED", "1")
         process = QProcess(self)
-        process.setProcessEnvironment(env)
-        process.setProgram(self._python)
-        process.setArguments(["-m", HOST_MODULE])
         process.readyReadStandardOutput.connect(self._on_stdout)
         process.readyReadStandardError.connect(self._on_stderr)
         process.finished.connect(self._on_finished)
         process.errorOccurred.connect(self._on_error)
         self._process = process
-        process.start()
+        start_child(process, child_launch(self.module))
 
     def stop(self, timeout: float = 5.0) -> None:
         """Ask the engine to exit and wait for it; kill it if it takes longer than ``timeout``.
@@ -288,12 +284,11 @@ class EngineProcess(QObject):
         if self._stopping:
             self.stopped.emit()
             return
-        if status == QProcess.ExitStatus.CrashExit:
-            # On Unix Qt reports the signal that ended the process as its exit code.
-            how = "was killed or crashed" + (f" (signal {exit_code})" if exit_code else "")
-        else:
-            how = f"stopped unexpectedly (exit code {exit_code})"
-        self.crashed.emit(self._crash_message(f"The language model engine {how}."))
+        signum = qt_crash_signal(exit_code, status)
+        self.last_exit = describe_exit(
+            Child.ENGINE, None if signum else exit_code, signal_number=signum,
+            cpu_backend=self.ready_info.get("cpu_backend") or None)
+        self.crashed.emit(self._crash_message(self.last_exit.message))
 
     @Slot(QProcess.ProcessError)
     def _on_error(self, error: QProcess.ProcessError) -> None:

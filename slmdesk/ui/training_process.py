@@ -14,22 +14,18 @@ the database, so it can be resumed from its last checkpoint. Nothing here import
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QProcess, QTimer, Signal, Slot
 
-from slmdesk.core.processes import TRAINING_MODULE, child_command
+from slmdesk.core.processes import TRAINING_MODULE, Child, child_launch, describe_exit
 from slmdesk.core.training import events as ev
-from slmdesk.core.training.runner import LOG_FILE, log_tail
-from slmdesk.core.training.runs import RunStore
-from slmdesk.paths import AppPaths, app_paths
+from slmdesk.core.training.runner import (CANCEL_GRACE_SECONDS, LOG_FILE, log_tail,
+                                          record_interrupted)
+from slmdesk.paths import AppPaths
+from slmdesk.ui.child_launch import qt_crash_signal, start_child
 from slmdesk.ui.line_buffer import LineBuffer
-
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
-#: After a cancel request, seconds until SIGTERM, then until SIGKILL.
-CANCEL_GRACE_SECONDS = 90.0
 
 
 class TrainingProcess(QObject):
@@ -105,22 +101,14 @@ class TrainingProcess(QObject):
         self._log.write(f"--- worker started {time.strftime('%Y-%m-%d %H:%M:%S')}"
                         f"{' (resume)' if resume else ''} ---\n".encode())
         self._log.flush()
-        env = QProcessEnvironment.systemEnvironment()
-        env.insert("PYTHONPATH", os.pathsep.join(
-            filter(None, [_PACKAGE_ROOT, env.value("PYTHONPATH", "")])))
-        env.insert("PYTHONUNBUFFERED", "1")
-        program, *args = child_command(TRAINING_MODULE, str(self.run_dir),
-                                       *(["--resume"] if resume else []))
         process = QProcess(self)
-        process.setProcessEnvironment(env)
-        process.setProgram(program)
-        process.setArguments(args)
         process.readyReadStandardOutput.connect(self._on_stdout)
         process.readyReadStandardError.connect(self._on_stderr)
         process.finished.connect(self._on_finished)
         process.errorOccurred.connect(self._on_error)
         self._process = process
-        process.start()
+        start_child(process, child_launch(TRAINING_MODULE, str(self.run_dir),
+                                          *(["--resume"] if resume else [])))
         self.launched.emit()
 
     def cancel(self, grace: float = CANCEL_GRACE_SECONDS) -> None:
@@ -240,11 +228,9 @@ class TrainingProcess(QObject):
         self._escalation.stop()
         self._close_log()
         if self.terminal is None:
-            if status == QProcess.ExitStatus.CrashExit:
-                how = "was stopped" + (f" by signal {exit_code}" if exit_code else "")
-            else:
-                how = f"stopped unexpectedly (exit code {exit_code})"
-            self._died(f"The training process {how}.")
+            signum = qt_crash_signal(exit_code, status)
+            self._died(describe_exit(Child.TRAINING, None if signum else exit_code,
+                                     signal_number=signum).message)
         self.ended.emit()
 
     @Slot(QProcess.ProcessError)
@@ -257,23 +243,9 @@ class TrainingProcess(QObject):
 
     def _died(self, headline: str) -> None:
         """No terminal event: record the run as interrupted (resumable) and say so."""
-        tail = self.log_tail()
-        message = (f"{headline} Your run is kept and can be resumed from its last checkpoint.")
-        self.terminal = ev.make_event(ev.INTERRUPTED, message=message, log_tail=tail,
-                                      resumable=True)
-        try:
-            store = RunStore.open(self.paths or app_paths())
-            try:
-                run = store.find_by_dir(self.run_dir)
-                if run is not None and run.status == "running":
-                    store.update(run.id, status="interrupted", pid=None,
-                                 error=message + ("\n" + tail if tail else ""))
-            finally:
-                store.close()
-        except Exception as exc:  # noqa: BLE001 - the message must reach the user regardless
-            tail += f"\n(could not update the run record: {exc})"
+        self.terminal = record_interrupted(self.run_dir, headline, self.paths)
         self.event.emit(self.terminal)
-        self.crashed.emit(message, tail)
+        self.crashed.emit(self.terminal["message"], self.terminal["log_tail"])
 
     def _close_log(self) -> None:
         if self._log is not None:

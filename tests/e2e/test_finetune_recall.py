@@ -40,7 +40,9 @@ PROBES = [
 
 
 def recall(model_path: Path, lora_path: Path | None) -> tuple[int, list[str]]:
-    from llama_cpp import Llama
+    from slmdesk.core.engine.cpu_backend import import_llama_cpp
+
+    Llama = import_llama_cpp()[0].Llama
 
     kwargs = dict(model_path=str(model_path), n_ctx=256, n_threads=2, seed=0, verbose=False)
     if lora_path is not None:

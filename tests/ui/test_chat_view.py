@@ -243,6 +243,30 @@ def test_a_killed_engine_is_reported_and_the_conversation_kept(qtbot, window):
 
 
 @pytest.mark.slow
+def test_an_engine_killed_by_sigill_is_explained_and_not_restarted_in_a_loop(qtbot, window):
+    """An engine built for another processor dies with SIGILL on every load: the page says so in
+    plain words and offers no restart that would only crash again."""
+    from tests.core.engine.sigill_host import MODULE as SIGILL_HOST
+
+    chat = window.chat_view
+    configure(chat)
+    chat.session.engine.module = SIGILL_HOST
+    with qtbot.waitSignal(chat.session.engine_crashed, timeout=REPLY_TIMEOUT):
+        type_and_send(qtbot, chat, QUESTION)
+
+    assert "processor does not have" in chat.notice.text
+    assert "llama.cpp" in chat.notice.text and "Reinstall SLM Desk" in chat.notice.text
+    assert not chat.notice.action_button.isVisible()
+    assert shown(chat)[-1][2] == "interrupted"
+    assert not chat.session.restart_helps
+
+    type_and_send(qtbot, chat, "Are you there?")  # the same model again: refused, no new engine
+    assert not chat.session.engine.running
+    assert "cannot run this model on this computer's processor" in chat.notice.text
+    assert [role for role, _, _ in shown(chat)] == ["user", "assistant"]
+
+
+@pytest.mark.slow
 def test_the_user_is_told_when_the_oldest_turns_were_left_out(qtbot, window):
     chat = window.chat_view
     configure(chat, max_tokens=16)

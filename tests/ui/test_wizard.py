@@ -15,6 +15,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from slmdesk.core.dataset_preview import chunk_lengths_from_tokens
+from slmdesk.core.processes import ChildLaunch, child_environment
 from slmdesk.core.training import events as ev
 from slmdesk.core.training.loop import latest_checkpoint
 from slmdesk.core.training.runs import RunStore
@@ -243,8 +244,8 @@ def test_chunk_lengths_from_tokens_match_the_dataset_cutter():
 
 
 def _fake_worker(monkeypatch, script: str) -> None:
-    monkeypatch.setattr(training_process, "child_command",
-                        lambda module, *args: [sys.executable, "-c", script, *args])
+    monkeypatch.setattr(training_process, "child_launch", lambda module, *args: ChildLaunch(
+        [sys.executable, "-c", script, *args], child_environment()))
 
 
 def test_a_worker_dying_without_a_word_is_reported_with_its_log(qtbot, monkeypatch, tmp_path):
@@ -426,7 +427,7 @@ def test_a_killed_worker_shows_its_error_and_log_and_stays_resumable(qtbot, star
         pass
     os.kill(page.process.pid, signal.SIGKILL)
     assert wait_for_end(qtbot, page, timeout=60_000) == "crashed"
-    assert "The training process was stopped by signal 9" in page.notice.text
+    assert "The training process stopped unexpectedly: it was killed (SIGKILL)" in page.notice.text
     assert "resumed" in page.notice.text
     details = page.notice.details_view
     assert details.isVisible() and "Last lines of the training log" in details.toPlainText()

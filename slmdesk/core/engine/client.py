@@ -1,6 +1,6 @@
 """A plain-Python client for the engine process (used by the command line and the tests).
 
-It starts ``python -m slmdesk.core.engine.host``, writes requests to its stdin and reads events
+It starts the engine host through the one launcher (:mod:`slmdesk.core.processes`), writes requests to its stdin and reads events
 from its stdout on a background thread. Methods block until their answer arrives; ``chat``
 returns an iterator of events. If the engine dies (a crash in llama.cpp, out of memory, killed)
 every waiting call raises :class:`EngineCrashed` with the exit code and the last lines the engine
@@ -26,11 +26,11 @@ import os
 import queue
 import subprocess
 import threading
-from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from slmdesk.core.engine import protocol as p
-from slmdesk.core.processes import ENGINE_MODULE, child_command
+from slmdesk.core.processes import (ENGINE_MODULE, Child, ChildExit, child_launch, close_quietly,
+                                    describe_exit, pump_lines)
 
 _EOF = object()
 
@@ -44,14 +44,13 @@ class EngineError(RuntimeError):
 
 
 class EngineCrashed(RuntimeError):
-    """The engine process ended unexpectedly."""
+    """The engine process ended unexpectedly; ``exit.message`` says why in plain words."""
 
-    def __init__(self, returncode: int | None, stderr_tail: str) -> None:
-        how = "was killed by a signal" if returncode is not None and returncode < 0 else "stopped"
-        super().__init__(
-            f"The language model engine {how} unexpectedly (exit code {returncode})."
-            + (f"\n{stderr_tail}" if stderr_tail else "")
-        )
+    def __init__(self, returncode: int | None, stderr_tail: str, cpu_backend: str | None = None
+                 ) -> None:
+        self.exit: ChildExit = describe_exit(Child.ENGINE, returncode, cpu_backend=cpu_backend)
+        super().__init__(self.exit.message
+                         + (f"\nLast lines from the engine:\n{stderr_tail}" if stderr_tail else ""))
         self.returncode, self.stderr_tail = returncode, stderr_tail
 
 
@@ -61,6 +60,7 @@ class EngineClient:
     Args:
         log_path: if given, everything the engine writes to stderr is appended to this file.
         start_timeout: seconds to wait for the engine's ``ready`` event.
+        module: the module run as the engine (tests start stand-ins that crash on purpose).
     """
 
     def __init__(
@@ -68,18 +68,17 @@ class EngineClient:
         *,
         log_path: str | os.PathLike[str] | None = None,
         start_timeout: float = 60.0,
+        module: str = ENGINE_MODULE,
     ) -> None:
-        env = dict(os.environ)
-        package_root = str(Path(__file__).resolve().parents[3])
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-        env["PYTHONUNBUFFERED"] = "1"
+        launch = child_launch(module)
         self._proc = subprocess.Popen(
-            child_command(ENGINE_MODULE),
+            launch.argv,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=env,
+            env=launch.env,
         )
+        self.ready: dict[str, Any] = {}
         self._events: queue.Queue[Any] = queue.Queue()
         self._write_lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -95,7 +94,7 @@ class EngineClient:
         for thread in self._threads:
             thread.start()
         try:
-            self.ready: dict[str, Any] = self._wait(None, ("ready",), start_timeout)
+            self.ready = self._wait(None, ("ready",), start_timeout)
         except BaseException:
             self.close(timeout=1)
             raise
@@ -112,11 +111,9 @@ class EngineClient:
 
     def _read_events(self) -> None:
         assert self._proc.stdout is not None
-        for line in self._proc.stdout:
-            try:
-                self._events.put(p.decode(line))
-            except p.ProtocolError:
-                self._stderr_tail.append(f"[unreadable engine output] {line[:200]!r}")
+        pump_lines(self._proc.stdout, p.decode, self._events.put,
+                   lambda line: self._stderr_tail.append(f"[unreadable engine output] {line[:200]!r}"),
+                   p.ProtocolError)
         self._events.put(_EOF)
 
     def _drain_stderr(self) -> None:
@@ -134,7 +131,8 @@ class EngineClient:
             except subprocess.TimeoutExpired:
                 code = None
             self._threads[1].join(timeout=2)  # let the last stderr lines arrive
-            self._crash = EngineCrashed(code, "\n".join(self._stderr_tail))
+            self._crash = EngineCrashed(code, "\n".join(self._stderr_tail),
+                                        self.ready.get("cpu_backend") or None)
         return self._crash
 
     def _send(self, msg: Any) -> None:
@@ -290,12 +288,7 @@ class EngineClient:
                 self._proc.wait()
             for thread in self._threads:
                 thread.join(timeout=2)
-            for stream in (self._proc.stdin, self._proc.stdout, self._proc.stderr):
-                if stream is not None:
-                    try:
-                        stream.close()
-                    except OSError:
-                        pass
+            close_quietly(self._proc.stdin, self._proc.stdout, self._proc.stderr)
             if self._log is not None:
                 self._log.close()
         return self._proc.returncode

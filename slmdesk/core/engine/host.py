@@ -33,6 +33,7 @@ from typing import Any, BinaryIO, Callable
 
 from slmdesk.core import chat_format as cf
 from slmdesk.core.engine import protocol as p
+from slmdesk.core.engine.cpu_backend import CpuBackendError, import_llama_cpp
 
 
 class _Failure(Exception):
@@ -141,14 +142,20 @@ class EngineHost:
 
     def run(self) -> int:
         try:
-            import llama_cpp
+            llama_cpp, cpu_backend = import_llama_cpp()
+        except CpuBackendError as exc:
+            self._error(None, "no_engine", str(exc), _detail(exc))
+            return 1
         except Exception as exc:  # a missing or broken native build
             self._error(None, "no_engine", "The language model engine (llama-cpp-python) could "
                         "not start. Reinstall SLM Desk.", _detail(exc))
             return 1
         self._llama = llama_cpp
+        print(f"slmdesk engine: llama.cpp CPU backend {cpu_backend.name} "
+              f"(scores here: {cpu_backend.scores})", file=sys.stderr, flush=True)
         threading.Thread(target=self._read_stdin, name="stdin-reader", daemon=True).start()
-        self.send(p.ReadyEvent(id=None, pid=os.getpid(), llama_cpp_version=llama_cpp.__version__))
+        self.send(p.ReadyEvent(id=None, pid=os.getpid(), llama_cpp_version=llama_cpp.__version__,
+                               cpu_backend=cpu_backend.name))
         try:
             while True:
                 req = self._requests.get()

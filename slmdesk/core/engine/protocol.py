@@ -122,6 +122,8 @@ class ReadyEvent:
     id: Optional[str]
     pid: int
     llama_cpp_version: str
+    #: The llama.cpp CPU backend chosen for this processor ("zen4", "haswell", "built-in").
+    cpu_backend: str = ""
     protocol_version: int = PROTOCOL_VERSION
 
 

@@ -22,11 +22,41 @@ import threading
 from pathlib import Path
 from typing import Any, Iterator
 
-from slmdesk.core.processes import TRAINING_MODULE, child_command
+from slmdesk.core.processes import (TRAINING_MODULE, Child, child_launch, close_quietly,
+                                    describe_exit, pump_lines)
 from slmdesk.core.training import events as ev
 
 LOG_FILE = "worker.log"
+#: After a cancel request, seconds until SIGTERM, and as long again until SIGKILL. A checkpoint
+#: of the largest model we train takes well under a minute; the command line and the window wait
+#: the same.
+CANCEL_GRACE_SECONDS = 90.0
 _EOF = object()
+
+
+def record_interrupted(run_dir: Path, headline: str, paths: Any = None) -> dict[str, Any]:
+    """The worker died without a terminal event: mark its run *interrupted* (resumable) in the
+    database and return the ``interrupted`` event that says so, for the CLI and the window alike."""
+    tail = log_tail(run_dir)
+    message = (f"{headline} The run is kept and can be resumed from its last checkpoint"
+               " (slmdesk train --resume <run id>, or Resume in Fine-tune \u203a Runs).")
+    try:
+        from slmdesk.core.training.runs import RunStore
+        from slmdesk.paths import app_paths
+
+        store = RunStore.open(paths or app_paths())
+        try:
+            run = store.find_by_dir(run_dir)
+            if run is not None:
+                message = message.replace("<run id>", str(run.id))
+                if run.status == "running":
+                    store.update(run.id, status="interrupted", pid=None,
+                                 error=message + ("\n" + tail if tail else ""))
+        finally:
+            store.close()
+    except Exception as exc:  # noqa: BLE001 - the event must reach the caller regardless
+        tail += f"\n(could not update the run record: {exc})"
+    return ev.make_event(ev.INTERRUPTED, message=message, log_tail=tail, resumable=True)
 
 
 def log_tail(run_dir: Path, lines: int = 15) -> str:
@@ -67,20 +97,17 @@ class TrainingRunner:
     # -- process -----------------------------------------------------------------------------
 
     def start(self) -> "TrainingRunner":
-        env = dict(os.environ if self.env is None else self.env)
-        package_root = str(Path(__file__).resolve().parents[3])
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-        env["PYTHONUNBUFFERED"] = "1"
         args = [str(self.run_dir)] + (["--resume"] if self.resume else [])
+        launch = child_launch(TRAINING_MODULE, *args, base_env=self.env)
         extra: dict[str, Any] = {}
         if os.name == "posix":
             extra["start_new_session"] = True
         else:
             extra["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
         with open(self.run_dir / LOG_FILE, "ab") as log:
-            self.proc = subprocess.Popen(child_command(TRAINING_MODULE, *args),
-                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                         stderr=log, env=env, **extra)
+            self.proc = subprocess.Popen(launch.argv, stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=log, env=launch.env,
+                                         **extra)
         threading.Thread(target=self._read, name="training-events", daemon=True).start()
         return self
 
@@ -94,11 +121,9 @@ class TrainingRunner:
 
     def _read(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
-        for line in self.proc.stdout:
-            try:
-                self._queue.put(ev.parse_event(line))
-            except ev.EventError:
-                continue  # not ours; the worker keeps stdout for events, so this is rare
+        # A line that is not an event is not ours; the worker keeps stdout for events.
+        pump_lines(self.proc.stdout, ev.parse_event, self._queue.put, lambda _line: None,
+                   ev.EventError)
         self._queue.put(_EOF)
 
     # -- events ------------------------------------------------------------------------------
@@ -135,33 +160,13 @@ class TrainingRunner:
     def _died(self) -> dict[str, Any]:
         """The worker ended without a terminal event: record the run as interrupted."""
         code = self.wait(timeout=30)
-        tail = log_tail(self.run_dir)
-        how = (f"was stopped by signal {-code}" if code is not None and code < 0
-               else f"stopped unexpectedly (exit code {code})")
-        message = (f"The training process {how}. The run can be resumed from its last checkpoint"
-                   f" with: slmdesk train --resume <run id>.")
-        try:
-            from slmdesk.core.training.runs import RunStore
-            from slmdesk.paths import app_paths
-
-            store = RunStore.open(app_paths())
-            try:
-                run = store.find_by_dir(self.run_dir)
-                if run is not None:
-                    message = message.replace("<run id>", str(run.id))
-                    if run.status == "running":
-                        store.update(run.id, status="interrupted", pid=None,
-                                     error=message + ("\n" + tail if tail else ""))
-            finally:
-                store.close()
-        except Exception as exc:  # noqa: BLE001 - the event must reach the caller regardless
-            tail += f"\n(could not update the run record: {exc})"
-        return ev.make_event(ev.INTERRUPTED, message=message, exit_code=code, log_tail=tail,
-                             resumable=True)
+        event = record_interrupted(self.run_dir, describe_exit(Child.TRAINING, code).message)
+        event["exit_code"] = code
+        return event
 
     # -- stopping ----------------------------------------------------------------------------
 
-    def cancel(self, grace: float = 60.0) -> None:
+    def cancel(self, grace: float = CANCEL_GRACE_SECONDS) -> None:
         """Ask the worker to checkpoint and stop; escalate to SIGTERM after ``grace`` seconds and
         to SIGKILL after twice that, should it not answer."""
         if not self.running:
@@ -200,10 +205,5 @@ class TrainingRunner:
         for timer in self._timers:
             timer.cancel()
         if self.proc is not None:
-            for stream in (self.proc.stdin, self.proc.stdout):
-                try:
-                    if stream is not None:
-                        stream.close()
-                except OSError:
-                    pass
+            close_quietly(self.proc.stdin, self.proc.stdout)
 

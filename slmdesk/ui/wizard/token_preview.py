@@ -8,15 +8,11 @@ and answers with one JSON line. A newer request replaces one still running.
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
-from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal, Slot
+from PySide6.QtCore import QObject, QProcess, Signal, Slot
 
-from slmdesk.core.dataset_preview import PREVIEW_MODULE
-from slmdesk.core.processes import child_command
-
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])
+from slmdesk.core.processes import PREVIEW_MODULE, Child, child_launch, describe_exit
+from slmdesk.ui.child_launch import qt_crash_signal, start_child
 
 
 class TokenPreview(QObject):
@@ -39,20 +35,13 @@ class TokenPreview(QObject):
         """Tokenize ``request`` (see :mod:`slmdesk.core.dataset_preview`); replaces a running one."""
         self.stop()
         self.request = request
-        env = QProcessEnvironment.systemEnvironment()
-        env.insert("PYTHONPATH", os.pathsep.join(
-            filter(None, [_PACKAGE_ROOT, env.value("PYTHONPATH", "")])))
-        program, *args = child_command(PREVIEW_MODULE)
         process = QProcess(self)
-        process.setProcessEnvironment(env)
-        process.setProgram(program)
-        process.setArguments(args)
         process.setProcessChannelMode(QProcess.ProcessChannelMode.SeparateChannels)
         process.setStandardErrorFile(QProcess.nullDevice())
         process.finished.connect(self._on_finished)
         process.errorOccurred.connect(self._on_error)
         self._process = process
-        process.start()
+        start_child(process, child_launch(PREVIEW_MODULE))
         process.write(json.dumps(request).encode("utf-8"))
         process.closeWriteChannel()
 
@@ -68,7 +57,7 @@ class TokenPreview(QObject):
             process.deleteLater()
 
     @Slot(int, QProcess.ExitStatus)
-    def _on_finished(self, _code: int, _status: QProcess.ExitStatus) -> None:
+    def _on_finished(self, code: int, status: QProcess.ExitStatus) -> None:
         process = self.sender()
         if process is not self._process:
             return
@@ -78,7 +67,11 @@ class TokenPreview(QObject):
         try:
             answer = json.loads(raw.strip().splitlines()[-1])
         except (IndexError, json.JSONDecodeError):
-            self.failed.emit("the token counter stopped without an answer")
+            signum = qt_crash_signal(code, status)
+            if signum is None:
+                self.failed.emit("the token counter stopped without an answer")
+            else:
+                self.failed.emit(describe_exit(Child.PREVIEW, None, signal_number=signum).message)
             return
         if "error" in answer:
             self.failed.emit(str(answer["error"]))

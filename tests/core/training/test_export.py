@@ -71,7 +71,9 @@ def train_adapter(folder: Path, architecture: str, *, quantized: bool = False, s
 
 def llama_cpp_logits(model: Path, lora: Path | None = None) -> np.ndarray:
     """The last prompt position's logits from llama.cpp, with ``lora`` applied at scale 1."""
-    from llama_cpp import Llama
+    from slmdesk.core.engine.cpu_backend import import_llama_cpp
+
+    Llama = import_llama_cpp()[0].Llama
 
     llm = Llama(str(model), lora_path=str(lora) if lora else None, n_ctx=32, n_threads=2, logits_all=True,
                 verbose=False, type_k=GGML_TYPE_F32, type_v=GGML_TYPE_F32)
@@ -116,7 +118,9 @@ def test_tiny_models_compute_the_same_in_transformers_and_llama_cpp(tmp_path, ar
                                                                      record_property):
     """The ground every other test stands on: both libraries load the model and agree on its logits."""
     import torch
-    from llama_cpp import Llama
+    from slmdesk.core.engine.cpu_backend import import_llama_cpp
+
+    Llama = import_llama_cpp()[0].Llama
     from transformers import AutoTokenizer
 
     base = write_loadable_model(tmp_path / "model.gguf", architecture, quantized=quantized)
