@@ -17,6 +17,10 @@ def main(argv: list[str] | None = None) -> int:
         from slmdesk.self_test import run_self_test
 
         return run_self_test()
+    if args[:1] == ["--gui-check"]:
+        from slmdesk.gui_check import run_gui_check
+
+        return run_gui_check(args[1:])
     if not args:
         from slmdesk.ui.app import run_gui
 

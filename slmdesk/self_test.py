@@ -37,7 +37,12 @@ def _reply(model: Path, adapters: list[tuple[str, float]]) -> str:
     return text
 
 
-def _train(paths, starter, note: Path) -> Path:
+def train_two_steps(paths, starter, note: Path) -> int:
+    """Fine-tune the starter for two steps on ``note``; the new adapter's library id."""
+    return int(_train(paths, starter, note)["adapter_model_id"])
+
+
+def _train(paths, starter, note: Path) -> dict:
     from slmdesk.core.training import events as ev
     from slmdesk.core.training.job import job_from_preset
     from slmdesk.core.training.runner import TrainingRunner
@@ -60,7 +65,7 @@ def _train(paths, starter, note: Path) -> Path:
     final = runner.terminal_event or {}
     if final.get("type") != ev.FINISHED:
         raise RuntimeError(final.get("message") or f"training ended with {final.get('type')}")
-    return Path(final["adapter_path"])
+    return final
 
 
 def run_self_test() -> int:
@@ -83,7 +88,7 @@ def run_self_test() -> int:
         note = home / "sample_note.txt"
         note.write_text(resources.files("slmdesk.resources").joinpath("sample_note.txt")
                         .read_text(encoding="utf-8"), encoding="utf-8")
-        adapter = _train(paths, starter, note)
+        adapter = Path(_train(paths, starter, note)["adapter_path"])
         _log(f"ok: {step}: {adapter.name}")
         step = STEPS[3]
         _log(f"ok: {step}: {_reply(starter.path, [(str(adapter), 1.0)])!r}")

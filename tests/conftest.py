@@ -53,3 +53,25 @@ def cached_training_base(training_base_cache: Path, slmdesk_home: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.symlink_to(training_base_cache, target_is_directory=True)
     return target
+
+
+@pytest.fixture(scope="session")
+def foreign_cpu_backend(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A llama.cpp CPU backend "built for another processor": it says it can run here, then its
+    first instruction is one the processor rejects (``ud2``), so the engine dies of a real
+    SIGILL, as an engine built with the wrong instruction set does. Given to the engine through
+    ``SLMDESK_CPU_BACKEND``. Needs gcc (which building llama.cpp needs anyway) and x86-64."""
+    import platform
+    import shutil
+    import subprocess
+
+    if platform.machine() not in ("x86_64", "AMD64") or shutil.which("gcc") is None:
+        pytest.skip("needs gcc on an x86-64 processor")
+    folder = tmp_path_factory.mktemp("foreign-backend")
+    source = folder / "backend.c"
+    source.write_text("int ggml_backend_score(void) { return 1; }\n"
+                      "void *ggml_backend_init(void) { __builtin_trap(); return 0; }\n")
+    library = folder / "libggml-cpu-otherprocessor.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-O1", "-o", str(library), str(source)],
+                   check=True, capture_output=True)
+    return library

@@ -85,7 +85,9 @@ rm -f "$LIB_DIR/libggml-cpu-sapphirerapids.so"
 
 if [ -n "$NATIVE_DIR" ]; then
   echo "llama.cpp: building a -march=native CPU backend into $NATIVE_DIR (bench only)"
-  cmake -S "$SRC/vendor/llama.cpp" -B "$WORK/native" "${COMMON[@]}" -DGGML_NATIVE=ON >/dev/null
+  # ggml refuses GGML_NATIVE with GGML_BACKEND_DL; the compiler's -march=native is the same.
+  cmake -S "$SRC/vendor/llama.cpp" -B "$WORK/native" "${COMMON[@]}" \
+    -DCMAKE_C_FLAGS=-march=native -DCMAKE_CXX_FLAGS=-march=native >/dev/null
   cmake --build "$WORK/native" -j "$JOBS" --target ggml-cpu >/dev/null
   mkdir -p "$NATIVE_DIR"
   cp "$WORK/native/bin/libggml-cpu.so" "$NATIVE_DIR/libggml-cpu-native.so"

@@ -71,3 +71,14 @@ def test_corrupt_model_gives_a_message_not_a_traceback(tmp_path, starter_model_p
 def test_missing_model_is_an_error():
     result = slmdesk("chat", "/nonexistent/model.gguf", "hi")
     assert result.returncode == 1 and "no such file" in result.stderr
+
+
+def test_an_engine_killed_by_sigill_is_explained_in_plain_words(starter_model_path,
+                                                                 foreign_cpu_backend):
+    env = dict(os.environ, SLMDESK_CPU_BACKEND=str(foreign_cpu_backend))
+    result = subprocess.run([sys.executable, "-m", "slmdesk", "chat", str(starter_model_path),
+                             "Hello"], capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode != 0
+    assert "llama.cpp" in result.stderr and "processor does not have" in result.stderr
+    assert "SIGILL" in result.stderr and "Reinstall SLM Desk" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -434,5 +434,5 @@ def test_a_killed_worker_shows_its_error_and_log_and_stays_resumable(qtbot, star
     assert "worker started" in details.toPlainText()
     assert page.pause_button.text() == "Resume" and page.pause_button.isEnabled()
     run = get_run(run_id)
-    assert run.status == "interrupted" and run.resumable and "signal 9" in run.error
+    assert run.status == "interrupted" and run.resumable and "SIGKILL" in run.error
     shot(window, "crashed.png")
