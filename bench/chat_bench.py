@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from slmdesk.core import chat_format as cf  # noqa: E402
+from slmdesk.core.engine import chat_format as cf  # noqa: E402
 from slmdesk.core.engine.client import EngineClient  # noqa: E402
 from slmdesk.core.engine.host import default_threads  # noqa: E402
 

@@ -103,7 +103,7 @@ def complete(model: Path, adapter: Path | None, completions: list[dict]) -> list
 
 
 def train(model: Path, base_id: int, note: Path, preset: str, recipe: str) -> dict:
-    from slmdesk.core.gguf_info import read_model_info
+    from slmdesk.core.gguf.info import read_model_info
     from slmdesk.core.training import events as ev
     from slmdesk.core.training.job import estimate_training, job_from_preset
     from slmdesk.core.training.runner import TrainingRunner
@@ -160,7 +160,7 @@ def main() -> int:
 
     HOME.mkdir(parents=True, exist_ok=True)
     os.environ["SLMDESK_HOME"] = str(HOME)
-    from slmdesk.core.library import DuplicateModelError, ModelLibrary
+    from slmdesk.core.library.store import DuplicateModelError, ModelLibrary
     from slmdesk.paths import app_paths
 
     questions = json.loads((NOTES / "questions.json").read_text(encoding="utf-8"))

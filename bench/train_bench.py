@@ -88,7 +88,7 @@ def rss_now_bytes() -> int:
 
 def chunks(tokenizer, seq: int, count: int) -> list[list[int]]:
     """``count`` full chunks of ``seq`` tokens from the note, repeated (the same for all)."""
-    from slmdesk.core.dataset import HFTokenizer, build_dataset
+    from slmdesk.core.training.dataset import HFTokenizer, build_dataset
 
     text = NOTE.read_text(encoding="utf-8")
     data = build_dataset([text] * (count * seq // 200 + 2), HFTokenizer(tokenizer),

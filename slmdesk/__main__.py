@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
         from slmdesk.ui.app import run_gui
 
         return run_gui()
-    from slmdesk.cli import run_cli
+    from slmdesk.cli.main import run_cli
 
     return run_cli(args)
 

@@ -69,7 +69,7 @@ def run_gui_check(args: list[str]) -> int:
     os.environ["SLMDESK_HOME"] = str(home)
     from PySide6.QtWidgets import QApplication
 
-    from slmdesk.core.library import ModelLibrary
+    from slmdesk.core.library.store import ModelLibrary
     from slmdesk.paths import app_paths
     from slmdesk.self_test import train_two_steps
     from slmdesk.ui.app import MainWindow

@@ -71,7 +71,7 @@ def _train(paths, starter, note: Path) -> dict:
 def run_self_test() -> int:
     home = Path(tempfile.mkdtemp(prefix="slmdesk-self-test-"))
     os.environ["SLMDESK_HOME"] = str(home)
-    from slmdesk.core.library import ModelLibrary
+    from slmdesk.core.library.store import ModelLibrary
     from slmdesk.paths import app_paths
 
     paths = app_paths().ensure()

@@ -33,7 +33,7 @@ def test_core_imports_no_qt():
 
 
 def test_gui_process_loads_neither_torch_nor_llama_cpp():
-    code = ("import sys; import slmdesk.ui.app, slmdesk.cli; "
+    code = ("import sys; import slmdesk.ui.app, slmdesk.cli.main; "
             "print(sorted(m for m in ('torch', 'llama_cpp', 'transformers', 'peft') "
             "if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -42,7 +42,7 @@ def test_gui_process_loads_neither_torch_nor_llama_cpp():
 
 
 LAUNCHER = PACKAGE / "core" / "processes.py"
-QT_LAUNCHER = PACKAGE / "ui" / "child_launch.py"
+QT_LAUNCHER = PACKAGE / "ui" / "processes" / "launch.py"
 #: Calls that start a process; each module making one must get its argv from the launcher.
 _PROCESS_STARTERS = {
     "subprocess": {"Popen", "run", "call", "check_call", "check_output"},

@@ -25,7 +25,7 @@ def main(out_dir: str) -> int:
     from PySide6.QtWidgets import QApplication
 
     from slmdesk.ui.app import MainWindow, app_icon
-    from slmdesk.ui.wizard.wizard import DONE, SETTINGS, TRAINING
+    from slmdesk.ui.finetune.wizard.wizard import DONE, SETTINGS, TRAINING
 
     app = QApplication(sys.argv[:1])
     app.setWindowIcon(app_icon())

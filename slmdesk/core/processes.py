@@ -31,7 +31,7 @@ from typing import IO, Any
 RUN_MODULE_FLAG = "--run-module"
 ENGINE_MODULE = "slmdesk.core.engine.host"
 TRAINING_MODULE = "slmdesk.core.training.worker"
-PREVIEW_MODULE = "slmdesk.core.dataset_preview"
+PREVIEW_MODULE = "slmdesk.core.training.preview"
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 

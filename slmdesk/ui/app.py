@@ -13,11 +13,11 @@ from PySide6.QtWidgets import (QApplication, QHBoxLayout, QListWidget, QListWidg
                                QMainWindow, QMessageBox, QStackedWidget, QWidget)
 
 from slmdesk import __version__
-from slmdesk.core.library import LibraryEntry, ModelLibrary
+from slmdesk.core.library.store import LibraryEntry, ModelLibrary
 from slmdesk.paths import AppPaths, app_paths
-from slmdesk.ui.chat_view import ChatView
-from slmdesk.ui.finetune_page import FineTunePage
-from slmdesk.ui.library_view import LibraryView
+from slmdesk.ui.chat.view import ChatView
+from slmdesk.ui.finetune.page import FineTunePage
+from slmdesk.ui.library.view import LibraryView
 from slmdesk.ui.tasks import BackgroundTask
 
 ICON_PATH = Path(__file__).resolve().parent.parent / "resources" / "slmdesk.svg"

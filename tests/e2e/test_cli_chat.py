@@ -22,7 +22,7 @@ def slmdesk(*args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(autouse=True)
 def no_starter_assembly(slmdesk_home):
     """The tests pass the starter's path directly; skip assembling a second copy."""
-    from slmdesk.core.library import ModelLibrary
+    from slmdesk.core.library.store import ModelLibrary
     from slmdesk.core.settings import set_setting
     from slmdesk.paths import app_paths
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from slmdesk.core.chat_format import choose_chat_format
+from slmdesk.core.engine.chat_format import choose_chat_format
 from slmdesk.core.engine.client import EngineClient, EngineCrashed, EngineError
 from slmdesk.core.engine.host import EngineHost
 

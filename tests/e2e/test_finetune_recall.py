@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from slmdesk.core.library import ModelLibrary
+from slmdesk.core.library.store import ModelLibrary
 from slmdesk.core.training import events as ev
 from slmdesk.core.training.job import job_from_preset
 from slmdesk.core.training.runner import TrainingRunner

@@ -13,7 +13,7 @@ Design notes:
 * stdin is read on its own thread. Requests go to a queue served one at a time by the main
   thread, except ``cancel``, which the reader applies at once: it sets a flag that generation
   checks before every token.
-* Prompts are rendered by :mod:`slmdesk.core.chat_format` (the same text fine-tuning uses) and
+* Prompts are rendered by :mod:`slmdesk.core.engine.chat_format` (the same text fine-tuning uses) and
   counted with the model's tokenizer before generation, so a conversation longer than the
   context loses its oldest turns instead of failing.
 * LoRA adapters are attached to the live context with ``llama_set_adapters_lora``, so changing
@@ -31,7 +31,7 @@ import time
 import traceback
 from typing import Any, BinaryIO, Callable
 
-from slmdesk.core import chat_format as cf
+from slmdesk.core.engine import chat_format as cf
 from slmdesk.core.engine import protocol as p
 from slmdesk.core.engine.cpu_backend import CpuBackendError, import_llama_cpp
 

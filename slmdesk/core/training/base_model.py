@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable
 
-from slmdesk.core.library import file_fingerprint
+from slmdesk.core.library.store import file_fingerprint
 from slmdesk.paths import app_paths
 
 CACHE_FOLDER = "training-base"

@@ -34,7 +34,7 @@ import numpy as np
 from gguf import GGUFWriter
 from gguf.constants import GGUFType, Keys
 
-from slmdesk.core.gguf_info import GGUFError, read_model_info, read_tensor_shapes
+from slmdesk.core.gguf.info import GGUFError, read_model_info, read_tensor_shapes
 
 CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_model.safetensors"

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from slmdesk.core.gguf_info import ModelInfo, format_bytes
+from slmdesk.core.gguf.info import ModelInfo, format_bytes
 
 JOB_FILE = "job.json"
 JOB_VERSION = 1
@@ -228,7 +228,7 @@ class TrainingJob:
                                             and all(isinstance(t, str) and t for t in targets))):
             out.append("target_modules must be \"all-linear\" or a list of layer names.")
         # Documents that cannot be read are skipped with their reason when the text is collected
-        # (slmdesk.core.documents); only a job with none at all is refused here.
+        # (slmdesk.core.documents.collect); only a job with none at all is refused here.
         if (not isinstance(self.documents, list) or not self.documents
                 or not all(isinstance(doc, str) and doc for doc in self.documents)):
             out.append("No documents: give at least one file or folder to learn from.")

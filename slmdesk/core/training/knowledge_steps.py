@@ -3,7 +3,7 @@
 Kept out of the worker so that the worker stays about processes, events and checkpoints:
 
 * :func:`knowledge_examples` turns the documents into question-and-answer examples in the base
-  model's chat format (:mod:`slmdesk.core.knowledge` makes them, :mod:`slmdesk.core.chat_examples`
+  model's chat format (:mod:`slmdesk.core.knowledge` makes them, :mod:`slmdesk.core.training._chat_examples`
   writes them in the model's turn format), with plain-words notes for the user;
 * :func:`load_or_make_quiz` makes the quiz once per run and keeps it in ``RUN_DIR/quiz.json``,
   so that a resumed run asks the same questions after training as it asked before.
@@ -33,10 +33,10 @@ def knowledge_examples(texts: Sequence[str], titles: Sequence[str], base_model_p
                        *, seed: int = 0, written: Sequence[Any] = ()) -> KnowledgeExamples:
     """Examples for ``texts`` in the chat format of the model at ``base_model_path``; none, with
     a note saying why, when the format is unknown or no sentence lends itself to a question.
-    ``written`` are questions the model wrote itself (:mod:`slmdesk.core.model_questions`)."""
-    from slmdesk.core.chat_examples import chat_format_for_model, render_chat_parts
-    from slmdesk.core.chat_format import ChatTemplateError, UnknownChatFormat
-    from slmdesk.core.gguf_info import GGUFError, read_model_info
+    ``written`` are questions the model wrote itself (:mod:`slmdesk.core.training.model_questions`)."""
+    from slmdesk.core.training._chat_examples import chat_format_for_model, render_chat_parts
+    from slmdesk.core.engine.chat_format import ChatTemplateError, UnknownChatFormat
+    from slmdesk.core.gguf.info import GGUFError, read_model_info
     from slmdesk.core.knowledge import augment_documents
 
     augmentation = augment_documents(list(texts), list(titles), seed=seed)
@@ -88,7 +88,7 @@ def load_or_write_questions(run_dir: Path, model_path: Path, texts: Sequence[str
                             per_passage: int, **kwargs: Any) -> list[Any]:
     """The questions the model wrote for this run: from ``RUN_DIR/model_questions.json``, else
     asked now (engine errors reach the caller) and saved, so a resumed run trains on the same."""
-    from slmdesk.core.model_questions import WrittenQuestion, write_questions
+    from slmdesk.core.training.model_questions import WrittenQuestion, write_questions
 
     path = Path(run_dir) / WRITTEN_FILE
     if path.is_file():

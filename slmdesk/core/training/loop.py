@@ -137,7 +137,7 @@ def loss_sum(model: nn.Module, input_ids: torch.Tensor,
 
 def _model_ids(input_ids: torch.Tensor) -> torch.Tensor:
     """The token ids the model reads: padding as token 0 (never attended to: it sits to the
-    right), input-only tokens (:func:`slmdesk.core.dataset.input_only`) as their own id."""
+    right), input-only tokens (:func:`slmdesk.core.training.dataset.input_only`) as their own id."""
     return torch.where(input_ids >= 0, input_ids,
                        torch.where(input_ids == PAD, 0, -input_ids - 2))
 
@@ -251,7 +251,7 @@ def loss_and_divergence(model: nn.Module, input_ids: torch.Tensor,
 
 #: Marks a padding position in a micro-batch: never attended to by a real token (padding sits
 #: to the right, and attention is causal) and never trained on. Ids below it are input-only
-#: tokens (slmdesk.core.dataset.input_only): read, not learned.
+#: tokens (slmdesk.core.training.dataset.input_only): read, not learned.
 PAD = -1
 
 

@@ -234,7 +234,7 @@ class Worker(KnowledgeSteps):
 
     def _read_documents(self, job: TrainingJob) -> Any:
         """Read the documents before the slow model load, so a bad set fails at once."""
-        from slmdesk.core.documents import collect_documents
+        from slmdesk.core.documents.collect import collect_documents
 
         self._status("reading", "Reading the documents")
         found = collect_documents(job.documents)
@@ -246,7 +246,7 @@ class Worker(KnowledgeSteps):
     def _dataset(self, job: TrainingJob, tokenizer: Any, found: Any) -> Any:
         """Chunks from the documents just read, or, when resuming, the chunks saved at the
         start (the files may have changed since, and a resumed run must see the same data)."""
-        from slmdesk.core.dataset import CHUNKS_FILE, HFTokenizer, TokenDataset, build_dataset
+        from slmdesk.core.training.dataset import CHUNKS_FILE, HFTokenizer, TokenDataset, build_dataset
 
         wrapped = HFTokenizer(tokenizer)
         path = self.run_dir / CHUNKS_FILE
@@ -306,7 +306,7 @@ class Worker(KnowledgeSteps):
         return self._cancelled(step)
 
     def _finish(self, job: TrainingJob, model: Any, base_path: Path, dataset: Any) -> int:
-        from slmdesk.core.library import DuplicateModelError, ModelLibrary, file_fingerprint
+        from slmdesk.core.library.store import DuplicateModelError, ModelLibrary, file_fingerprint
         from slmdesk.core.training.export import ExportError, export_lora_gguf
         from slmdesk.paths import app_paths
 

@@ -34,7 +34,7 @@ class KnowledgeSteps:
         (the adapter is switched off: on resume it already holds trained weights). The base
         model's likely tokens are harvested on the documents' own text; the generated examples
         restate it, so their tokens alone are added."""
-        from slmdesk.core.dataset import TEXT
+        from slmdesk.core.training.dataset import TEXT
         from slmdesk.core.training.vocabulary import CandidateVocabulary
 
         if not job.candidate_vocabulary or loop.output_layer_rows(model) is None:
@@ -64,8 +64,8 @@ class KnowledgeSteps:
         """Questions the base model writes about the documents (instruction-tuned models only);
         any failure leaves the rule-made examples alone."""
         from slmdesk.core.engine.client import EngineCrashed, EngineError
-        from slmdesk.core.gguf_info import GGUFError, read_model_info
-        from slmdesk.core.model_questions import offered_for
+        from slmdesk.core.gguf.info import GGUFError, read_model_info
+        from slmdesk.core.training.model_questions import offered_for
 
         path = Path(job.base_model_path).expanduser()
         try:

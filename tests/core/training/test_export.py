@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from gguf import GGUFReader, GGUFWriter
 
-from slmdesk.core.gguf_info import read_model_info, read_tensor_shapes
+from slmdesk.core.gguf.info import read_model_info, read_tensor_shapes
 from slmdesk.core.training.export import ExportError, export_lora_gguf
 from tests.gguf_factory import write_tiny_model
 from tests.loadable_models import ARCHITECTURES, SHAPES, load_transformers_model, write_loadable_model

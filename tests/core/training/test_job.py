@@ -9,7 +9,7 @@ from dataclasses import fields
 
 import pytest
 
-from slmdesk.core.gguf_info import read_model_info
+from slmdesk.core.gguf.info import read_model_info
 from slmdesk.core.training.job import (PRESETS, JobError, TrainingJob, approximate_chunk_lengths,
                                        example_chunk_lengths,
                                        chunk_order, estimate_training, job_from_preset,

@@ -122,7 +122,7 @@ def test_padded_batch_loss_equals_the_sum_of_separate_losses(use_candidates):
 
 def test_input_only_tokens_are_read_but_not_learned():
     """A question marked input-only shapes the answer's context but adds no loss of its own."""
-    from slmdesk.core.dataset import input_only
+    from slmdesk.core.training.dataset import input_only
 
     model = _tiny_llama()
     whole = torch.tensor([[1, 5, 9, 13, 17, 21]])

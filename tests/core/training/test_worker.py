@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from slmdesk.core.library import LibraryError, ModelLibrary
+from slmdesk.core.library.store import LibraryError, ModelLibrary
 from slmdesk.core.training import events as ev
 from slmdesk.core.training.job import job_from_preset
 from slmdesk.core.training.loop import latest_checkpoint

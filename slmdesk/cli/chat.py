@@ -1,0 +1,117 @@
+"""``slmdesk chat MODEL "prompt"``: one reply, streamed to stdout, through the engine process."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from slmdesk.core.engine.client import EngineClient, EngineCrashed, EngineError
+from slmdesk.core.engine.protocol import ChatParams
+from slmdesk.core.gguf.info import read_model_info
+from slmdesk.core.library.store import LibraryError, ModelLibrary
+from slmdesk.core.library.memory import Verdict, estimate_memory
+
+
+class ChatCommandError(Exception):
+    """Reported on stderr with a non-zero exit."""
+
+
+def add_chat_parser(commands: argparse._SubParsersAction) -> None:
+    chat = commands.add_parser("chat", help="ask a model one question; the reply streams out")
+    chat.add_argument("model", metavar="MODEL", help="library id or path of a GGUF model")
+    chat.add_argument("prompt")
+    chat.add_argument("--system", default="", help="system prompt")
+    chat.add_argument("--adapter", action="append", default=[], metavar="PATH[:SCALE]",
+                      help="a LoRA adapter (library id or path), optionally with a strength")
+    chat.add_argument("--json", action="store_true",
+                      help="print one JSON object with the reply and its timings")
+    chat.add_argument("--temperature", type=float, default=0.7)
+    chat.add_argument("--top-p", type=float, default=0.95)
+    chat.add_argument("--top-k", type=int, default=40)
+    chat.add_argument("--repeat-penalty", type=float, default=1.1)
+    chat.add_argument("--max-tokens", type=int, default=512)
+    chat.add_argument("--seed", type=int, default=None)
+    chat.add_argument("--ctx", type=int, default=4096, help="context length in tokens")
+    chat.add_argument("--threads", type=int, default=None)
+    chat.add_argument("--chat-format", default=None, help="override the chat format")
+
+
+def _resolve(library: ModelLibrary, reference: str) -> Path:
+    """A library id or a path -> an existing file path."""
+    try:
+        entry = library.find(reference)
+    except LibraryError:
+        if reference.isdigit():
+            raise
+        path = Path(reference).expanduser()
+        if not path.exists():
+            raise ChatCommandError(f"No model in the library matches \u201c{reference}\u201d "
+                                   "and there is no such file.") from None
+        return path
+    if entry.is_missing:
+        raise ChatCommandError(f"The file of \u201c{entry.display_name}\u201d is missing: "
+                               f"{entry.path}")
+    return entry.path
+
+
+def _adapter(library: ModelLibrary, spec: str) -> tuple[str, float]:
+    reference, scale = spec, 1.0
+    head, _, tail = spec.rpartition(":")
+    if head and tail.replace(".", "", 1).isdigit():
+        reference, scale = head, float(tail)
+    return str(_resolve(library, reference)), scale
+
+
+def run_chat(args: argparse.Namespace, library: ModelLibrary) -> int:
+    model_path = _resolve(library, args.model)
+    info = read_model_info(model_path)
+    if info.kind != "model":
+        raise ChatCommandError(f"{model_path.name} is a LoRA adapter, not a model: pass it "
+                               "with --adapter next to its base model.")
+    estimate = estimate_memory(info, args.ctx)
+    if estimate.verdict is Verdict.WILL_NOT_FIT:
+        raise ChatCommandError(f"{info.display_name} will not fit in memory. "
+                               f"{estimate.explain()} Try a smaller --ctx or a smaller model.")
+    adapters = [_adapter(library, spec) for spec in args.adapter]
+    messages = ([{"role": "system", "content": args.system}] if args.system else []) + [
+        {"role": "user", "content": args.prompt}]
+    params = ChatParams(temperature=args.temperature, top_p=args.top_p, top_k=args.top_k,
+                        repeat_penalty=args.repeat_penalty, max_tokens=args.max_tokens,
+                        seed=args.seed)
+    log_path = library.paths.log_dir / "engine.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with EngineClient(log_path=log_path) as engine:
+            loaded = engine.load(model_path, adapters=adapters, n_ctx=estimate.context_length,
+                                 n_threads=args.threads, chat_format=args.chat_format)
+            if not args.json:
+                print(f"[{info.display_name} \u00b7 {loaded['chat_format_description']}]",
+                      file=sys.stderr)
+            reply, done = [], {}
+            for event in engine.chat(messages, params):
+                if event["type"] == "token":
+                    reply.append(event["text"])
+                    if not args.json:
+                        sys.stdout.write(event["text"])
+                        sys.stdout.flush()
+                else:
+                    done = event
+    except (EngineError, EngineCrashed) as exc:
+        raise ChatCommandError(str(exc)) from exc
+    if args.json:
+        print(json.dumps({"model": str(model_path), "chat_format": loaded["chat_format"],
+                          "reply": "".join(reply),
+                          **{key: done.get(key) for key in (
+                              "finish_reason", "prompt_tokens", "completion_tokens",
+                              "time_to_first_token", "tokens_per_second", "truncated_turns")}},
+                         indent=2))
+    else:
+        print()
+        ttft = done.get("time_to_first_token")
+        speed = done.get("tokens_per_second")
+        print(f"[{done.get('completion_tokens', 0)} tokens"
+              + (f", first after {ttft:.2f} s" if ttft is not None else "")
+              + (f", {speed:.1f} tokens/s" if speed else "") + "]", file=sys.stderr)
+    return 0

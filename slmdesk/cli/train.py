@@ -1,0 +1,375 @@
+"""``slmdesk train`` and ``slmdesk runs``: fine-tuning from the command line.
+
+::
+
+    slmdesk train JOB.json                       run a job file (see TrainingJob)
+    slmdesk train --docs FILES... [--model ID] [--preset quick|balanced|thorough]
+    slmdesk train --resume RUN_ID                continue a stopped or interrupted run
+    slmdesk runs list [--json]
+    slmdesk runs delete RUN_ID
+
+Progress goes to stderr (a bar on a terminal, one line per step otherwise), the result to
+stdout; ``--json`` prints the worker's events as JSON lines on stdout instead. Ctrl+C saves a
+checkpoint, stops, and says how to resume; a second Ctrl+C stops at once (the run can still be
+resumed from its last checkpoint).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from slmdesk.core.training import events as ev
+
+EXIT_INTERRUPTED = 130
+
+
+class TrainCommandError(Exception):
+    """A failure to report on stderr with a non-zero exit code."""
+
+
+def add_train_parser(subparsers: Any) -> None:
+    """Register ``train`` and ``runs`` on the main parser's subcommands."""
+    train = subparsers.add_parser(
+        "train", help="fine-tune a model on your documents (LoRA)",
+        description="Fine-tune a model on documents. Give a job file, or --docs (and optionally "
+        "--model and --preset), or --resume RUN_ID.")
+    train.add_argument("job", nargs="?", metavar="JOB.json", help="a job file to run")
+    train.add_argument("--docs", nargs="+", metavar="FILE", help="documents or folders to learn from")
+    train.add_argument("--model", metavar="ID_OR_PATH",
+                       help="the base model (library id or path; default: the starter model)")
+    train.add_argument("--preset", choices=("quick", "balanced", "thorough"), default="balanced")
+    train.add_argument("--no-questions", action="store_true",
+                       help="train on the documents' text only, without the questions and "
+                       "answers made from it (the model then continues the text but answers "
+                       "questions about it less well)")
+    train.add_argument("--model-questions", type=int, metavar="N",
+                       help="also have the model write N questions about each passage (only "
+                       "for instruction-tuned models, those with a chat template)")
+    train.add_argument("--quiz", type=int, metavar="N",
+                       help="questions asked in chat before and after training (default 12, 0: none)")
+    train.add_argument("--name", help="a name for the adapter")
+    train.add_argument("--epochs", type=int, help="override the preset's passes over the text")
+    train.add_argument("--max-steps", type=int, help="stop after this many steps")
+    train.add_argument("--sequence-length", type=int, help="tokens per training chunk")
+    train.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
+    train.add_argument("--save-job", metavar="JOB.json",
+                       help="write the job file and stop, without training")
+    train.add_argument("--resume", type=int, metavar="RUN_ID", help="continue a stopped run")
+    train.add_argument("--json", action="store_true", help="print events as JSON lines on stdout")
+
+    runs = subparsers.add_parser("runs", help="fine-tuning runs")
+    actions = runs.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="list training runs")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    deleting = actions.add_parser("delete", help="delete a run and its folder")
+    deleting.add_argument("id", type=int)
+    quiz = actions.add_parser("quiz", help="a run's quiz: each question, the expected answer "
+                              "and the model's replies before and after training")
+    quiz.add_argument("id", type=int)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Handle ``slmdesk train`` and ``slmdesk runs``."""
+    from slmdesk.core.training.job import JobError
+    from slmdesk.core.training.runs import RunError
+
+    try:
+        if args.command == "runs":
+            return _runs(args)
+        return _train(args)
+    except (TrainCommandError, JobError, RunError) as exc:
+        print(f"slmdesk: {exc}", file=sys.stderr)
+        return 1
+
+
+# -- train -------------------------------------------------------------------------------------
+
+def _train(args: argparse.Namespace) -> int:
+    from slmdesk.core.training.runs import RunStore
+    from slmdesk.paths import app_paths
+
+    store = RunStore.open(app_paths())
+    try:
+        store.mark_stale_running_as_interrupted()
+        if args.resume is not None:
+            run = store.get(args.resume)
+            if not run.resumable:
+                raise TrainCommandError(f"Run {run.id} is {run.status}; only a stopped, "
+                                        "interrupted or failed run can be resumed.")
+            print(f"Resuming run {run.id} ({run.run_dir})", file=sys.stderr)
+            return _watch(run, resume=True, as_json=args.json)
+        job = _job_from_args(args)
+        characters, documents = _check_documents(job)
+        job.validate()
+        if args.save_job:
+            job.save(Path(args.save_job))
+            print(f"Wrote {args.save_job}")
+            return 0
+        _print_estimate(job, characters, documents)
+        run = store.create(job)
+        print(f"Run {run.id}: {run.run_dir}", file=sys.stderr)
+        return _watch(run, resume=False, as_json=args.json)
+    finally:
+        store.close()
+
+
+def _job_from_args(args: argparse.Namespace) -> Any:
+    from slmdesk.core.library.store import LibraryError, ModelLibrary
+    from slmdesk.core.training.job import PRESETS, TrainingJob, job_from_preset
+    from slmdesk.paths import app_paths
+
+    if args.job and args.docs:
+        raise TrainCommandError("Give either a job file or --docs, not both.")
+    if args.job:
+        return TrainingJob.load(Path(args.job))
+    if not args.docs:
+        raise TrainCommandError("Nothing to train on: give a job file, --docs FILES, or --resume RUN_ID.")
+    library = ModelLibrary.open(app_paths())
+    try:
+        if args.model:
+            entry = library.find(args.model)
+        else:
+            entry = library.ensure_starter()
+            if entry is None:
+                raise TrainCommandError("No model given and the starter model was removed: "
+                                        "choose one with --model ID.")
+    except LibraryError as exc:
+        raise TrainCommandError(str(exc)) from None
+    finally:
+        library.close()
+    if entry.kind != "model":
+        raise TrainCommandError(f"#{entry.id} {entry.display_name} is an adapter; choose the model "
+                                "to adapt.")
+    overrides = {key: value for key, value in (
+        ("name", args.name), ("epochs", args.epochs), ("max_steps", args.max_steps),
+        ("sequence_length", args.sequence_length), ("threads", args.threads),
+        ("quiz_questions", args.quiz), ("model_questions", args.model_questions))
+        if value is not None}
+    if args.no_questions:
+        overrides["knowledge_augmentation"] = False
+    if args.epochs is not None:  # passes chosen by hand are taken as given
+        overrides["min_train_tokens"] = None
+    if args.sequence_length is not None:  # keep the preset's overlap valid for short chunks
+        overlap = PRESETS[args.preset]["overlap"]
+        overrides["overlap"] = min(overlap, max(0, args.sequence_length // 8))
+    docs = [str(Path(doc).expanduser().resolve()) for doc in args.docs]
+    return job_from_preset(args.preset, entry.path, docs, base_model_id=entry.id, **overrides)
+
+
+def _check_documents(job: Any) -> tuple[int, int]:
+    """List the documents that cannot be read (they are skipped); fail when none can.
+    Returns (characters, documents) of the readable ones."""
+    from slmdesk.core.documents.collect import collect_documents
+
+    found = collect_documents(job.documents)
+    for skipped in found.skipped:
+        print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+    if not found.documents:
+        raise TrainCommandError("None of the documents can be read, so there is nothing to train on.")
+    print(f"Documents: {len(found.documents)} readable, {found.total_characters:,} characters",
+          file=sys.stderr)
+    return found.total_characters, len(found.documents)
+
+
+def _print_estimate(job: Any, characters: int, documents: int) -> None:
+    from slmdesk.core.gguf.info import GGUFError, format_bytes, read_model_info
+    from slmdesk.core.library.memory import available_memory_bytes
+    from slmdesk.core.training.base_model import is_cached
+    from slmdesk.core.training.job import approximate_chunk_lengths, estimate_training
+
+    try:
+        info = read_model_info(job.base_model_path)
+    except GGUFError as exc:
+        raise TrainCommandError(str(exc)) from None
+    lengths = approximate_chunk_lengths(job, characters, documents)
+    estimate = estimate_training(job, info, train_chunk_lengths=lengths,
+                                 cached=is_cached(Path(job.base_model_path)))
+    print(f"Preset {job.preset}: {estimate.summary()}", file=sys.stderr)
+    available = available_memory_bytes()
+    if estimate.peak_memory_bytes > available:
+        print(f"Warning: training may need {format_bytes(estimate.peak_memory_bytes)} but only "
+              f"{format_bytes(available)} is available; close other programs or use a shorter "
+              "sequence length.", file=sys.stderr)
+
+
+#: Above this many times the base model's perplexity on general text, the user is warned.
+FORGETTING_WARNING_RATIO = 2.0
+
+
+def _watch(run: Any, *, resume: bool, as_json: bool) -> int:
+    from slmdesk.core.training.runner import TrainingRunner
+
+    runner = TrainingRunner(run.run_dir, resume=resume).start()
+    progress = _Progress(sys.stderr)
+    interrupted = False
+    while True:
+        try:
+            for event in runner.events():
+                if as_json:
+                    print(json.dumps(event), flush=True)
+                else:
+                    progress.show(event)
+            break
+        except KeyboardInterrupt:
+            if interrupted:  # a second Ctrl+C: stop now
+                runner.kill()
+                progress.line("Stopped without saving the last steps.")
+                continue
+            interrupted = True
+            progress.line("Stopping: saving a checkpoint (Ctrl+C again to stop at once)\u2026")
+            runner.cancel()
+    runner.wait(timeout=30)
+    runner.close()
+    final = runner.terminal_event or {}
+    kind = final.get("type")
+    if kind == ev.FINISHED:
+        if not as_json:
+            print(f"Adapter #{final.get('adapter_model_id')} added to the library: "
+                  f"{final.get('adapter_path')}")
+            for line in knowledge_lines(final.get("metrics") or {}):
+                print(line)
+            if (final.get("metrics") or {}).get("quiz_after"):
+                print(f"Each question and reply: slmdesk runs quiz {run.id}")
+        return 0
+    if kind in (ev.CANCELLED, ev.INTERRUPTED, ev.FAILED):
+        progress.line(f"Resume with: slmdesk train --resume {run.id}")
+    return EXIT_INTERRUPTED if interrupted else 1
+
+
+class _Progress:
+    """Human-readable progress on stderr: a redrawn bar on a terminal, lines otherwise."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.bar_shown = False
+
+    def line(self, text: str) -> None:
+        if self.bar_shown:
+            self.stream.write("\n")
+            self.bar_shown = False
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def show(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == ev.STEP:
+            text = ev.format_progress(event)
+            if self.tty:
+                self.stream.write("\r" + text.ljust(78))
+                self.stream.flush()
+                self.bar_shown = True
+            else:
+                self.line(text)
+        elif kind == ev.STATUS:
+            self.line(event.get("message", "") + "\u2026")
+        elif kind == ev.DATASET:
+            for skipped in event.get("skipped", []):
+                self.line(f"skipped {skipped['path']}: {skipped['reason']}")
+            held = (f"{event['validation_chunks']} held back for validation"
+                    if event.get("validation_chunks") else "none held back (short text)")
+            self.line(f"Dataset: {event['documents']} document(s), {event['tokens']:,} tokens, "
+                      f"{event['chunks']} chunk(s) of up to {event['sequence_length']} tokens, {held}")
+            counts = event.get("example_counts") or {}
+            if counts:
+                self.line(f"Questions and answers made from the documents: {sum(counts.values())} "
+                          "(" + ", ".join(f"{n} {kind}" for kind, n in counts.items()) + ")")
+        elif kind == ev.QUIZ:
+            when = "Before training" if event.get("stage") == "before" else "After training"
+            self.line(f"{when}, the model answered {event.get('correct')} of "
+                      f"{event.get('total')} quiz questions about the documents")
+        elif kind == ev.PLAN:
+            self.line(f"Plan: {event['total_steps']} steps ({event['epochs']:.1f} epochs, "
+                      f"{event['train_tokens']:,} tokens) on {event.get('threads')} thread(s)")
+        elif kind == ev.EVAL:
+            what = "validation" if event.get("split") == "validation" else "training-text"
+            loss, ppl = event.get("loss"), event.get("perplexity")
+            self.line(f"{what.capitalize()} loss {event.get('stage')}: "
+                      f"{loss if loss is None else f'{loss:.3f}'} "
+                      f"(perplexity {ppl if ppl is None else f'{ppl:.2f}'})")
+        elif kind == ev.CHECKPOINT and not self.tty:
+            self.line(f"Checkpoint at step {event.get('step')}")
+        elif kind in (ev.FINISHED, ev.CANCELLED):
+            self.line(event.get("message", kind))
+        elif kind in (ev.FAILED, ev.INTERRUPTED):
+            self.line(f"slmdesk: {event.get('message', kind)}")
+            tail = event.get("log_tail")
+            if tail:
+                self.line("Last lines of the training log:\n" + tail)
+
+
+# -- runs --------------------------------------------------------------------------------------
+
+def _runs(args: argparse.Namespace) -> int:
+    from slmdesk.core.training.runs import RunStore
+    from slmdesk.paths import app_paths
+
+    store = RunStore.open(app_paths())
+    try:
+        store.mark_stale_running_as_interrupted()
+        if args.action == "quiz":
+            return _print_quiz(store.get(args.id))
+        if args.action == "delete":
+            store.delete(args.id)
+            print(f"Deleted run {args.id}.")
+            return 0
+        runs = store.list()
+        if args.json:
+            print(json.dumps([run.to_dict() for run in runs], indent=2))
+            return 0
+        if not runs:
+            print("No training runs yet. Start one with: slmdesk train --docs FILE")
+            return 0
+        print(f"{'ID':>4}  {'STATUS':<12} {'STEP':>9}  {'CREATED':<20}  DOCUMENTS")
+        for run in runs:
+            step = f"{run.metrics.get('step', 0)}/{run.metrics.get('total_steps', '?')}"
+            docs = ", ".join(Path(doc).name for doc in run.job.get("documents", []))
+            print(f"{run.id:>4}  {run.status:<12} {step:>9}  {run.created_at:<20}  {docs[:60]}")
+        return 0
+    finally:
+        store.close()
+
+
+def knowledge_lines(metrics: dict[str, Any]) -> list[str]:
+    """The quiz score and the forgetting figure, in plain words (for the end of a run)."""
+    from slmdesk.core.training.quiz_run import quiz_summary
+
+    lines = []
+    if metrics.get("quiz_before") or metrics.get("quiz_after"):
+        lines.append("Quiz: " + quiz_summary(metrics.get("quiz_before"), metrics.get("quiz_after")))
+    before, after = metrics.get("general_perplexity_before"), metrics.get("general_perplexity_after")
+    if isinstance(before, (int, float)) and isinstance(after, (int, float)) and before > 0:
+        ratio = after / before
+        lines.append(f"General writing: perplexity on an unrelated text {before:.1f} -> {after:.1f} "
+                     f"({ratio:.1f} times the base model's)")
+        if ratio > FORGETTING_WARNING_RATIO:
+            lines.append("Warning: training overwrote some of the model's general writing; try "
+                         "the quick preset or a lower adapter strength in chat.")
+    return lines
+
+
+def _print_quiz(run: Any) -> int:
+    from slmdesk.core.training.quiz_run import QuizResult, quiz_summary
+
+    before, after = run.metrics.get("quiz_before"), run.metrics.get("quiz_after")
+    if not before and not after:
+        print(f"Run {run.id} has no quiz (it asked none, or has not finished).")
+        return 0
+    print(f"Run {run.id}: {quiz_summary(before, after)}")
+    first = QuizResult.from_dict(before) if before else None
+    second = QuizResult.from_dict(after) if after else None
+    total = max(first.total if first else 0, second.total if second else 0)
+    for index in range(total):
+        item = (second or first).answers[index] if index < len((second or first).answers) else \
+            (first or second).answers[index]
+        print(f"\n{index + 1}. {item.question}\n   expected: {item.expected}")
+        for result, when in ((first, "before"), (second, "after")):
+            if result is not None and index < len(result.answers):
+                answer = result.answers[index]
+                mark = "right" if answer.correct else "wrong"
+                print(f"   {when:6} [{mark}]: {answer.reply or '(no reply)'}")
+    return 0

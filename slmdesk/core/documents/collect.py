@@ -1,0 +1,164 @@
+"""A person's documents (txt, md, pdf, docx, html) as plain text, and why the others cannot be read.
+
+Fine-tuning starts from whatever a person drops on the window: a folder of notes, a few PDFs, a Word
+file, a saved web page. :func:`collect_documents` never stops at a bad file: it becomes a
+:class:`SkippedFile` whose reason says what is wrong in plain words, and the rest go on. This module
+is what the rest of the app imports; the readers themselves are in
+:mod:`slmdesk.core.documents._text` (text, encodings, Markdown) and
+:mod:`slmdesk.core.documents._readers` (HTML, PDF, Word, whose parsers are imported only when a file
+of their kind is read).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from slmdesk.core.documents._readers import read_docx, read_html, read_pdf
+# DocumentError, normalize_text and MAX_CHARACTERS are imported from here by the rest of the app.
+from slmdesk.core.documents._text import (MAX_CHARACTERS, DocumentError, Extracted, normalize_text, read_md,
+                                        read_txt)
+
+#: Progress callback: (files done, total). Returning False asks the work to stop.
+ProgressCallback = Callable[[int, int], "bool | None"]
+
+_KINDS = {".txt": "txt", ".text": "txt", ".md": "md", ".markdown": "md", ".pdf": "pdf",
+          ".docx": "docx", ".html": "html", ".htm": "html", ".xhtml": "html"}
+SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_KINDS)
+
+# A person's notes are kilobytes; 50 MB of text is tens of millions of tokens, days of CPU training.
+MAX_TEXT_FILE_BYTES = 50 * 1000 * 1000
+# PDF and Word files carry images and fonts, so their size on disk says little about their text.
+MAX_PACKAGE_BYTES = 500 * 1000 * 1000
+
+
+@dataclass(frozen=True)
+class Document:
+    """One file read successfully.
+
+    ``encoding`` is a Python codec that decodes the whole file (txt, md, html only); ``pages`` is
+    the page count of a PDF; ``title`` is the first heading, <title> or document title, else the
+    file name without its suffix.
+    """
+
+    path: Path
+    kind: str  # 'txt', 'md', 'pdf', 'docx' or 'html'
+    text: str
+    characters: int
+    title: str
+    encoding: str | None = None
+    pages: int | None = None
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file that could not be used; ``reason`` is for the person, ``detail`` for a bug report."""
+
+    path: Path
+    reason: str
+    detail: str = ""
+
+
+@dataclass
+class DocumentSet:
+    """What one collection found, in the order the files were given."""
+
+    documents: list[Document] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+    cancelled: bool = False  # the progress callback asked to stop; the lists hold what was done
+
+    @property
+    def total_characters(self) -> int:
+        return sum(doc.characters for doc in self.documents)
+
+
+def read_document(path: str | Path) -> Document:
+    """Read one file into text; raise :class:`DocumentError` saying what is wrong with a bad one."""
+    path = Path(path).expanduser()
+    kind = _KINDS.get(path.suffix.lower())
+    if path.is_dir():
+        raise DocumentError("This is a folder, not a file.")
+    if kind is None:
+        raise DocumentError((f"SLM Desk cannot read {path.suffix.lower()} files" if path.suffix else
+                             "SLM Desk cannot tell what kind of file this is (its name has no ending "
+                             "such as .txt)") + "; use txt, md, pdf, docx or html.")
+    try:
+        size, limit = path.stat().st_size, _size_limit(kind)
+        if size > limit:
+            raise DocumentError(f"The file is too large ({_megabytes(size)}); SLM Desk reads {kind} "
+                                f"files up to {_megabytes(limit)}. Training on this much text would "
+                                "take days: split it, or keep the parts you need.")
+        data = path.read_bytes()
+    except PermissionError as exc:
+        raise DocumentError("Permission denied.", str(exc)) from None
+    except FileNotFoundError as exc:
+        raise DocumentError("The file does not exist (it may have been moved or deleted).", str(exc)) from None
+    except OSError as exc:
+        raise DocumentError(f"SLM Desk could not read the file: {exc.strerror or exc}.", str(exc)) from None
+    if not data:
+        raise DocumentError("The file is empty.")
+    text, title, encoding, pages = _READERS[kind](data)
+    text = normalize_text(text)
+    if not text:
+        raise DocumentError("The file is empty." if kind in ("txt", "md") else "The file has no text in it.")
+    if len(text) > MAX_CHARACTERS:
+        raise DocumentError(f"The file holds {len(text):,} characters of text, more than SLM Desk takes "
+                            f"from one file ({MAX_CHARACTERS:,}). Split it, or keep the parts you need.")
+    return Document(path, kind, text, len(text), " ".join(title.split())[:200] or path.stem, encoding, pages)
+
+
+def collect_documents(paths: Iterable[str | Path], progress: ProgressCallback | None = None) -> DocumentSet:
+    """Read files and folders (recursively); a bad file is skipped with its reason, the rest go on.
+
+    A folder gives its files in name order, then its subfolders, leaving out hidden ones. Files of
+    kinds we do not read (pictures, spreadsheets) are ignored in folders, but a file named
+    explicitly always ends up in ``documents`` or ``skipped``. A file reached twice is read once.
+    """
+    result, candidates, seen = DocumentSet(), [], set()
+    for path in map(Path, paths):
+        path = path.expanduser()
+        for file in _folder_files(path, result.skipped) if path.is_dir() else [path]:
+            real = os.path.realpath(file)  # unlike Path.resolve, never raises on a symlink loop
+            if real not in seen:
+                seen.add(real)
+                candidates.append(file)
+    for done, path in enumerate(candidates):
+        if progress is not None and progress(done, len(candidates)) is False:
+            result.cancelled = True
+            return result
+        try:
+            result.documents.append(read_document(path))
+        except DocumentError as exc:
+            result.skipped.append(SkippedFile(path, exc.reason, exc.detail))
+    if progress is not None:
+        progress(len(candidates), len(candidates))
+    return result
+
+
+def _folder_files(folder: Path, skipped: list[SkippedFile]) -> list[Path]:
+    def report(error: OSError) -> None:
+        reason = ("Permission denied." if isinstance(error, PermissionError)
+                  else f"SLM Desk could not open this folder: {error.strerror or error}.")
+        skipped.append(SkippedFile(Path(error.filename or folder), reason, str(error)))
+
+    files = []
+    for root, dirs, names in os.walk(folder, onerror=report):
+        dirs[:] = sorted(name for name in dirs if not name.startswith("."))
+        # "~$notes.docx" is the lock file Word keeps beside an open document, not a document.
+        files += [Path(root, name) for name in sorted(names) if not name.startswith((".", "~$"))
+                  and Path(name).suffix.lower() in SUPPORTED_SUFFIXES]
+    return files
+
+
+def _size_limit(kind: str) -> int:
+    return MAX_PACKAGE_BYTES if kind in ("pdf", "docx") else MAX_TEXT_FILE_BYTES
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:,.0f} MB" if size >= 1e6 else f"{size / 1e6:.1f} MB"
+
+
+_READERS: dict[str, Callable[[bytes], Extracted]] = {
+    "txt": read_txt, "md": read_md, "html": read_html, "pdf": read_pdf, "docx": read_docx}

@@ -1,0 +1,141 @@
+"""``slmdesk train`` and ``slmdesk runs`` as real processes against a real library."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from slmdesk.core.training.job import TrainingJob, job_from_preset
+
+NOTE = Path(__file__).parents[1] / "core" / "training" / "data" / "family_note.txt"
+
+
+def slmdesk(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "slmdesk", *args], capture_output=True,
+                          text=True, env=os.environ.copy(), timeout=timeout)
+
+
+def runs_json() -> list[dict]:
+    result = slmdesk("runs", "list", "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_train_needs_something_to_train_on():
+    result = slmdesk("train")
+    assert result.returncode == 1
+    assert "Nothing to train on" in result.stderr
+
+
+def test_unreadable_documents_are_listed_and_none_readable_is_an_error(tmp_path):
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0")
+    result = slmdesk("train", "--docs", str(photo), str(tmp_path / "gone.txt"))
+    assert result.returncode == 1
+    assert f"skipped {photo}: SLM Desk cannot read .jpg files" in result.stderr
+    assert "gone.txt: The file does not exist" in result.stderr
+    assert "None of the documents can be read" in result.stderr
+    assert runs_json() == []  # nothing was started
+
+
+def test_balanced_is_the_default_preset_and_questions_can_be_left_out(tmp_path):
+    job_path = tmp_path / "job.json"
+    result = slmdesk("train", "--docs", str(NOTE), "--no-questions", "--quiz", "0",
+                     "--save-job", str(job_path))
+    assert result.returncode == 0, result.stderr
+    job = TrainingJob.load(job_path)
+    assert job.preset == "balanced"
+    assert job.knowledge_augmentation is False and job.quiz_questions == 0
+
+
+def test_runs_quiz_of_a_run_without_one(tmp_path):
+    assert slmdesk("runs", "list").returncode == 0
+    result = slmdesk("runs", "quiz", "7")
+    assert result.returncode != 0 and "7" in result.stderr
+
+
+def test_save_job_writes_the_preset(tmp_path):
+    job_path = tmp_path / "job.json"
+    result = slmdesk("train", "--docs", str(NOTE), "--preset", "balanced", "--epochs", "7",
+                     "--save-job", str(job_path))
+    assert result.returncode == 0, result.stderr
+    job = TrainingJob.load(job_path)
+    assert job.preset == "balanced" and job.epochs == 7 and job.documents == [str(NOTE)]
+    assert job.base_model_id == 1 and Path(job.base_model_path).is_file()  # the starter
+
+
+def test_a_job_with_problems_is_refused_with_every_problem(tmp_path, starter_model_path):
+    job = job_from_preset("quick", starter_model_path, [str(NOTE)], lora_rank=0, overlap=999)
+    path = job.save(tmp_path / "job.json")
+    result = slmdesk("train", str(path))
+    assert result.returncode == 1
+    assert "lora_rank must be at least 1" in result.stderr
+    assert "overlap (999)" in result.stderr
+
+
+@pytest.mark.slow
+def test_train_a_job_file_to_the_end(tmp_path, cached_training_base, starter_model_path):
+    job = job_from_preset("quick", starter_model_path, [str(NOTE), str(tmp_path / "gone.md")],
+                          max_steps=3, sequence_length=32, overlap=4, checkpoint_every=2,
+                          quiz_questions=3)
+    path = job.save(tmp_path / "job.json")
+    result = slmdesk("train", str(path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Adapter #1 added to the library")
+    err = result.stderr
+    assert "skipped" in err and "gone.md" in err
+    assert "Preset quick: 3 steps" in err and "peak memory" in err
+    assert "step 3/3 [====================] loss" in err and "tok/s" in err
+    assert "loss before" in err and "loss after" in err
+    (run,) = runs_json()
+    assert run["status"] == "finished" and run["adapter_model_id"] == 1
+    table = slmdesk("runs", "list").stdout
+    assert "finished" in table and "3/3" in table and NOTE.name in table
+    # Questions were made from the note, and the quiz was asked before and after, in chat.
+    assert "Questions and answers made from the documents:" in err
+    assert "Before training, the model answered" in err
+    assert "Quiz: answered " in result.stdout and " of 3 before, " in result.stdout
+    assert "General writing: perplexity on an unrelated text" in result.stdout
+    quiz = slmdesk("runs", "quiz", "1")
+    assert quiz.returncode == 0, quiz.stderr
+    assert quiz.stdout.count("expected: ") == 3
+    assert quiz.stdout.count("before [") == 3 and quiz.stdout.count("after  [") == 3
+
+
+@pytest.mark.slow
+def test_ctrl_c_checkpoints_and_says_how_to_resume(tmp_path, cached_training_base):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "slmdesk", "train", "--docs", str(NOTE), "--max-steps", "12",
+         "--sequence-length", "16"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=os.environ.copy())
+    lines = []
+    deadline = time.monotonic() + 300
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        lines.append(line)
+        if line.startswith("step 1/12"):
+            proc.send_signal(signal.SIGINT)
+            break
+        assert time.monotonic() < deadline, "".join(lines)
+    out, err = proc.communicate(timeout=300)
+    err = "".join(lines) + err
+    assert proc.returncode == 130, err
+    assert "Stopping: saving a checkpoint" in err
+    assert "Resume with: slmdesk train --resume 1" in err
+    (run,) = runs_json()
+    assert run["status"] == "cancelled" and 1 <= run["metrics"]["step"] < 12
+
+    resumed = slmdesk("train", "--resume", "1")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Resuming run 1" in resumed.stderr and "step 12/12" in resumed.stderr
+    assert "Adapter #2 added to the library" in resumed.stdout  # #1 is the starter
+    assert runs_json()[0]["status"] == "finished"
+    again = slmdesk("train", "--resume", "1")
+    assert again.returncode == 1 and "only a stopped" in again.stderr
