@@ -7,15 +7,19 @@ import json
 import sys
 from pathlib import Path
 
-from slmdesk.core.engine.client import EngineClient, EngineCrashed, EngineError
+from slmdesk.cli.command_error import CommandError
+from slmdesk.core.engine.client import EngineClient
 from slmdesk.core.engine.protocol import ChatParams
+from slmdesk.core.engine.sampling import (
+    BUILTIN_DEFAULTS,
+    CHAT_SETTINGS,
+    SETTINGS_BY_NAME,
+    chat_defaults,
+    chat_params,
+)
 from slmdesk.core.gguf.info import read_model_info
-from slmdesk.core.library.store import LibraryError, ModelLibrary
 from slmdesk.core.library.memory import Verdict, estimate_memory
-
-
-class ChatCommandError(Exception):
-    """Reported on stderr with a non-zero exit."""
+from slmdesk.core.library.store import ModelLibrary
 
 
 def add_chat_parser(commands: argparse._SubParsersAction) -> None:
@@ -27,31 +31,22 @@ def add_chat_parser(commands: argparse._SubParsersAction) -> None:
                       help="a LoRA adapter (library id or path), optionally with a strength")
     chat.add_argument("--json", action="store_true",
                       help="print one JSON object with the reply and its timings")
-    chat.add_argument("--temperature", type=float, default=0.7)
-    chat.add_argument("--top-p", type=float, default=0.95)
-    chat.add_argument("--top-k", type=int, default=40)
-    chat.add_argument("--repeat-penalty", type=float, default=1.1)
-    chat.add_argument("--max-tokens", type=int, default=512)
-    chat.add_argument("--seed", type=int, default=None)
-    chat.add_argument("--ctx", type=int, default=4096, help="context length in tokens")
+    for setting in CHAT_SETTINGS:  # unset flags take the saved chat defaults
+        flags = [setting.flag] + (["--ctx"] if setting.name == "context_length" else [])
+        chat.add_argument(*flags, dest=setting.name, type=setting.kind, default=None,
+                          help=f"{setting.help} (default: the Chat page's defaults for new "
+                               f"chats; built in: {BUILTIN_DEFAULTS[setting.name]})")
     chat.add_argument("--threads", type=int, default=None)
     chat.add_argument("--chat-format", default=None, help="override the chat format")
 
 
 def _resolve(library: ModelLibrary, reference: str) -> Path:
     """A library id or a path -> an existing file path."""
-    try:
-        entry = library.find(reference)
-    except LibraryError:
-        if reference.isdigit():
-            raise
-        path = Path(reference).expanduser()
-        if not path.exists():
-            raise ChatCommandError(f"No model in the library matches \u201c{reference}\u201d "
-                                   "and there is no such file.") from None
+    entry, path = library.resolve(reference)
+    if entry is None:
         return path
     if entry.is_missing:
-        raise ChatCommandError(f"The file of \u201c{entry.display_name}\u201d is missing: "
+        raise CommandError(f"The file of \u201c{entry.display_name}\u201d is missing: "
                                f"{entry.path}")
     return entry.path
 
@@ -68,38 +63,38 @@ def run_chat(args: argparse.Namespace, library: ModelLibrary) -> int:
     model_path = _resolve(library, args.model)
     info = read_model_info(model_path)
     if info.kind != "model":
-        raise ChatCommandError(f"{model_path.name} is a LoRA adapter, not a model: pass it "
+        raise CommandError(f"{model_path.name} is a LoRA adapter, not a model: pass it "
                                "with --adapter next to its base model.")
-    estimate = estimate_memory(info, args.ctx)
+    settings = chat_defaults(library.conn)
+    settings.update({key: getattr(args, key) for key in SETTINGS_BY_NAME
+                     if getattr(args, key) is not None})
+    if not args.system and settings["system_prompt"]:
+        args.system = settings["system_prompt"]
+    estimate = estimate_memory(info, settings["context_length"])
     if estimate.verdict is Verdict.WILL_NOT_FIT:
-        raise ChatCommandError(f"{info.display_name} will not fit in memory. "
+        raise CommandError(f"{info.display_name} will not fit in memory. "
                                f"{estimate.explain()} Try a smaller --ctx or a smaller model.")
     adapters = [_adapter(library, spec) for spec in args.adapter]
     messages = ([{"role": "system", "content": args.system}] if args.system else []) + [
         {"role": "user", "content": args.prompt}]
-    params = ChatParams(temperature=args.temperature, top_p=args.top_p, top_k=args.top_k,
-                        repeat_penalty=args.repeat_penalty, max_tokens=args.max_tokens,
-                        seed=args.seed)
+    params = ChatParams(**chat_params(settings))
     log_path = library.paths.log_dir / "engine.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with EngineClient(log_path=log_path) as engine:
-            loaded = engine.load(model_path, adapters=adapters, n_ctx=estimate.context_length,
-                                 n_threads=args.threads, chat_format=args.chat_format)
-            if not args.json:
-                print(f"[{info.display_name} \u00b7 {loaded['chat_format_description']}]",
-                      file=sys.stderr)
-            reply, done = [], {}
-            for event in engine.chat(messages, params):
-                if event["type"] == "token":
-                    reply.append(event["text"])
-                    if not args.json:
-                        sys.stdout.write(event["text"])
-                        sys.stdout.flush()
-                else:
-                    done = event
-    except (EngineError, EngineCrashed) as exc:
-        raise ChatCommandError(str(exc)) from exc
+    with EngineClient(log_path=log_path) as engine:
+        loaded = engine.load(model_path, adapters=adapters, n_ctx=estimate.context_length,
+                             n_threads=args.threads, chat_format=args.chat_format)
+        if not args.json:
+            print(f"[{info.display_name} \u00b7 {loaded['chat_format_description']}]",
+                  file=sys.stderr)
+        reply, done = [], {}
+        for event in engine.chat(messages, params):
+            if event["type"] == "token":
+                reply.append(event["text"])
+                if not args.json:
+                    sys.stdout.write(event["text"])
+                    sys.stdout.flush()
+            else:
+                done = event
     if args.json:
         print(json.dumps({"model": str(model_path), "chat_format": loaded["chat_format"],
                           "reply": "".join(reply),

@@ -12,18 +12,19 @@ import sys
 from collections.abc import Sequence
 
 from slmdesk import __version__
-from slmdesk.cli.chat import ChatCommandError, add_chat_parser, run_chat
+from slmdesk.cli.chat import add_chat_parser, run_chat
+from slmdesk.cli.command_error import CommandError
 from slmdesk.cli.train import add_train_parser, run_train
-from slmdesk.core.db import DatabaseError
-from slmdesk.core.gguf.info import (GGUFError, ModelInfo, format_bytes, format_parameter_count,
-                                    read_model_info)
-from slmdesk.core.library.store import LibraryEntry, LibraryError, ModelLibrary
+from slmdesk.core.errors import SlmdeskError
+from slmdesk.core.gguf.info import (
+    ModelInfo,
+    format_bytes,
+    format_parameter_count,
+    read_model_info,
+)
 from slmdesk.core.library.memory import estimate_memory
+from slmdesk.core.library.store import LibraryEntry, LibraryError, ModelLibrary
 from slmdesk.paths import app_paths
-
-
-class CommandError(Exception):
-    """A failure to report on stderr with a non-zero exit code."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,8 +65,10 @@ def run_cli(argv: Sequence[str]) -> int:
         handler = {"models": _models, "chat": _chat, "train": run_train,
                    "runs": run_train}[args.command]
         return handler(args)
-    except (CommandError, ChatCommandError, GGUFError, LibraryError, DatabaseError) as exc:
-        print(f"slmdesk: {exc}", file=sys.stderr)
+    except SlmdeskError as exc:  # every error meant for the user, from any part of the core
+        print(f"slmdesk: {exc.message}", file=sys.stderr)
+        if exc.detail:
+            print(exc.detail, file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("slmdesk: interrupted", file=sys.stderr)
@@ -163,13 +166,8 @@ def _entry_json(entry: LibraryEntry) -> dict:
 
 
 def _info(library: ModelLibrary, model: str, as_json: bool) -> int:
-    try:
-        entry: LibraryEntry | None = library.find(model)
-        info = entry.info
-    except LibraryError:
-        if model.isdigit():
-            raise
-        entry, info = None, read_model_info(model)
+    entry, path = library.resolve(model)
+    info = entry.info if entry is not None else read_model_info(path)
     if as_json:
         data = _entry_json(entry) if entry else {"info": info.to_dict()}
         print(json.dumps(data, indent=2))

@@ -22,13 +22,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from slmdesk.cli.command_error import CommandError
 from slmdesk.core.training import events as ev
 
 EXIT_INTERRUPTED = 130
-
-
-class TrainCommandError(Exception):
-    """A failure to report on stderr with a non-zero exit code."""
 
 
 def add_train_parser(subparsers: Any) -> None:
@@ -74,16 +71,9 @@ def add_train_parser(subparsers: Any) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     """Handle ``slmdesk train`` and ``slmdesk runs``."""
-    from slmdesk.core.training.job import JobError
-    from slmdesk.core.training.runs import RunError
-
-    try:
-        if args.command == "runs":
-            return _runs(args)
-        return _train(args)
-    except (TrainCommandError, JobError, RunError) as exc:
-        print(f"slmdesk: {exc}", file=sys.stderr)
-        return 1
+    if args.command == "runs":
+        return _runs(args)
+    return _train(args)
 
 
 # -- train -------------------------------------------------------------------------------------
@@ -98,7 +88,7 @@ def _train(args: argparse.Namespace) -> int:
         if args.resume is not None:
             run = store.get(args.resume)
             if not run.resumable:
-                raise TrainCommandError(f"Run {run.id} is {run.status}; only a stopped, "
+                raise CommandError(f"Run {run.id} is {run.status}; only a stopped, "
                                         "interrupted or failed run can be resumed.")
             print(f"Resuming run {run.id} ({run.run_dir})", file=sys.stderr)
             return _watch(run, resume=True, as_json=args.json)
@@ -123,11 +113,11 @@ def _job_from_args(args: argparse.Namespace) -> Any:
     from slmdesk.paths import app_paths
 
     if args.job and args.docs:
-        raise TrainCommandError("Give either a job file or --docs, not both.")
+        raise CommandError("Give either a job file or --docs, not both.")
     if args.job:
         return TrainingJob.load(Path(args.job))
     if not args.docs:
-        raise TrainCommandError("Nothing to train on: give a job file, --docs FILES, or --resume RUN_ID.")
+        raise CommandError("Nothing to train on: give a job file, --docs FILES, or --resume RUN_ID.")
     library = ModelLibrary.open(app_paths())
     try:
         if args.model:
@@ -135,14 +125,14 @@ def _job_from_args(args: argparse.Namespace) -> Any:
         else:
             entry = library.ensure_starter()
             if entry is None:
-                raise TrainCommandError("No model given and the starter model was removed: "
+                raise CommandError("No model given and the starter model was removed: "
                                         "choose one with --model ID.")
     except LibraryError as exc:
-        raise TrainCommandError(str(exc)) from None
+        raise CommandError(str(exc)) from None
     finally:
         library.close()
     if entry.kind != "model":
-        raise TrainCommandError(f"#{entry.id} {entry.display_name} is an adapter; choose the model "
+        raise CommandError(f"#{entry.id} {entry.display_name} is an adapter; choose the model "
                                 "to adapt.")
     overrides = {key: value for key, value in (
         ("name", args.name), ("epochs", args.epochs), ("max_steps", args.max_steps),
@@ -169,7 +159,7 @@ def _check_documents(job: Any) -> tuple[int, int]:
     for skipped in found.skipped:
         print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
     if not found.documents:
-        raise TrainCommandError("None of the documents can be read, so there is nothing to train on.")
+        raise CommandError("None of the documents can be read, so there is nothing to train on.")
     print(f"Documents: {len(found.documents)} readable, {found.total_characters:,} characters",
           file=sys.stderr)
     return found.total_characters, len(found.documents)
@@ -184,7 +174,7 @@ def _print_estimate(job: Any, characters: int, documents: int) -> None:
     try:
         info = read_model_info(job.base_model_path)
     except GGUFError as exc:
-        raise TrainCommandError(str(exc)) from None
+        raise CommandError(str(exc)) from None
     lengths = approximate_chunk_lengths(job, characters, documents)
     estimate = estimate_training(job, info, train_chunk_lengths=lengths,
                                  cached=is_cached(Path(job.base_model_path)))
@@ -197,9 +187,6 @@ def _print_estimate(job: Any, characters: int, documents: int) -> None:
 
 
 #: Above this many times the base model's perplexity on general text, the user is warned.
-FORGETTING_WARNING_RATIO = 2.0
-
-
 def _watch(run: Any, *, resume: bool, as_json: bool) -> int:
     from slmdesk.core.training.runner import TrainingRunner
 
@@ -337,18 +324,17 @@ def _runs(args: argparse.Namespace) -> int:
 def knowledge_lines(metrics: dict[str, Any]) -> list[str]:
     """The quiz score and the forgetting figure, in plain words (for the end of a run)."""
     from slmdesk.core.training.quiz_run import quiz_summary
+    from slmdesk.core.training.reporting import describe_forgetting, forgetting_warning
 
     lines = []
     if metrics.get("quiz_before") or metrics.get("quiz_after"):
         lines.append("Quiz: " + quiz_summary(metrics.get("quiz_before"), metrics.get("quiz_after")))
-    before, after = metrics.get("general_perplexity_before"), metrics.get("general_perplexity_after")
-    if isinstance(before, (int, float)) and isinstance(after, (int, float)) and before > 0:
-        ratio = after / before
-        lines.append(f"General writing: perplexity on an unrelated text {before:.1f} -> {after:.1f} "
-                     f"({ratio:.1f} times the base model's)")
-        if ratio > FORGETTING_WARNING_RATIO:
-            lines.append("Warning: training overwrote some of the model's general writing; try "
-                         "the quick preset or a lower adapter strength in chat.")
+    forgetting, ratio = describe_forgetting(metrics)  # the same words as the wizard's
+    if forgetting:
+        lines.append(forgetting)
+    warning = forgetting_warning(ratio, metrics.get("preset"))
+    if warning:
+        lines.append(f"Warning: {warning}")
     return lines
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from slmdesk.core.errors import SlmdeskError
+
 MIGRATIONS: list[list[str]] = [
     # 1: the model library.
     [
@@ -144,7 +146,7 @@ MIGRATIONS: list[list[str]] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-class DatabaseError(Exception):
+class DatabaseError(SlmdeskError):
     """The database cannot be opened or is newer than this version of the app."""
 
 

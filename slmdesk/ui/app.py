@@ -7,10 +7,18 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QTimer, Slot
+from PySide6.QtCore import QSize, QTimer, Slot
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QIcon
-from PySide6.QtWidgets import (QApplication, QHBoxLayout, QListWidget, QListWidgetItem,
-                               QMainWindow, QMessageBox, QStackedWidget, QWidget)
+from PySide6.QtWidgets import (
+    QApplication,
+    QHBoxLayout,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QWidget,
+)
 
 from slmdesk import __version__
 from slmdesk.core.library.store import LibraryEntry, ModelLibrary
@@ -133,11 +141,10 @@ class MainWindow(QMainWindow):
         self.library_view.refresh()
         self.library_view.library_changed.emit()
 
-    @Slot(object)
-    def _starter_failed(self, error: Exception) -> None:
+    @Slot(object, str)
+    def _starter_failed(self, error: Exception, detail: str) -> None:
         self.library_view.notice.show_message(
-            f"The starter model could not be set up: {error}", "error",
-            getattr(error, "details", ""))
+            f"The starter model could not be set up: {error}", "error", detail)
 
     # Drag and drop ------------------------------------------------------------------------
 

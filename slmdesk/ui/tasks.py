@@ -15,13 +15,17 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from slmdesk.core.errors import SlmdeskError
+
 WorkFunction = Callable[[Callable[[int, int], bool]], Any]
 
 
 class TaskSignals(QObject):
     progress = Signal(object, object)  # done, total (may exceed 32 bits: bytes)
     succeeded = Signal(object)
-    failed = Signal(object)  # the exception, with its traceback text in ``.details``
+    #: The exception and its detail for the message bar: an :class:`SlmdeskError`'s own
+    #: ``detail``, else the traceback (a bug: the person can copy it into a report).
+    failed = Signal(object, str)
 
 
 class BackgroundTask(QRunnable):
@@ -58,16 +62,16 @@ class BackgroundTask(QRunnable):
         try:
             result = self.work(self._report_progress)
         except Exception as exc:  # every failure reaches the UI as a message
-            exc.details = traceback.format_exc()  # type: ignore[attr-defined]
-            self._emit(self.signals.failed, exc)
+            detail = exc.detail if isinstance(exc, SlmdeskError) else traceback.format_exc()
+            self._emit(self.signals.failed, exc, detail)
         else:
             self._emit(self.signals.succeeded, result)
         finally:
             self.done.set()
 
     @staticmethod
-    def _emit(signal, value) -> None:
+    def _emit(signal, *values) -> None:
         try:
-            signal.emit(value)
+            signal.emit(*values)
         except RuntimeError:
             pass  # the window closed while the work ran: nobody is left to tell

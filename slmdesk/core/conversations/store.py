@@ -27,7 +27,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from slmdesk.core.conversations._export import conversation_json, conversation_markdown
-from slmdesk.core.conversations._search import SearchHit, fts_query, search_conversations
+from slmdesk.core.conversations._search import (
+    SearchHit,
+    fts_query,
+    search_conversations,
+)
+from slmdesk.core.errors import SlmdeskError
 
 DEFAULT_TITLE = "New chat"
 TITLE_LENGTH = 48
@@ -38,7 +43,7 @@ _ACTIVE_LEAF: Any = object()  # "attach to whatever the user is looking at"
 _UNSET: Any = object()
 
 
-class RecordNotFound(LookupError):
+class RecordNotFound(SlmdeskError, LookupError):
     """The conversation or message does not exist (it may have been deleted)."""
 
 

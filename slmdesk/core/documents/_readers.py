@@ -14,7 +14,14 @@ import contextlib
 import io
 import re
 
-from slmdesk.core.documents._text import BOMS, MAX_CHARACTERS, DocumentError, Extracted, decode_text, refuse_binary
+from slmdesk.core.documents._text import (
+    BOMS,
+    MAX_CHARACTERS,
+    DocumentError,
+    Extracted,
+    decode_text,
+    refuse_binary,
+)
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # old .doc files, and password-protected .docx
 
@@ -37,7 +44,13 @@ def read_html(data: bytes) -> Extracted:
     list items ``- item`` lines, table rows ``cell | cell`` lines, and ``<pre>`` keeps its layout."""
     import warnings
 
-    from bs4 import BeautifulSoup, CData, MarkupResemblesLocatorWarning, NavigableString, Tag
+    from bs4 import (
+        BeautifulSoup,
+        CData,
+        MarkupResemblesLocatorWarning,
+        NavigableString,
+        Tag,
+    )
 
     # A page whose whole text is "notes.txt" or a URL makes bs4 warn that we passed a file name.
     warnings.filterwarnings("ignore", category=MarkupResemblesLocatorWarning)

@@ -18,6 +18,8 @@ import os
 import re
 import unicodedata
 
+from slmdesk.core.errors import SlmdeskError
+
 # The most text taken from one file: 50 million characters is days of CPU training.
 MAX_CHARACTERS = 50 * 1000 * 1000
 
@@ -28,12 +30,9 @@ BOMS = [(codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codec
 Extracted = tuple[str, str, "str | None", "int | None"]
 
 
-class DocumentError(Exception):
-    """A file could not be read; the message says why in words a non-programmer understands."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(reason)
-        self.reason, self.detail = reason, detail  # detail: the technical cause, for a bug report
+class DocumentError(SlmdeskError):
+    """A file could not be read; the message says why in words a non-programmer understands,
+    the detail holds the technical cause, for a bug report."""
 
 
 def normalize_text(text: str) -> str:

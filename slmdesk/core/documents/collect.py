@@ -17,12 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from slmdesk.core.documents._readers import read_docx, read_html, read_pdf
-# DocumentError, normalize_text and MAX_CHARACTERS are imported from here by the rest of the app.
-from slmdesk.core.documents._text import (MAX_CHARACTERS, DocumentError, Extracted, normalize_text, read_md,
-                                        read_txt)
 
-#: Progress callback: (files done, total). Returning False asks the work to stop.
-ProgressCallback = Callable[[int, int], "bool | None"]
+# DocumentError, normalize_text and MAX_CHARACTERS are imported from here by the rest of the app.
+from slmdesk.core.documents._text import (
+    MAX_CHARACTERS,
+    DocumentError,
+    Extracted,
+    normalize_text,
+    read_md,
+    read_txt,
+)
+from slmdesk.core.errors import ProgressCallback
 
 _KINDS = {".txt": "txt", ".text": "txt", ".md": "md", ".markdown": "md", ".pdf": "pdf",
           ".docx": "docx", ".html": "html", ".htm": "html", ".xhtml": "html"}
@@ -131,7 +136,7 @@ def collect_documents(paths: Iterable[str | Path], progress: ProgressCallback | 
         try:
             result.documents.append(read_document(path))
         except DocumentError as exc:
-            result.skipped.append(SkippedFile(path, exc.reason, exc.detail))
+            result.skipped.append(SkippedFile(path, exc.message, exc.detail))
     if progress is not None:
         progress(len(candidates), len(candidates))
     return result

@@ -31,6 +31,8 @@ import jinja2
 import jinja2.ext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from slmdesk.core.errors import SlmdeskError
+
 #: llama-cpp-python's name for the template embedded in the model file.
 EMBEDDED = "chat_template.default"
 
@@ -78,11 +80,11 @@ Source = Literal["override", "embedded", "architecture"]
 Message = Mapping[str, Any]
 
 
-class UnknownChatFormat(ValueError):
+class UnknownChatFormat(SlmdeskError, ValueError):
     """Neither the user, the model file nor its architecture tells how to talk to the model."""
 
 
-class ChatTemplateError(ValueError):
+class ChatTemplateError(SlmdeskError, ValueError):
     """An embedded chat template could not be rendered (broken, or refused by the sandbox)."""
 
 

@@ -29,28 +29,37 @@ import threading
 from typing import Any, Iterable, Iterator, Mapping
 
 from slmdesk.core.engine import protocol as p
-from slmdesk.core.processes import (ENGINE_MODULE, Child, ChildExit, child_launch, close_quietly,
-                                    describe_exit, pump_lines)
+from slmdesk.core.errors import SlmdeskError
+from slmdesk.core.processes import (
+    ENGINE_MODULE,
+    Child,
+    ChildExit,
+    child_launch,
+    close_quietly,
+    describe_exit,
+    pump_lines,
+)
 
 _EOF = object()
 
 
-class EngineError(RuntimeError):
+class EngineError(SlmdeskError):
     """The engine refused or failed a request; ``str(error)`` is meant for the user."""
 
     def __init__(self, message: str, detail: str = "", code: str = "error") -> None:
-        super().__init__(message)
-        self.message, self.detail, self.code = message, detail, code
+        super().__init__(message, detail)
+        self.code = code
 
 
-class EngineCrashed(RuntimeError):
-    """The engine process ended unexpectedly; ``exit.message`` says why in plain words."""
+class EngineCrashed(SlmdeskError):
+    """The engine process ended unexpectedly; the message says why in plain words, the detail
+    holds the engine's last lines."""
 
     def __init__(self, returncode: int | None, stderr_tail: str, cpu_backend: str | None = None
                  ) -> None:
         self.exit: ChildExit = describe_exit(Child.ENGINE, returncode, cpu_backend=cpu_backend)
-        super().__init__(self.exit.message
-                         + (f"\nLast lines from the engine:\n{stderr_tail}" if stderr_tail else ""))
+        super().__init__(self.exit.message,
+                         f"Last lines from the engine:\n{stderr_tail}" if stderr_tail else "")
         self.returncode, self.stderr_tail = returncode, stderr_tail
 
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from slmdesk.core.errors import SlmdeskError
+
 #: Set to a variant name ("haswell") or to the path of a CPU backend library to use that one
 #: instead of the best (bench/chat_bench.py compares builds this way).
 CPU_BACKEND_VARIABLE = "SLMDESK_CPU_BACKEND"
@@ -36,7 +38,7 @@ _PREFIX, _SUFFIX = {"win32": ("", ".dll"), "darwin": ("lib", ".so")}.get(
     sys.platform, ("lib", ".so"))
 
 
-class CpuBackendError(RuntimeError):
+class CpuBackendError(SlmdeskError):
     """No CPU backend of this llama.cpp build can run here (or the one asked for cannot)."""
 
 

@@ -30,10 +30,12 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Optional
 
+from slmdesk.core.errors import SlmdeskError
+
 PROTOCOL_VERSION = 1
 
 
-class ProtocolError(ValueError):
+class ProtocolError(SlmdeskError, ValueError):
     """A line that is not a valid protocol message."""
 
 

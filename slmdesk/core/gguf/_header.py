@@ -20,6 +20,8 @@ from typing import Any, BinaryIO, Callable, NamedTuple, TypeVar
 
 from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType, GGUFValueType, Keys
 
+from slmdesk.core.errors import SlmdeskError
+
 GGUF_MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)
 DEFAULT_ALIGNMENT = 32
@@ -64,7 +66,7 @@ class TensorEntry(NamedTuple):
     dims: tuple[int, ...]  # in GGUF order: the length of a row first
 
 
-class GGUFError(Exception):
+class GGUFError(SlmdeskError):
     """One error type for every invalid input; ``str(err)`` is a sentence a non-programmer understands.
 
     Attributes:
@@ -73,8 +75,8 @@ class GGUFError(Exception):
             'unsupported_version', 'truncated', 'corrupt' or 'absurd_counts'.
     """
 
-    def __init__(self, path: Path, reason: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, path: Path, reason: str, message: str, detail: str = "") -> None:
+        super().__init__(message, detail)
         self.path = path
         self.reason = reason
 

@@ -21,7 +21,14 @@ from typing import Any
 from gguf.constants import Keys, LlamaFileType
 
 # GGUFError is raised by the header walk but caught by callers as part of this module's interface.
-from slmdesk.core.gguf._header import BYTE_UNITS, UNLOADED_TEXT, GGUFError, HeaderParser, TensorEntry, read_header
+from slmdesk.core.gguf._header import (
+    BYTE_UNITS,
+    UNLOADED_TEXT,
+    GGUFError,
+    HeaderParser,
+    TensorEntry,
+    read_header,
+)
 
 __all__ = ["GGUFError", "ModelInfo", "format_bytes", "format_parameter_count", "read_model_info",
            "read_tensor_shapes"]

@@ -14,24 +14,22 @@ import json
 import os
 import shutil
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from slmdesk.core import db
-from slmdesk.core.settings import get_setting, set_setting
+from slmdesk.core.errors import ProgressCallback, SlmdeskError
 from slmdesk.core.gguf.info import GGUFError, ModelInfo, format_bytes, read_model_info
+from slmdesk.core.settings import get_setting, set_setting
 from slmdesk.paths import AppPaths
-
-#: Progress callback: (bytes or files done, total). Returning False asks the work to stop.
-ProgressCallback = Callable[[int, int], "bool | None"]
 
 _FINGERPRINT_SAMPLE = 1024 * 1024
 _COPY_BLOCK = 4 * 1024 * 1024
 _STARTER_DECLINED_KEY = "starter_declined"
 
 
-class LibraryError(Exception):
+class LibraryError(SlmdeskError):
     """A library operation could not be done; the message says why in plain words."""
 
 
@@ -178,6 +176,25 @@ class ModelLibrary:
             if entry.path == wanted or (entry.source_path and Path(entry.source_path) == wanted):
                 return entry
         raise LibraryError(f"No model in the library matches \u201c{id_or_path}\u201d.")
+
+    def resolve(self, reference: str) -> tuple[LibraryEntry | None, Path]:
+        """A library id or a file path, as the command line takes models: the library's entry
+        (None for a file outside the library) and the file's path.
+
+        Raises:
+            LibraryError: an id that is not in the library, or a path that does not exist.
+        """
+        try:
+            entry = self.find(reference)
+        except LibraryError:
+            if reference.isdigit():
+                raise
+            path = Path(reference).expanduser()
+            if not path.exists():
+                raise LibraryError(f"No model in the library matches \u201c{reference}\u201d "
+                                   "and there is no such file.") from None
+            return None, path
+        return entry, entry.path
 
     def find_by_fingerprint(self, fingerprint: str) -> LibraryEntry | None:
         row = self.conn.execute("SELECT * FROM models WHERE fingerprint = ? ORDER BY id",

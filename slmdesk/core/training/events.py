@@ -32,6 +32,8 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from slmdesk.core.errors import SlmdeskError
+
 STARTED = "started"
 STATUS = "status"
 DATASET = "dataset"
@@ -53,7 +55,7 @@ CANCEL_REQUEST = {"type": "cancel"}
 EVENTS_FILE = "events.jsonl"
 
 
-class EventError(ValueError):
+class EventError(SlmdeskError, ValueError):
     """A line that is not a training event."""
 
 

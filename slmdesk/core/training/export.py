@@ -34,6 +34,7 @@ import numpy as np
 from gguf import GGUFWriter
 from gguf.constants import GGUFType, Keys
 
+from slmdesk.core.errors import SlmdeskError
 from slmdesk.core.gguf.info import GGUFError, read_model_info, read_tensor_shapes
 
 CONFIG_FILE = "adapter_config.json"
@@ -50,12 +51,9 @@ _LORA_KEY = re.compile(r"^(?:base_model\.model\.)?(?P<module>.+)\.lora_(?P<part>
 _EMBEDDING_KEY = re.compile(r"\.lora_embedding_[AB]\b")
 
 
-class ExportError(Exception):
+class ExportError(SlmdeskError):
     """The adapter cannot be exported; ``str(err)`` says why and what to do, ``detail`` holds specifics."""
 
-    def __init__(self, message: str, detail: str | None = None) -> None:
-        super().__init__(message)
-        self.detail = detail
 
 
 @dataclass

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Sequence
 
+from slmdesk.core.errors import SlmdeskError
 from slmdesk.core.gguf.info import ModelInfo, format_bytes
 
 JOB_FILE = "job.json"
@@ -58,7 +59,7 @@ QUIZ_START_SECONDS = 3.0
 RUNTIME_BYTES = 700 * 1024**2
 
 
-class JobError(ValueError):
+class JobError(SlmdeskError, ValueError):
     """A job that cannot run; ``problems`` lists every reason in plain words."""
 
     def __init__(self, problems: list[str]) -> None:

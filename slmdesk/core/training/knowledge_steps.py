@@ -34,10 +34,13 @@ def knowledge_examples(texts: Sequence[str], titles: Sequence[str], base_model_p
     """Examples for ``texts`` in the chat format of the model at ``base_model_path``; none, with
     a note saying why, when the format is unknown or no sentence lends itself to a question.
     ``written`` are questions the model wrote itself (:mod:`slmdesk.core.training.model_questions`)."""
-    from slmdesk.core.training._chat_examples import chat_format_for_model, render_chat_parts
     from slmdesk.core.engine.chat_format import ChatTemplateError, UnknownChatFormat
     from slmdesk.core.gguf.info import GGUFError, read_model_info
     from slmdesk.core.knowledge import augment_documents
+    from slmdesk.core.training._chat_examples import (
+        chat_format_for_model,
+        render_chat_parts,
+    )
 
     augmentation = augment_documents(list(texts), list(titles), seed=seed)
     out = KnowledgeExamples(notes=list(augmentation.notes))

@@ -32,8 +32,12 @@ import torch
 from torch import nn
 
 from slmdesk.core.training.job import TrainingJob
-from slmdesk.core.training.vocabulary import (HARVEST_TOP_K, CandidateVocabulary,
-                                              candidate_logits, harvest_top_tokens)
+from slmdesk.core.training.vocabulary import (
+    HARVEST_TOP_K,
+    CandidateVocabulary,
+    candidate_logits,
+    harvest_top_tokens,
+)
 
 #: Rows of logits computed at once: 2^26 floats (256 MB) whatever the vocabulary; 256 rows for
 #: Gemma's 262k vocabulary, a whole chunk at the presets' lengths (measured: wider slices keep

@@ -23,8 +23,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from slmdesk.core.training.dataset import MIN_CHUNKS_FOR_CHUNK_SPLIT, MIN_DOCUMENTS_FOR_DOCUMENT_SPLIT
-
+from slmdesk.core.training.dataset import (
+    MIN_CHUNKS_FOR_CHUNK_SPLIT,
+    MIN_DOCUMENTS_FOR_DOCUMENT_SPLIT,
+)
 
 
 class VocabTokenizer:
@@ -54,8 +56,8 @@ class VocabTokenizer:
 
 def preview(request: dict[str, Any]) -> dict[str, Any]:
     """Read, tokenize and cut the documents of ``request`` (see the module notes)."""
-    from slmdesk.core.training.dataset import build_dataset
     from slmdesk.core.documents.collect import collect_documents
+    from slmdesk.core.training.dataset import build_dataset
 
     found = collect_documents(request["documents"])
     result: dict[str, Any] = {

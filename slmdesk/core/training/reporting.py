@@ -128,3 +128,26 @@ def forgetting_warning(ratio: float | None, preset: str | None = None) -> str:
               else "Try the Quick preset")
     return (f"Training overwrote some of the model's general writing ({ratio:.1f} times worse "
             f"on ordinary text). {advice}, or a lower adapter strength in chat.")
+
+def describe_metrics(metrics: dict) -> str:
+    """Perplexity before and after, said for someone who has never heard the word."""
+    split = metrics.get("evaluation_split", "validation")
+    before = metrics.get(f"{split}_perplexity_before")
+    after = metrics.get(f"{split}_perplexity_after")
+    if not isinstance(before, (int, float)) or not isinstance(after, (int, float)):
+        return "The adapter was trained; its progress could not be measured."
+    where = ("on the part of your documents held back from training (text it never saw while "
+             "learning)" if split == "validation" else
+             "on your documents themselves (they were too short to hold some back, so this "
+             "shows how well it learned them rather than how well it generalises)")
+    if after < before:
+        ratio = before / after
+        change = (f"It now predicts your text <b>{ratio:.1f} times better</b>."
+                  if ratio >= 1.1 else "That is only a small improvement.")
+    else:
+        change = ("It did not get better at predicting your text; try more passes or the "
+                  "Balanced preset.")
+    return (f"Measured {where}:<br>"
+            f"Before training, the model was on average as unsure of the next word as if "
+            f"choosing among <b>{before:,.1f}</b> equally likely words (its <i>perplexity</i>). "
+            f"After training: <b>{after:,.1f}</b>. {change}")

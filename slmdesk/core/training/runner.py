@@ -17,13 +17,18 @@ import os
 import queue
 import signal
 import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any, Iterator
 
-from slmdesk.core.processes import (TRAINING_MODULE, Child, child_launch, close_quietly,
-                                    describe_exit, pump_lines)
+from slmdesk.core.processes import (
+    TRAINING_MODULE,
+    Child,
+    child_launch,
+    close_quietly,
+    describe_exit,
+    pump_lines,
+)
 from slmdesk.core.training import events as ev
 
 LOG_FILE = "worker.log"

@@ -19,6 +19,7 @@ from typing import Any
 import psutil
 
 from slmdesk.core import db
+from slmdesk.core.errors import SlmdeskError
 from slmdesk.core.processes import TRAINING_MODULE
 from slmdesk.core.training.job import JOB_FILE, TrainingJob
 from slmdesk.paths import AppPaths
@@ -28,7 +29,7 @@ STATUSES = ("running", "finished", "cancelled", "interrupted", "failed")
 RESUMABLE = frozenset({"cancelled", "interrupted", "failed"})
 
 
-class RunError(Exception):
+class RunError(SlmdeskError):
     """A run operation could not be done; the message says why."""
 
 

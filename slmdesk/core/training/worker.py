@@ -18,8 +18,8 @@ descriptor 1 at stderr, so a library that prints cannot corrupt the stream.
 
 from __future__ import annotations
 
-import argparse
 import _thread
+import argparse
 import os
 import shutil
 import signal
@@ -32,9 +32,18 @@ from typing import Any, BinaryIO
 
 from slmdesk.core.training import events as ev
 from slmdesk.core.training.general_text import GENERAL_EVAL, general_text_chunks
-from slmdesk.core.training.job import JOB_FILE, JobError, TrainingJob, plan_training, step_chunks
-from slmdesk.core.training.knowledge_steps import (KnowledgeExamples, knowledge_examples,
-                                                   load_or_make_quiz)
+from slmdesk.core.training.job import (
+    JOB_FILE,
+    JobError,
+    TrainingJob,
+    plan_training,
+    step_chunks,
+)
+from slmdesk.core.training.knowledge_steps import (
+    KnowledgeExamples,
+    knowledge_examples,
+    load_or_make_quiz,
+)
 from slmdesk.core.training.worker_steps import KnowledgeSteps
 
 EXIT_FAILED = 1
@@ -246,7 +255,12 @@ class Worker(KnowledgeSteps):
     def _dataset(self, job: TrainingJob, tokenizer: Any, found: Any) -> Any:
         """Chunks from the documents just read, or, when resuming, the chunks saved at the
         start (the files may have changed since, and a resumed run must see the same data)."""
-        from slmdesk.core.training.dataset import CHUNKS_FILE, HFTokenizer, TokenDataset, build_dataset
+        from slmdesk.core.training.dataset import (
+            CHUNKS_FILE,
+            HFTokenizer,
+            TokenDataset,
+            build_dataset,
+        )
 
         wrapped = HFTokenizer(tokenizer)
         path = self.run_dir / CHUNKS_FILE
@@ -306,7 +320,11 @@ class Worker(KnowledgeSteps):
         return self._cancelled(step)
 
     def _finish(self, job: TrainingJob, model: Any, base_path: Path, dataset: Any) -> int:
-        from slmdesk.core.library.store import DuplicateModelError, ModelLibrary, file_fingerprint
+        from slmdesk.core.library.store import (
+            DuplicateModelError,
+            ModelLibrary,
+            file_fingerprint,
+        )
         from slmdesk.core.training.export import ExportError, export_lora_gguf
         from slmdesk.paths import app_paths
 

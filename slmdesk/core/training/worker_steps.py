@@ -12,8 +12,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from slmdesk.core.training import events as ev
-from slmdesk.core.training.general_text import (ANCHOR_WINDOW_TOKENS, GENERAL_ANCHOR,
-                                                general_text_chunks)
+from slmdesk.core.training.general_text import (
+    ANCHOR_WINDOW_TOKENS,
+    GENERAL_ANCHOR,
+    general_text_chunks,
+)
 from slmdesk.core.training.job import TrainingJob
 from slmdesk.core.training.knowledge_steps import load_or_write_questions
 

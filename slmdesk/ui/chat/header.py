@@ -9,7 +9,14 @@ what happens, not about where each label sits.
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from slmdesk.ui.chat.adapter_strength import AdapterStrength
 from slmdesk.ui.chat.session import LoadSpec

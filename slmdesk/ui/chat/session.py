@@ -15,13 +15,18 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from slmdesk.core.conversations.store import (Conversation, ConversationStore, Message,
-                                        RecordNotFound)
-from slmdesk.core.library.store import LibraryError, ModelLibrary
+from slmdesk.core.conversations.store import (
+    Conversation,
+    ConversationStore,
+    Message,
+    RecordNotFound,
+)
+from slmdesk.core.engine.sampling import chat_defaults, chat_params, effective_settings
+from slmdesk.core.errors import SlmdeskError
 from slmdesk.core.library.memory import Verdict, estimate_memory
+from slmdesk.core.library.store import LibraryError, ModelLibrary
 from slmdesk.core.settings import get_setting
 from slmdesk.paths import AppPaths
-from slmdesk.ui.chat.settings import chat_defaults, chat_params, effective_settings
 from slmdesk.ui.processes.engine import EngineNotRunning, EngineProcess
 
 #: How often the growing reply is shown again, and how often it is saved.
@@ -31,12 +36,8 @@ SAVE_INTERVAL_S = 0.5
 STOP_GRACE_MS = 350
 
 
-class ChatRefused(Exception):
+class ChatRefused(SlmdeskError):
     """A reply cannot be started; the message says why and what to do."""
-
-    def __init__(self, message: str, details: str = "") -> None:
-        super().__init__(message)
-        self.message, self.details = message, details
 
 
 @dataclass(frozen=True)

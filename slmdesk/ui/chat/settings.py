@@ -1,57 +1,33 @@
 """Per-conversation chat settings: system prompt, sampling and context length.
 
 Each conversation keeps its own settings (``Conversation.settings`` and ``system_prompt``); new
-conversations start from the defaults kept in the database's settings table under
-``chat_defaults``, which the panel can overwrite ("Use for new chats").
+conversations start from the defaults of :mod:`slmdesk.core.engine.sampling`, which the panel
+can overwrite ("Use for new chats"). The tooltips are the settings' own words from there.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import (QDoubleSpinBox, QFormLayout, QFrame, QHBoxLayout, QLabel,
-                               QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
-from slmdesk.core.settings import get_setting, set_setting
-
-DEFAULTS_KEY = "chat_defaults"
-#: Built-in defaults; ``seed`` None means a different reply every time.
-BUILTIN_DEFAULTS: dict[str, Any] = {
-    "system_prompt": "",
-    "temperature": 0.7,
-    "top_p": 0.95,
-    "top_k": 40,
-    "repeat_penalty": 1.1,
-    "max_tokens": 512,
-    "seed": None,
-    "context_length": 4096,
-}
-SAMPLING_KEYS = ("temperature", "top_p", "top_k", "repeat_penalty", "max_tokens", "seed")
+from slmdesk.core.engine.sampling import SETTINGS_BY_NAME
 
 
-def chat_defaults(conn: sqlite3.Connection) -> dict[str, Any]:
-    """The defaults for new conversations: the built-in ones under the user's saved ones."""
-    saved = get_setting(conn, DEFAULTS_KEY, {}) or {}
-    return {**BUILTIN_DEFAULTS, **{k: v for k, v in saved.items() if k in BUILTIN_DEFAULTS}}
-
-
-def save_chat_defaults(conn: sqlite3.Connection, values: dict[str, Any]) -> None:
-    set_setting(conn, DEFAULTS_KEY, {k: v for k, v in values.items() if k in BUILTIN_DEFAULTS})
-
-
-def effective_settings(conversation_settings: dict[str, Any],
-                       defaults: dict[str, Any]) -> dict[str, Any]:
-    """A conversation's settings with anything it never set taken from the defaults."""
-    merged = {k: v for k, v in defaults.items() if k != "system_prompt"}
-    merged.update({k: v for k, v in conversation_settings.items() if k in merged})
-    return merged
-
-
-def chat_params(settings: dict[str, Any]) -> dict[str, Any]:
-    """The engine's ``ChatParams`` fields from a conversation's settings."""
-    return {k: settings[k] for k in SAMPLING_KEYS if k in settings}
+def _tip(name: str) -> str:
+    return SETTINGS_BY_NAME[name].help
 
 
 class SettingsPanel(QFrame):
@@ -75,21 +51,15 @@ class SettingsPanel(QFrame):
                                               "Answer in plain English.")
         self.system_prompt.setMaximumHeight(110)
         self.system_prompt.textChanged.connect(self._edited)
-        self.temperature = self._double(0.0, 2.0, 0.05, "0 = always the most likely word "
-                                        "(repeatable); higher = more varied")
-        self.top_p = self._double(0.0, 1.0, 0.05, "Only sample from the most likely words "
-                                  "whose probabilities add up to this")
-        self.top_k = self._int(0, 1000, 1, "Only sample from this many most likely words "
-                               "(0 = no limit)")
-        self.repeat_penalty = self._double(0.5, 2.0, 0.05, "Above 1 discourages repeating "
-                                           "the same words")
-        self.max_tokens = self._int(1, 32768, 64, "The longest reply, in tokens")
-        self.seed = self._int(-1, 2**31 - 1, 1, "The same seed and settings give the same "
-                              "reply; Random gives a new one each time")
+        self.temperature = self._double(0.0, 2.0, 0.05, _tip("temperature"))
+        self.top_p = self._double(0.0, 1.0, 0.05, _tip("top_p"))
+        self.top_k = self._int(0, 1000, 1, _tip("top_k"))
+        self.repeat_penalty = self._double(0.5, 2.0, 0.05, _tip("repeat_penalty"))
+        self.max_tokens = self._int(1, 32768, 64, _tip("max_tokens"))
+        self.seed = self._int(-1, 2**31 - 1, 1, _tip("seed").replace("none", "Random"))
         self.seed.setSpecialValueText("Random")
-        self.context_length = self._int(256, 131072, 256, "How much of the conversation the "
-                                        "model sees at once; more needs more memory. Changing "
-                                        "it reloads the model.")
+        self.context_length = self._int(256, 131072, 256, _tip("context_length")
+                                        + ". Changing it reloads the model.")
         self.context_length.setSuffix(" tokens")
 
         form = QFormLayout()

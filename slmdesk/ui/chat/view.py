@@ -14,14 +14,18 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from slmdesk.core.conversations.store import ConversationStore, RecordNotFound
+from slmdesk.core.engine.sampling import (
+    chat_defaults,
+    effective_settings,
+    save_chat_defaults,
+)
 from slmdesk.core.library.store import ModelLibrary
 from slmdesk.core.settings import get_setting, set_setting
 from slmdesk.paths import AppPaths
 from slmdesk.ui.chat.header import ChatHeader
 from slmdesk.ui.chat.messages import MessageList, thread_views
 from slmdesk.ui.chat.session import ChatRefused, ChatSession
-from slmdesk.ui.chat.settings import (chat_defaults, effective_settings, save_chat_defaults,
-                                      SettingsPanel)
+from slmdesk.ui.chat.settings import SettingsPanel
 from slmdesk.ui.chat.sidebar import ConversationList
 from slmdesk.ui.chat.widgets import ActionNoticeBar, Choice, Composer, choice_key
 
@@ -166,7 +170,7 @@ class ChatView(QWidget):
         try:
             self.session.preload(conv_id)  # load now, so the first reply comes sooner
         except ChatRefused as exc:
-            self.notice.show_message(exc.message, "error", exc.details)
+            self.notice.show_message(exc.message, "error", exc.detail)
 
     def _show_adapter_strength(self) -> None:
         self.header.show_adapter((conv.adapter if (conv := self._conversation()) else None) or {})
@@ -183,7 +187,7 @@ class ChatView(QWidget):
             try:
                 self.session.preload(conv.id)
             except ChatRefused as exc:
-                self.notice.show_message(exc.message, "error", exc.details)
+                self.notice.show_message(exc.message, "error", exc.detail)
 
     # Conversations ------------------------------------------------------------------------
 
@@ -301,7 +305,7 @@ class ChatView(QWidget):
         try:
             action()
         except ChatRefused as exc:
-            self.notice.show_message(exc.message, "error", exc.details)
+            self.notice.show_message(exc.message, "error", exc.detail)
             return
         self.conversations.refresh()
         self.show_thread()
@@ -318,7 +322,7 @@ class ChatView(QWidget):
         try:
             self.session.restart()
         except ChatRefused as exc:
-            self.notice.show_message(exc.message, "error", exc.details)
+            self.notice.show_message(exc.message, "error", exc.detail)
 
     @Slot()
     def shutdown(self) -> None:

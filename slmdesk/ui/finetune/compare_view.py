@@ -14,15 +14,24 @@ from html import escape
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QTextCursor
-from PySide6.QtWidgets import (QComboBox, QFrame, QHBoxLayout, QLabel, QPlainTextEdit,
-                               QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from slmdesk.core.library.store import LibraryError, ModelLibrary
 from slmdesk.paths import AppPaths
 from slmdesk.ui.chat.widgets import Composer
 from slmdesk.ui.processes.engine import EngineNotRunning, EngineProcess
+from slmdesk.ui.widgets.labels import heading, hint
 from slmdesk.ui.widgets.notice import NoticeBar
-from slmdesk.ui.finetune.wizard.common import heading, hint
 
 CONTEXT_LENGTH = 2048
 SIDES = ("base", "tuned")

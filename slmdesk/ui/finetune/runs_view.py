@@ -13,18 +13,28 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMessageBox,
-                               QPushButton, QSplitter, QTreeWidget, QTreeWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from slmdesk.core.library.store import LibraryError, ModelLibrary
 from slmdesk.core.training import events as ev
+from slmdesk.core.training.reporting import describe_metrics
 from slmdesk.core.training.runs import RunError, RunStore, TrainingRun
 from slmdesk.paths import AppPaths
-from slmdesk.ui.widgets.notice import NoticeBar
-from slmdesk.ui.finetune.wizard.common import heading, hint
-from slmdesk.ui.finetune.wizard.done_page import describe_metrics
+from slmdesk.ui.widgets.labels import heading, hint
 from slmdesk.ui.widgets.loss_chart import LossChart
+from slmdesk.ui.widgets.notice import NoticeBar
 
 COLUMNS = ["Run", "Status", "Started", "Model", "Documents", "Progress", "Perplexity"]
 ID_ROLE = Qt.ItemDataRole.UserRole + 1

@@ -12,12 +12,20 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QStandardItem
-from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QPlainTextEdit,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from slmdesk.core.gguf.info import format_bytes, format_parameter_count
-from slmdesk.core.library.store import LibraryEntry, ModelLibrary
 from slmdesk.core.library.memory import Verdict, estimate_memory
+from slmdesk.core.library.store import LibraryEntry, ModelLibrary
 
 COLUMNS = ["Name", "Architecture", "Parameters", "Quantization", "Size", "Context", "Memory"]
 ENTRY_ID_ROLE = Qt.ItemDataRole.UserRole + 1

@@ -11,17 +11,41 @@ from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QStandardItemModel
-from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
-                               QMenu, QMessageBox, QProgressBar, QPushButton, QSplitter,
-                               QToolButton, QTreeView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QToolButton,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
 
 from slmdesk.core.gguf.info import GGUFError, format_bytes
-from slmdesk.core.library.store import (DuplicateModelError, ImportCancelled, LibraryEntry,
-                                  LibraryError, ModelLibrary, ScanReport)
+from slmdesk.core.library.store import (
+    DuplicateModelError,
+    ImportCancelled,
+    LibraryEntry,
+    LibraryError,
+    ModelLibrary,
+    ScanReport,
+)
 from slmdesk.paths import AppPaths
-from slmdesk.ui.library.entry_view import COLUMNS, ENTRY_ID_ROLE, ModelDetailsPane, entry_row
-from slmdesk.ui.widgets.notice import NoticeBar
+from slmdesk.ui.library.entry_view import (
+    COLUMNS,
+    ENTRY_ID_ROLE,
+    ModelDetailsPane,
+    entry_row,
+)
 from slmdesk.ui.tasks import BackgroundTask
+from slmdesk.ui.widgets.notice import NoticeBar
 
 _EXPECTED_ERRORS = (GGUFError, LibraryError, OSError)
 
@@ -268,13 +292,13 @@ class LibraryView(QWidget):
         self.library_changed.emit()
         self.task_finished.emit()
 
-    @Slot(object)
-    def _task_failed(self, error: Exception) -> None:
+    @Slot(object, str)
+    def _task_failed(self, error: Exception, detail: str) -> None:
         self._task_ended()
         if isinstance(error, ImportCancelled):
             self.notice.show_message("Import cancelled; nothing was added.", "info")
         else:
-            self.notice.show_message(str(error), "error", getattr(error, "details", ""))
+            self.notice.show_message(str(error), "error", detail)
         self.refresh()
         self.task_finished.emit()
 

@@ -23,7 +23,14 @@ from typing import Any
 from PySide6.QtCore import QObject, QProcess, Signal, Slot
 
 from slmdesk.core.engine import protocol as p
-from slmdesk.core.processes import ENGINE_MODULE, Child, ChildExit, child_launch, describe_exit
+from slmdesk.core.errors import SlmdeskError
+from slmdesk.core.processes import (
+    ENGINE_MODULE,
+    Child,
+    ChildExit,
+    child_launch,
+    describe_exit,
+)
 from slmdesk.ui.processes.launch import qt_crash_signal, start_child
 from slmdesk.ui.processes.line_buffer import LineBuffer
 
@@ -31,7 +38,7 @@ LOG_NAME = "engine.log"
 STDERR_LINES_KEPT = 40
 
 
-class EngineNotRunning(RuntimeError):
+class EngineNotRunning(SlmdeskError):
     """A request was made while no engine process is running (never started, or it died)."""
 
 

@@ -21,8 +21,12 @@ from PySide6.QtCore import QObject, QProcess, QTimer, Signal, Slot
 
 from slmdesk.core.processes import TRAINING_MODULE, Child, child_launch, describe_exit
 from slmdesk.core.training import events as ev
-from slmdesk.core.training.runner import (CANCEL_GRACE_SECONDS, LOG_FILE, log_tail,
-                                          record_interrupted)
+from slmdesk.core.training.runner import (
+    CANCEL_GRACE_SECONDS,
+    LOG_FILE,
+    log_tail,
+    record_interrupted,
+)
 from slmdesk.paths import AppPaths
 from slmdesk.ui.processes.launch import qt_crash_signal, start_child
 from slmdesk.ui.processes.line_buffer import LineBuffer

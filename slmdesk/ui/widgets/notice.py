@@ -7,8 +7,15 @@ says what happened, keeps the technical detail one click away, and goes when clo
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 _STYLES = {
     "error": "background:#fdecea; border:1px solid #f5c2c0; color:#5f2120;",

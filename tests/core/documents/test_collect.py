@@ -21,7 +21,7 @@ PNG_HEADER = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
 def _reason(path: Path) -> str:
     with pytest.raises(DocumentError) as caught:
         read_document(path)
-    return caught.value.reason
+    return caught.value.message
 
 
 def _write(path: Path, data: bytes) -> Path:

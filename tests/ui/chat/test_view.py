@@ -16,7 +16,7 @@ from slmdesk.core.conversations.store import ConversationStore
 from slmdesk.core.settings import get_setting
 from slmdesk.ui.app import MainWindow
 from slmdesk.ui.chat.messages import MessageView, MessageWidget
-from slmdesk.ui.chat.settings import DEFAULTS_KEY
+from slmdesk.core.engine.sampling import DEFAULTS_KEY
 from slmdesk.ui.chat.view import ChatView
 from tests.gguf_factory import write_tiny_adapter, write_tiny_model
 

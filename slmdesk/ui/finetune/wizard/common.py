@@ -1,8 +1,6 @@
-"""Small pieces shared by the wizard's pages: headings, hints and the training-memory verdict."""
+"""The training-memory verdict shared by the wizard's pages, and its colours."""
 
 from __future__ import annotations
-
-from PySide6.QtWidgets import QLabel
 
 from slmdesk.core.gguf.info import ModelInfo, format_bytes
 from slmdesk.core.library.memory import COMFORTABLE_SHARE, Verdict
@@ -10,20 +8,6 @@ from slmdesk.core.training.job import TrainingJob, estimate_peak_memory
 
 VERDICT_COLOURS = {Verdict.FITS: "#1b7f3b", Verdict.TIGHT: "#b26a00",
                    Verdict.WILL_NOT_FIT: "#c62828"}
-
-
-def heading(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setStyleSheet("font-size: 17px; font-weight: 600;")
-    label.setWordWrap(True)
-    return label
-
-
-def hint(text: str = "") -> QLabel:
-    label = QLabel(text)
-    label.setWordWrap(True)
-    label.setStyleSheet("color: #5f6368;")
-    return label
 
 
 def training_verdict(needed: int, available: int) -> Verdict:

@@ -14,17 +14,40 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QFont
-from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
-                               QPlainTextEdit, QProgressBar, QPushButton, QSplitter, QTabWidget,
-                               QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from slmdesk.core.documents.collect import Document, DocumentSet, SUPPORTED_SUFFIXES, collect_documents
-from slmdesk.ui.tasks import BackgroundTask
-from slmdesk.ui.finetune.wizard.common import heading, hint
-from slmdesk.ui.finetune.wizard.documents_display import (belongs, chunks_preview_text, document_item,
-                                                 skipped_item, summary_html)
+from slmdesk.core.documents.collect import (
+    SUPPORTED_SUFFIXES,
+    Document,
+    DocumentSet,
+    collect_documents,
+)
+from slmdesk.ui.finetune.wizard.documents_display import (
+    belongs,
+    chunks_preview_text,
+    document_item,
+    skipped_item,
+    summary_html,
+)
 from slmdesk.ui.finetune.wizard.examples_preview import KnowledgePreview
 from slmdesk.ui.processes.token_preview import TokenPreview
+from slmdesk.ui.tasks import BackgroundTask
+from slmdesk.ui.widgets.labels import heading, hint
 
 COLUMNS = ["Document", "Status", "Characters", "Tokens"]
 SOURCE_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -237,8 +260,8 @@ class DocumentsPage(QWidget):
         self.refresh_preview()
         self.read_finished.emit()
 
-    @Slot(object)
-    def _read_failed(self, error: Exception) -> None:
+    @Slot(object, str)
+    def _read_failed(self, error: Exception, _detail: str) -> None:
         if getattr(error, "generation", None) != self._generation:
             return
         self._task = None

@@ -14,39 +14,21 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 from slmdesk.core.gguf.info import format_bytes
 from slmdesk.core.training.events import format_duration
 from slmdesk.core.training.quiz_run import QuizResult, quiz_summary
-from slmdesk.ui.finetune.wizard.common import heading, hint
-from slmdesk.core.training.reporting import (FORGETTING_SEVERE_RATIO, describe_forgetting,
-                                               forgetting_warning, quiz_result)
+from slmdesk.core.training.reporting import (
+    FORGETTING_SEVERE_RATIO,
+    describe_forgetting,
+    describe_metrics,
+    forgetting_warning,
+    quiz_result,
+)
 from slmdesk.ui.finetune.wizard.quiz_view import QuizDialog
+from slmdesk.ui.widgets.labels import heading, hint
 
 _WARNING_STYLES = {
     "amber": "background:#fff4e5; border:1px solid #ffd8a8; color:#663c00;",
     "red": "background:#fdecea; border:1px solid #f5c2c0; color:#5f2120;",
 }
 
-
-def describe_metrics(metrics: dict) -> str:
-    """Perplexity before and after, said for someone who has never heard the word."""
-    split = metrics.get("evaluation_split", "validation")
-    before = metrics.get(f"{split}_perplexity_before")
-    after = metrics.get(f"{split}_perplexity_after")
-    if not isinstance(before, (int, float)) or not isinstance(after, (int, float)):
-        return "The adapter was trained; its progress could not be measured."
-    where = ("on the part of your documents held back from training (text it never saw while "
-             "learning)" if split == "validation" else
-             "on your documents themselves (they were too short to hold some back, so this "
-             "shows how well it learned them rather than how well it generalises)")
-    if after < before:
-        ratio = before / after
-        change = (f"It now predicts your text <b>{ratio:.1f} times better</b>."
-                  if ratio >= 1.1 else "That is only a small improvement.")
-    else:
-        change = ("It did not get better at predicting your text; try more passes or the "
-                  "Balanced preset.")
-    return (f"Measured {where}:<br>"
-            f"Before training, the model was on average as unsure of the next word as if "
-            f"choosing among <b>{before:,.1f}</b> equally likely words (its <i>perplexity</i>). "
-            f"After training: <b>{after:,.1f}</b>. {change}")
 
 
 class DonePage(QWidget):

@@ -14,13 +14,20 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QTreeWidget,
-                               QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from slmdesk.core.documents.collect import Document
 from slmdesk.core.training.job import TrainingJob, example_chunk_lengths
-from slmdesk.ui.tasks import BackgroundTask
 from slmdesk.core.training.reporting import count_head, count_parts, form_title
+from slmdesk.ui.tasks import BackgroundTask
 
 COLUMNS = ["Question", "Answer", "Kind"]
 #: Examples shown: a few, taken in turn from each kind so that every kind appears.
@@ -171,8 +178,8 @@ class KnowledgePreview(QWidget):
         self._show()
         self.finished.emit()
 
-    @Slot(object)
-    def _failed(self, error: Exception) -> None:
+    @Slot(object, str)
+    def _failed(self, error: Exception, _detail: str) -> None:
         if getattr(error, "generation", None) != self._generation:
             return
         self._task = None

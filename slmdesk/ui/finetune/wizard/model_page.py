@@ -6,15 +6,22 @@ from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from slmdesk.core.gguf.info import format_bytes, format_parameter_count
-from slmdesk.core.library.store import LibraryEntry, ModelLibrary
 from slmdesk.core.library.memory import Verdict, available_memory_bytes
+from slmdesk.core.library.store import LibraryEntry, ModelLibrary
 from slmdesk.core.training.base_model import is_cached
 from slmdesk.core.training.job import TrainingJob
-from slmdesk.ui.finetune.wizard.common import VERDICT_COLOURS, heading, hint, training_memory
+from slmdesk.ui.finetune.wizard.common import VERDICT_COLOURS, training_memory
+from slmdesk.ui.widgets.labels import heading, hint
 
 COLUMNS = ["Model", "Parameters", "Quantization", "Training memory"]
 ID_ROLE = Qt.ItemDataRole.UserRole + 1

@@ -10,12 +10,21 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QHeaderView, QLabel,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from slmdesk.core.training.quiz_run import QuizAnswer, QuizResult, quiz_summary
-from slmdesk.ui.finetune.wizard.common import hint
 from slmdesk.core.training.reporting import form_title
+from slmdesk.ui.widgets.labels import hint
 
 COLUMNS = ["Question", "Expected answer", "Before training", "After training"]
 QUESTION, EXPECTED, BEFORE, AFTER = range(len(COLUMNS))

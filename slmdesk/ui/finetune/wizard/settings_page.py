@@ -5,16 +5,36 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QDoubleSpinBox, QFormLayout, QFrame, QHBoxLayout,
-                               QLabel, QLineEdit, QRadioButton, QSpinBox, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QRadioButton,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
-from slmdesk.core.library.store import LibraryEntry
 from slmdesk.core.library.memory import Verdict
+from slmdesk.core.library.store import LibraryEntry
 from slmdesk.core.training.events import format_duration
-from slmdesk.core.training.model_questions import DEFAULT_PER_PASSAGE as MODEL_QUESTIONS_PER_PASSAGE
-from slmdesk.core.training.job import PRESETS, TrainingEstimate, TrainingJob, job_from_preset
-from slmdesk.ui.finetune.wizard.common import VERDICT_COLOURS, heading, hint
+from slmdesk.core.training.job import (
+    PRESETS,
+    TrainingEstimate,
+    TrainingJob,
+    job_from_preset,
+)
+from slmdesk.core.training.model_questions import (
+    DEFAULT_PER_PASSAGE as MODEL_QUESTIONS_PER_PASSAGE,
+)
+from slmdesk.ui.finetune.wizard.common import VERDICT_COLOURS
+from slmdesk.ui.widgets.labels import heading, hint
 
 #: What each preset is for; the time it takes is the estimate below the choices, worked out
 #: for these documents on this computer (the presets' numbers are tuned from measured runs).

@@ -9,17 +9,24 @@ A worker that fails or dies shows its message and the last lines of its log, and
 from __future__ import annotations
 
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from slmdesk.core.training import events as ev
+from slmdesk.core.training.reporting import describe_counts, quiz_result, quiz_score
 from slmdesk.core.training.runs import TrainingRun
 from slmdesk.paths import AppPaths
-from slmdesk.ui.widgets.notice import NoticeBar
 from slmdesk.ui.processes.training import TrainingProcess
-from slmdesk.ui.finetune.wizard.common import heading, hint
-from slmdesk.core.training.reporting import describe_counts, quiz_result, quiz_score
+from slmdesk.ui.widgets.labels import heading, hint
 from slmdesk.ui.widgets.loss_chart import LossChart
+from slmdesk.ui.widgets.notice import NoticeBar
 
 ACTIVE = frozenset({"starting", "running", "pausing", "cancelling"})
 _STATE_TEXT = {"starting": "Starting\u2026", "pausing": "Pausing: saving a checkpoint\u2026",

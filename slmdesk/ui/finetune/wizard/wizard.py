@@ -11,23 +11,33 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QStackedWidget, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
-from slmdesk.core.training import model_questions
-from slmdesk.core.training.preview import chunk_lengths_from_tokens
 from slmdesk.core.library.store import LibraryEntry, LibraryError, ModelLibrary
-from slmdesk.core.training.job import (JobError, TrainingJob, approximate_chunk_lengths,
-                                       estimate_training)
+from slmdesk.core.training import model_questions
+from slmdesk.core.training.job import (
+    JobError,
+    TrainingJob,
+    approximate_chunk_lengths,
+    estimate_training,
+)
+from slmdesk.core.training.preview import chunk_lengths_from_tokens
 from slmdesk.core.training.runs import RunStore, TrainingRun
 from slmdesk.paths import AppPaths
-from slmdesk.ui.widgets.notice import NoticeBar
 from slmdesk.ui.finetune.wizard.common import training_memory
 from slmdesk.ui.finetune.wizard.documents_page import DocumentsPage
 from slmdesk.ui.finetune.wizard.done_page import DonePage
 from slmdesk.ui.finetune.wizard.model_page import ModelPage
 from slmdesk.ui.finetune.wizard.settings_page import SettingsPage
 from slmdesk.ui.finetune.wizard.training_page import TrainingPage
+from slmdesk.ui.widgets.notice import NoticeBar
 
 STEPS = ["Model", "Documents", "Settings", "Training", "Done"]
 MODEL, DOCUMENTS, SETTINGS, TRAINING, DONE = range(len(STEPS))
