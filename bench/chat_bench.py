@@ -84,7 +84,7 @@ def gui_stall(model: Path, max_tokens: int) -> dict:
 
     from slmdesk.ui.app import MainWindow
 
-    app = QApplication.instance() or QApplication([])
+    app = QApplication.instance() or QApplication([])  # noqa: F841 - must live while the window runs
     window = MainWindow(set_up_starter=False)
     window.library.import_file(model, link=True)
     window.library_view.library_changed.emit()

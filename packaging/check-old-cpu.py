@@ -31,7 +31,6 @@ from slmdesk.core.engine import protocol as p  # noqa: E402
 from slmdesk.core.processes import ENGINE_MODULE, RUN_MODULE_FLAG, child_launch  # noqa: E402
 from tests.loadable_models import write_loadable_model  # noqa: E402
 
-
 #: The CPU backends each emulated model may pick: anything above them proves the program ran on
 #: the real processor, not under the emulation (an exec that qemu-user did not follow).
 FITTING_BACKENDS = {"Haswell": {"haswell", "sandybridge", "sse42", "x64"},

@@ -36,21 +36,13 @@ class AppPaths:
         return self.data_dir / "models"
 
     @property
-    def adapters_dir(self) -> Path:
-        return self.data_dir / "adapters"
-
-    @property
     def runs_dir(self) -> Path:
         return self.data_dir / "runs"
-
-    @property
-    def settings_file(self) -> Path:
-        return self.config_dir / "settings.json"
 
     def ensure(self) -> "AppPaths":
         """Create every folder (idempotent) and return self for chaining."""
         for folder in (self.data_dir, self.config_dir, self.cache_dir, self.log_dir,
-                       self.models_dir, self.adapters_dir, self.runs_dir):
+                       self.models_dir, self.runs_dir):
             folder.mkdir(parents=True, exist_ok=True)
         return self
 

@@ -114,3 +114,26 @@ def test_the_launcher_gives_argv_and_environment_frozen_or_not(monkeypatch):
     frozen = processes.child_launch(processes.TRAINING_MODULE, base_env={})
     assert frozen.argv == [sys.executable, "--run-module", processes.TRAINING_MODULE]
     assert "PYTHONPATH" not in frozen.env
+
+
+def _package_of(module: str) -> str:
+    return module.rsplit(".", 1)[0]
+
+
+def test_private_modules_are_used_only_inside_their_own_package():
+    """``_name`` modules are a feature's private helpers (as napari marks them): a module of
+    another package reaching into one is a boundary crossed."""
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module = "slmdesk." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts)
+        module = module.removesuffix(".__init__")
+        package = module if path.name == "__init__.py" else _package_of(module)
+        for imported in _imported_modules(path):
+            parts = imported.split(".")
+            private = next((i for i, part in enumerate(parts) if part.startswith("_")
+                            and part != "__future__"), None)
+            if imported.startswith("slmdesk.") and private is not None:
+                owner = ".".join(parts[:private])
+                if not (package == owner or package.startswith(owner + ".")):
+                    offenders.append(f"{module} imports {imported}")
+    assert offenders == []

@@ -9,7 +9,7 @@ def test_home_variable_moves_everything(tmp_path, monkeypatch):
     monkeypatch.setenv("SLMDESK_HOME", str(tmp_path / "portable"))
     paths = app_paths().ensure()
     for folder in (paths.data_dir, paths.config_dir, paths.cache_dir, paths.log_dir,
-                   paths.models_dir, paths.adapters_dir, paths.runs_dir):
+                   paths.models_dir, paths.runs_dir):
         assert folder.is_dir()
         assert folder.is_relative_to(tmp_path / "portable")
     assert paths.database.parent == paths.data_dir

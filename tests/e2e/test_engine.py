@@ -107,7 +107,7 @@ def test_cancel_mid_reply_stops_quickly(engine):
 
 @pytest.mark.slow
 def test_leaving_the_loop_early_cancels_the_reply(engine):
-    for event in engine.chat(FRANCE, {**GREEDY, "max_tokens": 2000}, timeout=EVENT_TIMEOUT):
+    for _event in engine.chat(FRANCE, {**GREEDY, "max_tokens": 2000}, timeout=EVENT_TIMEOUT):
         break
     assert _chat(engine, FRANCE)[1]["finish_reason"] in ("stop", "length")
 
@@ -187,7 +187,7 @@ def test_host_killed_mid_reply_raises_engine_crashed(fresh_engine, starter_model
     fresh_engine.load(starter_model_path, n_ctx=256)
     killed = False
     with pytest.raises(EngineCrashed):
-        for event in fresh_engine.chat(FRANCE, {**GREEDY, "max_tokens": 2000},
+        for _event in fresh_engine.chat(FRANCE, {**GREEDY, "max_tokens": 2000},
                                        timeout=EVENT_TIMEOUT):
             if not killed:
                 os.kill(fresh_engine.pid, signal.SIGKILL)

@@ -175,7 +175,8 @@ class LibraryView(QWidget):
                 return True
         return False
 
-    def _all_indexes(self, parent: QModelIndex = QModelIndex()):
+    def _all_indexes(self, parent: QModelIndex | None = None):
+        parent = QModelIndex() if parent is None else parent
         for row in range(self.model.rowCount(parent)):
             index = self.model.index(row, 0, parent)
             yield index

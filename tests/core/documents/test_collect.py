@@ -10,8 +10,15 @@ from pathlib import Path
 import docx
 import pytest
 
-from slmdesk.core.documents.collect import (MAX_TEXT_FILE_BYTES, SUPPORTED_SUFFIXES, Document, DocumentError,
-                                    collect_documents, normalize_text, read_document)
+from slmdesk.core.documents.collect import (
+    MAX_TEXT_FILE_BYTES,
+    SUPPORTED_SUFFIXES,
+    Document,
+    DocumentError,
+    collect_documents,
+    normalize_text,
+    read_document,
+)
 from tests.document_factory import encrypt_pdf, write_docx, write_pdf
 
 FRENCH = "Le café coûte 5 €. Ça va? Très bien, merci; à demain!"

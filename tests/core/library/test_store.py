@@ -7,8 +7,13 @@ import shutil
 import pytest
 
 from slmdesk.core.gguf.info import GGUFError
-from slmdesk.core.library.store import (DuplicateModelError, ImportCancelled, LibraryError,
-                                  ModelLibrary, file_fingerprint)
+from slmdesk.core.library.store import (
+    DuplicateModelError,
+    ImportCancelled,
+    LibraryError,
+    ModelLibrary,
+    file_fingerprint,
+)
 from slmdesk.paths import app_paths
 from tests.gguf_factory import write_tiny_adapter, write_tiny_model
 

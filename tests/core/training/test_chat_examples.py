@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from slmdesk.core.engine import chat_format as cf
-from slmdesk.core.training._chat_examples import chat_format_for_model, render_chat_example
 from slmdesk.core.gguf.info import read_model_info
+from slmdesk.core.training._chat_examples import chat_format_for_model, render_chat_example
 
 
 def test_gemma_example_matches_what_the_chat_sends_then_stops():

@@ -6,9 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from slmdesk.core.training.dataset import (CHUNKS_FILE, TRAIN, VALIDATION, HFTokenizer, TokenDataset,
-                                  input_only, token_id,
-                                  build_dataset)
+from slmdesk.core.training.dataset import (
+    CHUNKS_FILE,
+    TRAIN,
+    VALIDATION,
+    HFTokenizer,
+    TokenDataset,
+    build_dataset,
+    input_only,
+    token_id,
+)
 
 NOTE = Path(__file__).parent / "data" / "family_note.txt"
 

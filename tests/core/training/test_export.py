@@ -118,6 +118,7 @@ def test_tiny_models_compute_the_same_in_transformers_and_llama_cpp(tmp_path, ar
                                                                      record_property):
     """The ground every other test stands on: both libraries load the model and agree on its logits."""
     import torch
+
     from slmdesk.core.engine.cpu_backend import import_llama_cpp
 
     Llama = import_llama_cpp()[0].Llama

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import json
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import pytest
 
 from slmdesk.core.gguf.info import read_model_info
-from slmdesk.core.training.job import (PRESETS, JobError, TrainingJob, approximate_chunk_lengths,
-                                       example_chunk_lengths,
-                                       chunk_order, estimate_training, job_from_preset,
-                                       lora_parameter_count, plan_training, step_chunks)
+from slmdesk.core.training.job import (
+    PRESETS,
+    JobError,
+    TrainingJob,
+    approximate_chunk_lengths,
+    chunk_order,
+    estimate_training,
+    example_chunk_lengths,
+    job_from_preset,
+    lora_parameter_count,
+    plan_training,
+    step_chunks,
+)
 
 
 def make_job(tmp_path, **overrides) -> TrainingJob:

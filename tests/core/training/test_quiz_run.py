@@ -9,8 +9,13 @@ import pytest
 
 import slmdesk.core.engine.client as engine_client
 from slmdesk.core.engine.client import EngineError
-from slmdesk.core.training.quiz_run import (QUIZ_CONTEXT_TOKENS, QUIZ_SAMPLING, ask_in_chat,
-                                            ask_quiz, quiz_engine)
+from slmdesk.core.training.quiz_run import (
+    QUIZ_CONTEXT_TOKENS,
+    QUIZ_SAMPLING,
+    ask_in_chat,
+    ask_quiz,
+    quiz_engine,
+)
 
 
 class FakeEngine:

@@ -9,8 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from slmdesk.core.training.vocabulary import (  # noqa: E402
-    CandidateVocabulary, candidate_logits, harvest_top_tokens)
+from slmdesk.core.training.vocabulary import CandidateVocabulary, candidate_logits, harvest_top_tokens  # noqa: E402
 
 
 def test_fixed_columns_come_first_and_samples_avoid_them():

@@ -13,10 +13,10 @@ from PySide6.QtGui import QGuiApplication
 
 from slmdesk.core import db
 from slmdesk.core.conversations.store import ConversationStore
+from slmdesk.core.engine.sampling import DEFAULTS_KEY
 from slmdesk.core.settings import get_setting
 from slmdesk.ui.app import MainWindow
 from slmdesk.ui.chat.messages import MessageView, MessageWidget
-from slmdesk.core.engine.sampling import DEFAULTS_KEY
 from slmdesk.ui.chat.view import ChatView
 from tests.gguf_factory import write_tiny_adapter, write_tiny_model
 

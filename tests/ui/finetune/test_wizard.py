@@ -14,15 +14,15 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from slmdesk.core.training.preview import chunk_lengths_from_tokens
 from slmdesk.core.processes import ChildLaunch, child_environment
 from slmdesk.core.training import events as ev
 from slmdesk.core.training.loop import latest_checkpoint
+from slmdesk.core.training.preview import chunk_lengths_from_tokens
 from slmdesk.core.training.runs import RunStore
-from slmdesk.ui.processes import training as training_process
 from slmdesk.ui.app import MainWindow
-from slmdesk.ui.processes.training import TrainingProcess
 from slmdesk.ui.finetune.wizard.wizard import DOCUMENTS, DONE, MODEL, SETTINGS, TRAINING
+from slmdesk.ui.processes import training as training_process
+from slmdesk.ui.processes.training import TrainingProcess
 from tests.gguf_factory import write_tiny_model
 
 NOTE = Path(__file__).parents[2] / "core" / "training" / "data" / "family_note.txt"

@@ -10,14 +10,13 @@ from PySide6.QtCore import Qt
 
 from slmdesk.core.training import events as ev
 from slmdesk.core.training.quiz_run import QuizAnswer, QuizResult
+from slmdesk.core.training.reporting import count_parts, describe_counts, describe_forgetting
 from slmdesk.paths import app_paths
 from slmdesk.ui.finetune.wizard.done_page import DonePage
-from slmdesk.core.training.reporting import (count_parts, describe_counts,
-                                               describe_forgetting)
 from slmdesk.ui.finetune.wizard.quiz_view import AFTER, BEFORE, EXPECTED, QUESTION
 from slmdesk.ui.finetune.wizard.training_page import TrainingPage
 from slmdesk.ui.finetune.wizard.wizard import DONE, SETTINGS
-from tests.ui.finetune.test_wizard import add_documents, tiny_window  # noqa: F401 - a fixture
+from tests.ui.finetune.test_wizard import add_documents
 
 QUESTIONS = [("Where was Astrid Lindqvist born?", "Kvarnholm"),
              ("When did Tobias Ferrand move to Quebec City?", "1987"),
