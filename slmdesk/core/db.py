@@ -168,7 +168,8 @@ def connect(path: Path | str, *, check_same_thread: bool = True) -> sqlite3.Conn
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
-    return conn.execute("PRAGMA user_version").fetchone()[0]
+    version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+    return version
 
 
 def migrate(conn: sqlite3.Connection, migrations: list[list[str]] | None = None) -> int:

@@ -7,7 +7,7 @@ change of export format never touches how conversations are stored.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from slmdesk.core.conversations.store import Conversation, Message
@@ -28,7 +28,7 @@ def conversation_markdown(conv: Conversation, thread: list[Message]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def conversation_json(conv: Conversation, messages: list[Message], model_name: str | None) -> dict:
+def conversation_json(conv: Conversation, messages: list[Message], model_name: str | None) -> dict[str, Any]:
     """Every message of the tree (oldest first) with the conversation's settings, so nothing is lost."""
     return {
         "format": EXPORT_FORMAT, "version": 1,

@@ -18,6 +18,7 @@ Full-text search is in :mod:`slmdesk.core.conversations._search` and the export 
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -54,8 +55,8 @@ class Conversation:
     title_is_auto: bool
     system_prompt: str
     model_id: int | None
-    adapter: dict | None
-    settings: dict = field(metadata={"help": "Sampling settings (temperature, top_p, ...)."})
+    adapter: dict[str, Any] | None
+    settings: dict[str, Any] = field(metadata={"help": "Sampling settings (temperature, top_p, ...)."})
     created_at: str
     updated_at: str
     active_leaf_id: int | None = field(metadata={"help": "The message the visible thread ends at."})
@@ -71,7 +72,7 @@ class Message:
     status: str
     created_at: str
     updated_at: str
-    metadata: dict = field(metadata={
+    metadata: dict[str, Any] = field(metadata={
         "help": "Token counts, time to first token, tokens/s, model name, finish reason."})
 
 
@@ -140,8 +141,8 @@ class ConversationStore:
     # -- conversations -------------------------------------------------------------------
 
     def create(self, title: str | None = None, system_prompt: str = "",
-               model_id: int | None = None, settings: dict | None = None,
-               adapter: dict | None = None) -> Conversation:
+               model_id: int | None = None, settings: dict[str, Any] | None = None,
+               adapter: dict[str, Any] | None = None) -> Conversation:
         """Start a conversation; without a title it is named after the first question."""
         now = _now()
         cur = self._conn.execute(
@@ -151,6 +152,7 @@ class ConversationStore:
             (title or DEFAULT_TITLE, title is None, system_prompt, model_id,
              json.dumps(adapter) if adapter is not None else None,
              json.dumps(settings or {}), now, now))
+        assert cur.lastrowid is not None  # set by every INSERT
         return self.get(cur.lastrowid)
 
     def get(self, conversation_id: int) -> Conversation:
@@ -184,8 +186,8 @@ class ConversationStore:
         return self.get(conversation_id)
 
     def update(self, conversation_id: int, *, system_prompt: str = _UNSET,
-               model_id: int | None = _UNSET, adapter: dict | None = _UNSET,
-               settings: dict = _UNSET) -> Conversation:
+               model_id: int | None = _UNSET, adapter: dict[str, Any] | None = _UNSET,
+               settings: dict[str, Any] = _UNSET) -> Conversation:
         """Change the system prompt, model, adapter or sampling settings; others stay as they are."""
         changed = {k: v for k, v in (("system_prompt", system_prompt), ("model_id", model_id),
                                      ("adapter_json", adapter), ("settings_json", settings))
@@ -204,7 +206,7 @@ class ConversationStore:
         self._conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
     def _update_conversation(self, conversation_id: int, assignments: str,
-                             params: tuple) -> None:
+                             params: tuple[Any, ...]) -> None:
         cur = self._conn.execute(
             f"UPDATE conversations SET {assignments}, updated_at = ? WHERE id = ?",
             (*params, _now(), conversation_id))
@@ -221,7 +223,7 @@ class ConversationStore:
 
     def add_message(self, conversation_id: int, role: str, content: str,
                     parent_id: int | None = _ACTIVE_LEAF, status: str = "complete",
-                    metadata: dict | None = None) -> Message:
+                    metadata: dict[str, Any] | None = None) -> Message:
         """Add a message under ``parent_id`` (default: the active leaf) and make it active.
 
         ``parent_id=None`` starts a new root. The first user message names an auto-titled
@@ -256,9 +258,10 @@ class ConversationStore:
                 "UPDATE conversations SET active_leaf_id = ?, updated_at = ?,"
                 " title = coalesce(?, title) WHERE id = ?",
                 (cur.lastrowid, now, title, conversation_id))
+        assert cur.lastrowid is not None  # set by every INSERT
         return self.message(cur.lastrowid)
 
-    def thread(self, conversation_id: int, leaf_id: int | None = None) -> list[Message]:
+    def thread(self, conversation_id: int, leaf_id: int | None = None) -> builtins.list[Message]:
         """The messages from the root down to ``leaf_id`` (default: the active leaf)."""
         if leaf_id is None:
             leaf_id = self.get(conversation_id).active_leaf_id
@@ -273,7 +276,7 @@ class ConversationStore:
             (leaf_id, conversation_id)).fetchall()
         return [_message(r) for r in rows]
 
-    def siblings(self, message_id: int) -> list[Message]:
+    def siblings(self, message_id: int) -> builtins.list[Message]:
         """The alternatives at this point of the tree (including the message), oldest first."""
         msg = self.message(message_id)
         rows = self._conn.execute(
@@ -306,7 +309,7 @@ class ConversationStore:
     # -- streaming replies ---------------------------------------------------------------
 
     def begin_reply(self, conversation_id: int, parent_id: int | None = None,
-                    metadata: dict | None = None) -> Message:
+                    metadata: dict[str, Any] | None = None) -> Message:
         """An empty assistant reply (status ``streaming``) under ``parent_id`` or the active leaf."""
         return self.add_message(conversation_id, "assistant", "",
                                 parent_id=_ACTIVE_LEAF if parent_id is None else parent_id,
@@ -320,7 +323,7 @@ class ConversationStore:
         return cur.rowcount > 0
 
     def finish_reply(self, message_id: int, content: str, status: str = "complete",
-                     metadata: dict | None = None) -> Message:
+                     metadata: dict[str, Any] | None = None) -> Message:
         """Store the final text and status; ``metadata`` is merged into what begin_reply saved."""
         if status not in FINISH_STATUSES:
             raise ValueError(f"Unknown final status {status!r}; expected one of {FINISH_STATUSES}.")
@@ -352,7 +355,7 @@ class ConversationStore:
     # -- search and export ---------------------------------------------------------------
 
     def search(self, text: str, limit: int = 100,
-               marks: tuple[str, str] = ("[", "]")) -> list[SearchHit]:
+               marks: tuple[str, str] = ("[", "]")) -> builtins.list[SearchHit]:
         """Find conversations whose title or messages contain every word of ``text``.
 
         Title matches come first, then messages by relevance. ``marks`` surround the matched
@@ -364,7 +367,7 @@ class ConversationStore:
         """The visible thread as Markdown, for sharing or pasting elsewhere."""
         return conversation_markdown(self.get(conversation_id), self.thread(conversation_id))
 
-    def export_json(self, conversation_id: int) -> dict:
+    def export_json(self, conversation_id: int) -> dict[str, Any]:
         """The whole conversation tree with its settings, so nothing is lost."""
         conv = self.get(conversation_id)
         model = self._conn.execute("SELECT display_name FROM models WHERE id = ?",

@@ -13,6 +13,7 @@ import codecs
 import contextlib
 import io
 import re
+from typing import TYPE_CHECKING
 
 from slmdesk.core.documents._text import (
     BOMS,
@@ -22,6 +23,10 @@ from slmdesk.core.documents._text import (
     decode_text,
     refuse_binary,
 )
+
+if TYPE_CHECKING:
+    from bs4.element import PageElement
+    from docx.table import _Cell, _Row
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # old .doc files, and password-protected .docx
 
@@ -48,9 +53,9 @@ def read_html(data: bytes) -> Extracted:
         BeautifulSoup,
         CData,
         MarkupResemblesLocatorWarning,
-        NavigableString,
         Tag,
     )
+    from bs4.element import NavigableString
 
     # A page whose whole text is "notes.txt" or a URL makes bs4 warn that we passed a file name.
     warnings.filterwarnings("ignore", category=MarkupResemblesLocatorWarning)
@@ -59,11 +64,13 @@ def read_html(data: bytes) -> Extracted:
     soup = BeautifulSoup(text.replace("\r\n", "\n").replace("\r", "\n"), "lxml")
     # soup.title would search the whole page when it has no title; lxml puts <title> in <head>.
     head = (soup.find("html", recursive=False) or soup).find("head", recursive=False)
-    title = (head.find("title") if head else None) or ""
-    title, first_heading = title and title.get_text(" "), ""
+    title_tag = head.find("title") if head else None
+    title, first_heading = title_tag.get_text(" ") if title_tag else "", ""
     # One walk with an explicit stack: editing the tree instead (inserting marks) costs time
     # quadratic in the number of siblings, and recursion fails on deeply nested pages.
-    pieces, in_pre, stack = [], 0, [soup]
+    pieces: list[str] = []
+    in_pre = 0
+    stack: list[PageElement | tuple[str, str]] = [soup]
     while stack:
         node = stack.pop()
         if isinstance(node, tuple):  # the end of an element opened below
@@ -79,7 +86,8 @@ def read_html(data: bytes) -> Extracted:
             first_heading = first_heading or (node.get_text(" ") if node.name == "h1" else "")
             stack.append((node.name, mark))
             stack.extend(reversed(node.contents))
-        elif type(node) in (NavigableString, CData):  # not comments, doctypes, script bodies
+        elif isinstance(node, NavigableString) and type(node) in (NavigableString, CData):
+            # exactly these two: not comments, doctypes, script bodies (their subclasses)
             pieces.append(node.replace("\n", _BREAK).replace(" ", _SPACE).replace("\t", _TAB) if in_pre else node)
     text = re.sub("[ \t\n\f\v]+", " ", "".join(pieces))  # the source's own line breaks mean nothing
     text = _BREAK_RUN.sub(lambda run: "\n\n" if _PARAGRAPH in run[0] or run[0].count(_BREAK) > 1 else "\n", text)
@@ -178,8 +186,9 @@ def read_docx(data: bytes) -> Extracted:
     return "\n\n".join(block for block in blocks if block.strip()), title, None, None
 
 
-def _table_row_text(row) -> str:
-    cells, previous = [], None
+def _table_row_text(row: _Row) -> str:
+    cells: list[str] = []
+    previous: _Cell | None = None
     for cell in row.cells:
         if previous is None or cell._tc is not previous._tc:  # a merged cell repeats per column
             cells.append(" ".join(cell.text.split()))

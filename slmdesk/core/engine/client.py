@@ -168,9 +168,10 @@ class EngineClient:
         if event is _EOF:
             self._events.put(_EOF)  # later callers must see the end too
             raise self._crashed()
-        return event
+        decoded: dict[str, Any] = event  # anything but _EOF is a decoded event
+        return decoded
 
-    def _wait(self, req_id: str | None, types: tuple[str, ...], timeout: float | None) -> dict:
+    def _wait(self, req_id: str | None, types: tuple[str, ...], timeout: float | None) -> dict[str, Any]:
         """The next event of ``types`` for ``req_id``; an error event for it raises."""
         while True:
             event = self._next_event(timeout)
@@ -283,6 +284,7 @@ class EngineClient:
         if not self._closed:
             self._closed = True
             if self._proc.poll() is None:
+                assert self._proc.stdin is not None
                 try:
                     with self._write_lock:
                         self._proc.stdin.write(p.encode(p.ShutdownRequest(id=self._new_id())))

@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO, Callable, Literal
 
 from slmdesk.core.engine import chat_format as cf
 from slmdesk.core.engine import protocol as p
@@ -287,7 +287,8 @@ class EngineHost:
 
     # --- chat ----------------------------------------------------------------------------------
 
-    def _make_renderer(self, choice: cf.ChatFormatChoice):
+    def _make_renderer(self, choice: cf.ChatFormatChoice
+                       ) -> Callable[[list[dict[str, Any]]], tuple[str, bool, list[str]]]:
         """messages -> (prompt, prompt already holds BOS, stop strings)."""
         if choice.name != cf.EMBEDDED:
             stop = [cf.end_of_turn_text(choice.name)]
@@ -298,13 +299,14 @@ class EngineHost:
         bos = _token_text(llm, llm.token_bos())
         stop = [eos] if eos else []
 
-        def render(messages):
+        def render(messages: list[dict[str, Any]]) -> tuple[str, bool, list[str]]:
             prompt = cf.render_chat_template(template, messages, bos_token=bos, eos_token=eos)
             return prompt, True, stop
 
         return render
 
     def _prompt(self, messages: list[dict[str, Any]]) -> tuple[str, bool, list[str]]:
+        assert self._render is not None  # set with the model (see _require_model)
         try:
             return self._render(messages)
         except cf.ChatTemplateError as exc:
@@ -326,7 +328,8 @@ class EngineHost:
         return len(self.llm.tokenize(prompt.encode("utf-8"), add_bos=not added_special,
                                      special=True))
 
-    def _fit(self, messages: list[dict[str, Any]], max_tokens: int):
+    def _fit(self, messages: list[dict[str, Any]], max_tokens: int
+             ) -> tuple[list[dict[str, Any]], int, int, int]:
         """Drop the oldest turns until prompt + reply fit the context.
 
         Returns (messages, prompt_tokens, dropped_turns, max_tokens). System messages and the
@@ -402,13 +405,11 @@ class EngineHost:
                         finish = choice["finish_reason"]
             finally:
                 stream.close()
-        if self._cancel.is_set():
-            finish = "cancelled"
-        elif finish not in ("stop", "length"):
-            finish = "stop"
+        reason: Literal["stop", "length", "cancelled"] = (
+            "cancelled" if self._cancel.is_set() else "length" if finish == "length" else "stop")
         self.send(p.DoneEvent(
             id=req["id"],
-            finish_reason=finish,
+            finish_reason=reason,
             prompt_tokens=prompt_tokens,
             completion_tokens=timing.count,
             time_to_first_token=round(timing.first - start, 4) if timing.count else None,
@@ -433,7 +434,8 @@ def default_threads() -> int:
 def _token_text(llm: Any, token: int) -> str:
     if token < 0:
         return ""
-    return llm.detokenize([token], special=True).decode("utf-8", errors="replace")
+    text: str = llm.detokenize([token], special=True).decode("utf-8", errors="replace")
+    return text
 
 
 def _detail(exc: BaseException) -> str:

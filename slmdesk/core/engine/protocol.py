@@ -28,7 +28,7 @@ import dataclasses
 import json
 import typing
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Optional
+from typing import Any, ClassVar, Literal, Optional, cast
 
 from slmdesk.core.errors import SlmdeskError
 
@@ -212,7 +212,8 @@ def encode(msg: Any) -> bytes:
     Dicts are validated like received lines, so a malformed message fails at the sender.
     """
     if dataclasses.is_dataclass(msg) and not isinstance(msg, type):
-        data = {"type": msg.TYPE, **dataclasses.asdict(msg)}
+        # Every message class has a TYPE (a ClassVar the dataclass protocol does not know of).
+        data = {"type": cast(Any, msg).TYPE, **dataclasses.asdict(msg)}
     elif isinstance(msg, dict):
         data = validate(msg)
     else:
@@ -247,8 +248,7 @@ def validate(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ProtocolError("a message must be a JSON object")
     kind = data.get("type")
-    cls = MESSAGES.get(kind) if isinstance(kind, str) else None
-    if cls is None:
+    if not isinstance(kind, str) or (cls := MESSAGES.get(kind)) is None:
         raise ProtocolError(f"unknown message type {kind!r}")
     return {"type": kind, **_check_object(cls, data, kind)}
 
@@ -265,7 +265,9 @@ def _check_object(cls: type, data: Any, where: str) -> dict[str, Any]:
             out[f.name] = f.default
         elif f.default_factory is not dataclasses.MISSING:
             value = f.default_factory()
-            out[f.name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+            if dataclasses.is_dataclass(value) and not isinstance(value, type):
+                value = dataclasses.asdict(value)
+            out[f.name] = value
         else:
             raise ProtocolError(f"{where}: missing field '{f.name}'")
     return out
@@ -285,7 +287,7 @@ def _check_value(hint: Any, value: Any, where: str) -> Any:
         if not isinstance(value, list):
             raise ProtocolError(f"{where}: expected a list")
         return [_check_value(args[0], v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _check_object(hint, value, where)
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -63,7 +63,7 @@ class ModelInfo:
     tensor_count: int
     tensor_bytes: int
     vocab_size: int | None
-    metadata: dict = field(default_factory=dict, hash=False, repr=False)
+    metadata: dict[str, Any] = field(default_factory=dict, hash=False, repr=False)
 
     @property
     def has_chat_template(self) -> bool:
@@ -73,7 +73,7 @@ class ModelInfo:
     def is_adapter(self) -> bool:
         return self.kind == "adapter"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable copy, so the library can cache headers instead of re-reading files."""
         data = asdict(self)
         data["path"] = str(self.path)
@@ -81,7 +81,7 @@ class ModelInfo:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> ModelInfo:
+    def from_dict(cls, data: dict[str, Any]) -> ModelInfo:
         """Rebuild from :meth:`to_dict`; raises ValueError for a cache written by another version."""
         if data.get("schema_version", _INFO_SCHEMA_VERSION) != _INFO_SCHEMA_VERSION:
             raise ValueError("cached model info was written by a different version of SLM Desk")
@@ -131,12 +131,12 @@ def _thousands(value: int | None) -> str | None:
     return None if value is None else f"{value:,}"
 
 
-def read_model_info(path: str | os.PathLike) -> ModelInfo:
+def read_model_info(path: str | os.PathLike[str]) -> ModelInfo:
     """Read the header of the GGUF file at ``path``; raises :class:`GGUFError` for anything invalid."""
     return read_header(Path(path), _parse_model_info)
 
 
-def read_tensor_shapes(path: str | os.PathLike) -> dict[str, tuple[int, ...]]:
+def read_tensor_shapes(path: str | os.PathLike[str]) -> dict[str, tuple[int, ...]]:
     """The name and numpy-order shape (rows, columns) of every tensor in the GGUF file at ``path``.
 
     GGUF lists dimensions row length first; they are reversed here so they compare directly with the
@@ -166,7 +166,7 @@ def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) and value and value != UNLOADED_TEXT else None
 
 
-def _quantization_name(metadata: dict, tensors: list[TensorEntry]) -> str:
+def _quantization_name(metadata: dict[str, Any], tensors: list[TensorEntry]) -> str:
     """The file type the converter declared, else whichever tensor format holds most of the bytes."""
     file_type = metadata.get(Keys.General.FILE_TYPE)
     if type(file_type) is int and file_type in LlamaFileType._value2member_map_:
@@ -179,8 +179,8 @@ def _quantization_name(metadata: dict, tensors: list[TensorEntry]) -> str:
     return bytes_by_type.most_common(1)[0][0] if bytes_by_type else "unknown"
 
 
-def _build_model_info(path: Path, file_size: int, version: int, metadata: dict, array_lengths: dict,
-                      tensors: list[TensorEntry]) -> ModelInfo:
+def _build_model_info(path: Path, file_size: int, version: int, metadata: dict[str, Any],
+                      array_lengths: dict[str, int], tensors: list[TensorEntry]) -> ModelInfo:
     architecture = _str_or_none(metadata.get(Keys.General.ARCHITECTURE)) or ""
 
     def arch_int(key_template: str) -> int | None:
@@ -191,7 +191,7 @@ def _build_model_info(path: Path, file_size: int, version: int, metadata: dict, 
     embedding_length = arch_int(Keys.LLM.EMBEDDING_LENGTH)
     head_count = arch_int(Keys.Attention.HEAD_COUNT)
     per_head = embedding_length // head_count if embedding_length and head_count else None
-    lora_alpha = metadata.get(Keys.Adapter.LORA_ALPHA)
+    lora_alpha: Any = metadata.get(Keys.Adapter.LORA_ALPHA)
     vocab_size = array_lengths.get(Keys.Tokenizer.LIST)
     return ModelInfo(
         path=path,

@@ -17,6 +17,7 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from slmdesk.core import db
 from slmdesk.core.errors import ProgressCallback, SlmdeskError
@@ -60,7 +61,7 @@ class LibraryEntry:
     source_path: str | None
     is_starter: bool
     added_at: str
-    provenance: dict | None = None
+    provenance: dict[str, Any] | None = None
 
     @property
     def kind(self) -> str:
@@ -84,7 +85,7 @@ class LibraryEntry:
         """Copied files belong to the library; linked files belong to the person."""
         return self.storage == "copy"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id, "path": str(self.path), "storage": self.storage,
             "kind": self.kind, "display_name": self.display_name,
@@ -205,7 +206,7 @@ class ModelLibrary:
 
     def import_file(self, source: str | Path, *, link: bool = False,
                     progress: ProgressCallback | None = None,
-                    provenance: dict | None = None,
+                    provenance: dict[str, Any] | None = None,
                     base_model_id: int | None = None) -> LibraryEntry:
         """Add one GGUF file, copied into the library or linked in place.
 
@@ -307,7 +308,7 @@ class ModelLibrary:
 
     def _insert(self, path: Path, storage: str, info: ModelInfo, fingerprint: str,
                 source_path: str | None, *, is_starter: bool = False,
-                provenance: dict | None = None,
+                provenance: dict[str, Any] | None = None,
                 base_model_id: int | None = None) -> LibraryEntry:
         cursor = self.conn.execute(
             "INSERT INTO models (path, storage, kind, display_name, architecture, fingerprint,"
@@ -317,6 +318,7 @@ class ModelLibrary:
              info.file_size, base_model_id if info.kind == "adapter" else None, source_path, json.dumps(info.to_dict()),
              json.dumps(provenance) if provenance else None, int(is_starter)))
         self._attach_orphan_adapters()
+        assert cursor.lastrowid is not None  # set by every INSERT
         return self.get(cursor.lastrowid)
 
     def _attach_orphan_adapters(self) -> None:

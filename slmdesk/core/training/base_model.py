@@ -51,7 +51,7 @@ def load_base_model(model_path: Path, *, status: Callable[[str, str], None] | No
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
     from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # transformers leaves it unannotated
     say = status or (lambda stage, message: None)
     model_path = Path(model_path).resolve()
     cache = cache_dir_for(model_path, root)

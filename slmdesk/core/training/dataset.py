@@ -58,7 +58,8 @@ class HFTokenizer:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def decode(self, ids: Sequence[int]) -> str:
-        return self.tokenizer.decode(list(ids), skip_special_tokens=False)
+        text: str = self.tokenizer.decode(list(ids), skip_special_tokens=False)
+        return text
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,7 @@ class TokenDataset:
 def build_dataset(texts: Sequence[str], tokenizer: Tokenizer, *, sequence_length: int,
                   overlap: int = 0, validation_fraction: float = 0.1, seed: int = 0,
                   titles: Sequence[str] = (),
-                  examples: Sequence[tuple[str, str]] = ()) -> TokenDataset:
+                  examples: Sequence[tuple[str, str] | tuple[str, str, str]] = ()) -> TokenDataset:
     """Tokenize ``texts`` (one per document) and cut them into chunks; see the module notes.
 
     ``examples`` are (rule, prompt, reply) made from the documents (questions and answers in
@@ -168,11 +169,13 @@ def build_dataset(texts: Sequence[str], tokenizer: Tokenizer, *, sequence_length
         raise ValueError("sequence_length must be at least 4")
     if not 0 <= overlap < sequence_length // 2:
         raise ValueError("overlap must be less than half the sequence length")
-    encoded = [_with_separator(tokenizer.encode(text), tokenizer.eos_token_id) for text in texts]
-    encoded = [(index, ids) for index, ids in enumerate(encoded) if ids]
+    token_lists = [_with_separator(tokenizer.encode(text), tokenizer.eos_token_id) for text in texts]
+    encoded = [(index, ids) for index, ids in enumerate(token_lists) if ids]
     total = sum(len(ids) for _, ids in encoded)
     bos = tokenizer.bos_token_id
-    cut = lambda docs: _windows(docs, sequence_length, overlap, bos)  # noqa: E731
+
+    def cut(docs: Iterable[tuple[int, list[int]]]) -> list[tuple[int, list[int]]]:
+        return _windows(docs, sequence_length, overlap, bos)
 
     held_docs = _held_documents(encoded, validation_fraction, seed)
     if held_docs:
@@ -244,7 +247,8 @@ def _held_documents(encoded: list[tuple[int, list[int]]], fraction: float, seed:
     target = fraction * total
     order = list(encoded)
     random.Random(seed).shuffle(order)
-    held, held_tokens = set(), 0
+    held: set[int] = set()
+    held_tokens = 0
     for index, ids in order:
         if held_tokens >= target or len(held) == len(encoded) - 1:
             break

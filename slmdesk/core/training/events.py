@@ -99,7 +99,7 @@ def is_terminal(event: dict[str, Any]) -> bool:
 def read_events(run_dir: Path) -> list[dict[str, Any]]:
     """Every event a run has logged so far (unreadable lines, e.g. a torn last line, skipped)."""
     path = Path(run_dir) / EVENTS_FILE
-    events = []
+    events: list[dict[str, Any]] = []
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except FileNotFoundError:

@@ -28,6 +28,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import gguf
 import numpy as np
@@ -127,7 +128,7 @@ def export_lora_gguf(adapter_dir: Path, base_model_path: Path, output_path: Path
 # -- reading the adapter -------------------------------------------------------------------------------
 
 
-def _read_config(adapter_dir: Path) -> dict:
+def _read_config(adapter_dir: Path) -> dict[str, Any]:
     """The adapter's LoRA settings, refusing the PEFT features llama.cpp has no equivalent for."""
     path = adapter_dir / CONFIG_FILE
     try:
@@ -225,12 +226,13 @@ def _tensor_name_map(architecture: str, block_count: int) -> gguf.TensorNameMap:
     return gguf.get_tensor_name_map(arch, block_count)
 
 
-def _natural_key(module: str) -> list:
+def _natural_key(module: str) -> list[int | str]:
     """Sort layer 2 before layer 10, so the file lists tensors in model order."""
     return [int(part) if part.isdigit() else part for part in module.split(".")]
 
 
-def _gguf_weight_name(module: str, name_map: gguf.TensorNameMap, base_shapes: dict, block_count: int | None) -> str:
+def _gguf_weight_name(module: str, name_map: gguf.TensorNameMap, base_shapes: dict[str, tuple[int, ...]],
+                     block_count: int | None) -> str:
     """The base GGUF weight a PEFT module adapts, or an :class:`ExportError` saying why there is none."""
     hf_name = module
     for prefix, replacement in (("model.language_model.", "model."), ("language_model.", "")):
@@ -276,7 +278,7 @@ def _check_shapes(module: str, weight: str, lora_a: np.ndarray, lora_b: np.ndarr
                                  f"{weight}: {list(base_shape)}")
 
 
-def _pattern_value(patterns: dict, module: str, default: float) -> float:
+def _pattern_value(patterns: dict[str, float] | None, module: str, default: float) -> float:
     """PEFT's per-layer override: the first pattern matching the end of the module name (peft get_pattern_key)."""
     for pattern, value in (patterns or {}).items():
         if re.match(rf"(.*\.)?({pattern})$", module):
@@ -284,7 +286,7 @@ def _pattern_value(patterns: dict, module: str, default: float) -> float:
     return default
 
 
-def _peft_scale(config: dict, module: str, rank: int) -> float:
+def _peft_scale(config: dict[str, Any], module: str, rank: int) -> float:
     """The factor PEFT multiplies this layer's B @ A by (LoraLayer.update_layer)."""
     alpha = _pattern_value(config.get("alpha_pattern"), module, config.get("lora_alpha", 8))
     return alpha / (math.sqrt(rank) if config.get("use_rslora") else rank)

@@ -2,8 +2,8 @@
 
 A :class:`TrainingJob` is everything the training worker needs, so a job written on a laptop can
 be carried to a bigger machine and run there with the same command. The three presets come from
-measured runs on the starter model (see FINDINGS.md in the project's shared notes): a small model
-learns the facts of a one-page note when LoRA covers every linear layer at rank 16 with a high
+measured runs on the starter model (bench/train_bench.py, bench/knowledge_bench.py; figures in
+the README): a small model learns the facts of a one-page note when LoRA covers every linear layer at rank 16 with a high
 learning rate (1e-3) and enough passes (40) to memorise it. Presets differ mostly in how much
 text they will work through (``max_train_tokens``), which bounds their time on any input.
 
@@ -30,7 +30,7 @@ SCHEDULES = ("constant", "linear", "cosine")
 
 #: Effective training throughput of our loop per CPU thread, in FLOP/s, measured on the starter
 #: (bench/train_bench.py: ~70 tokens/s at 268M parameters on 2 threads, ~1.07 GFLOP per token;
-#: FINDINGS.md measured 70-85).
+#: bench/knowledge_bench.py measured 70-85).
 EFFECTIVE_FLOPS_PER_THREAD = 40e9
 #: Forward-only evaluation costs about half of a training token (no input-gradient pass).
 EVAL_COST_RATIO = 0.5
@@ -67,7 +67,7 @@ class JobError(SlmdeskError, ValueError):
         self.problems = problems
 
 
-def _help(text: str) -> dict:
+def _help(text: str) -> dict[str, str]:
     return {"help": text}
 
 
@@ -260,7 +260,7 @@ class TrainingJob:
 
 # -- presets -----------------------------------------------------------------------------------
 
-#: The recipe the presets share, measured on the starter (FINDINGS.md): every linear layer at
+#: The recipe the presets share, measured on the starter (bench/knowledge_bench.py, README): every linear layer at
 #: rank 16, a high constant learning rate, the documents' text plus the questions and answers made
 #: from it, and the anchor term that keeps the model's general writing (bench/knowledge_bench.py).
 _PRESET_BASE: dict[str, Any] = dict(

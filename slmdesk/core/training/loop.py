@@ -80,14 +80,15 @@ class LinearCrossEntropy(torch.autograd.Function):
         return total
 
     @staticmethod
-    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple:
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor, None, None, None, None]:
         (grad,) = ctx.saved_tensors
         return grad * grad_output, None, None, None, None
 
 
 def _decoder_and_head(model: nn.Module) -> tuple[nn.Module, nn.Linear] | None:
     """The body and output layer of a causal LM when the sliced loss applies to it, else None."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    wrapped: Any = model  # PEFT's and transformers' methods are unknown to nn.Module
+    base = wrapped.get_base_model() if hasattr(wrapped, "get_base_model") else wrapped
     body = getattr(base, getattr(base, "base_model_prefix", "model"), None)
     head = base.get_output_embeddings() if hasattr(base, "get_output_embeddings") else None
     config = getattr(base, "config", None)
@@ -135,7 +136,8 @@ def loss_sum(model: nn.Module, input_ids: torch.Tensor,
     if padded:
         hidden = hidden[keep]
     need_grad = torch.is_grad_enabled() and hidden.requires_grad
-    loss = LinearCrossEntropy.apply(hidden, head.weight, head.bias, targets, need_grad)
+    loss = LinearCrossEntropy.apply(  # type: ignore[no-untyped-call]  # torch leaves it unannotated
+        hidden, head.weight, head.bias, targets, need_grad)
     return loss, targets.numel()
 
 
@@ -148,7 +150,7 @@ def _model_ids(input_ids: torch.Tensor) -> torch.Tensor:
 
 def _hidden(body: nn.Module, input_ids: torch.Tensor) -> torch.Tensor:
     """The last hidden states that predict tokens 1..n of each chunk, one row per prediction."""
-    hidden = body(input_ids=input_ids, use_cache=False).last_hidden_state[:, :-1]
+    hidden: torch.Tensor = body(input_ids=input_ids, use_cache=False).last_hidden_state[:, :-1]
     return hidden.reshape(-1, hidden.shape[-1])
 
 
@@ -231,7 +233,9 @@ def loss_and_divergence(model: nn.Module, input_ids: torch.Tensor,
     one 52-token chunk, 0.7 s for the 48-token window alone), so a pass of its own for the
     window made every step ~40% slower; a row in the batch's pass costs only its tokens.
     """
-    body, head = _decoder_and_head(model)  # the anchor exists only for a plain output layer
+    parts = _decoder_and_head(model)
+    assert parts is not None  # the anchor exists only for a plain output layer
+    body, head = parts
     slot = index % len(anchor)
     window, top_ids, top_logprobs = anchor.windows[slot], anchor.top_ids[slot], anchor.top_logprobs[slot]
     width = max(input_ids.shape[1], window.shape[1])
@@ -293,7 +297,9 @@ def add_lora(model: nn.Module, job: TrainingJob) -> nn.Module:
     from peft import LoraConfig, get_peft_model
 
     torch.manual_seed(job.seed)
-    config = LoraConfig(r=job.lora_rank, lora_alpha=job.lora_alpha, lora_dropout=job.lora_dropout,
+    # peft annotates lora_alpha as int, but only ever divides by it: a float alpha works as such
+    config = LoraConfig(r=job.lora_rank, lora_alpha=job.lora_alpha,  # type: ignore[arg-type]
+                        lora_dropout=job.lora_dropout,
                         target_modules=job.target_modules, bias="none", task_type="CAUSAL_LM")
     peft_model = get_peft_model(model, config)
     peft_model.config.use_cache = False
@@ -341,12 +347,14 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer,
                 or not len(anchor) or _decoder_and_head(model) is None
                 else min(range(len(batches)), key=lambda i: batches[i].shape[1]))
     for index, batch in enumerate(batches):
+        # (torch leaves Tensor.backward unannotated)
         if index == anchored:
+            assert vocabulary is not None and anchor is not None  # both are needed for an anchor
             loss, _, divergence = loss_and_divergence(model, batch, vocabulary, anchor, step)
-            (loss / max(targets, 1) + anchor_weight * divergence).backward()
+            (loss / max(targets, 1) + anchor_weight * divergence).backward()  # type: ignore[no-untyped-call]
         else:
             loss, _ = loss_sum(model, batch, vocabulary)
-            (loss / max(targets, 1)).backward()
+            (loss / max(targets, 1)).backward()  # type: ignore[no-untyped-call]
         total += loss.item()
         if should_stop():
             optimizer.zero_grad(set_to_none=True)

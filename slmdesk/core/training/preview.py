@@ -48,7 +48,8 @@ class VocabTokenizer:
         return self._cache[text]
 
     def decode(self, ids: Sequence[int]) -> str:
-        return self.llm.detokenize(list(ids), special=True).decode("utf-8", errors="replace")
+        text: str = self.llm.detokenize(list(ids), special=True).decode("utf-8", errors="replace")
+        return text
 
     def close(self) -> None:
         self.llm.close()

@@ -67,7 +67,8 @@ class QuizResult:
                    answers=[QuizAnswer(**answer) for answer in data.get("answers", [])])
 
 
-def quiz_summary(before: QuizResult | dict | None, after: QuizResult | dict | None) -> str:
+def quiz_summary(before: QuizResult | dict[str, Any] | None,
+                 after: QuizResult | dict[str, Any] | None) -> str:
     """'answered 0 of 12 before, 9 of 12 after' (either side may be missing)."""
     parts = []
     for result, when in ((before, "before"), (after, "after")):

@@ -129,7 +129,7 @@ def forgetting_warning(ratio: float | None, preset: str | None = None) -> str:
     return (f"Training overwrote some of the model's general writing ({ratio:.1f} times worse "
             f"on ordinary text). {advice}, or a lower adapter strength in chat.")
 
-def describe_metrics(metrics: dict) -> str:
+def describe_metrics(metrics: Mapping[str, object]) -> str:
     """Perplexity before and after, said for someone who has never heard the word."""
     split = metrics.get("evaluation_split", "validation")
     before = metrics.get(f"{split}_perplexity_before")

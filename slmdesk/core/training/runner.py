@@ -93,7 +93,7 @@ class TrainingRunner:
         self.run_dir = Path(run_dir).resolve()
         self.resume = resume
         self.env = env
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
         self.terminal_event: dict[str, Any] | None = None
         self._queue: queue.Queue[Any] = queue.Queue()
         self._timers: list[threading.Timer] = []

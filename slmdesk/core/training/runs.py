@@ -8,12 +8,14 @@ process is gone is turned into *interrupted* (resumable) by
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import shutil
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from types import EllipsisType
 from typing import Any
 
 import psutil
@@ -92,6 +94,7 @@ class RunStore:
                 " VALUES (?, ?, ?, ?)",
                 (status, job.base_model_id, str(run_dir or ""), json.dumps(job.to_dict())))
             run_id = cursor.lastrowid
+            assert run_id is not None  # set by every INSERT
             folder = Path(run_dir) if run_dir else self.paths.runs_dir / f"{run_id:04d}"
             self.conn.execute("UPDATE training_runs SET run_dir = ? WHERE id = ?",
                               (str(folder.resolve()), run_id))
@@ -119,11 +122,12 @@ class RunStore:
         rows = self.conn.execute("SELECT * FROM training_runs ORDER BY id DESC").fetchall()
         return [self._run(row) for row in rows]
 
-    def update(self, run_id: int, *, status: str | None = None, metrics: dict | None = None,
-               error: str | None | type(...) = ..., pid: int | None | type(...) = ...,
+    def update(self, run_id: int, *, status: str | None = None, metrics: dict[str, Any] | None = None,
+               error: str | None | EllipsisType = ..., pid: int | None | EllipsisType = ...,
                adapter_model_id: int | None = None, merge_metrics: bool = True) -> TrainingRun:
         """Change some fields; ``metrics`` are merged into the stored ones unless told not to."""
-        sets, values = [], []
+        sets: builtins.list[str] = []
+        values: builtins.list[Any] = []
         if status is not None:
             if status not in STATUSES:
                 raise ValueError(f"unknown run status {status!r}")
@@ -166,7 +170,7 @@ class RunStore:
             raise
         return self.get(run_id)
 
-    def mark_stale_running_as_interrupted(self) -> list[int]:
+    def mark_stale_running_as_interrupted(self) -> builtins.list[int]:
         """Runs marked running whose process is gone (killed, crashed, power cut) become
         *interrupted*; returns their ids."""
         stale = [run for run in self.list() if run.status == "running" and not _alive(run.pid)]

@@ -198,7 +198,8 @@ class Worker(KnowledgeSteps):
             return self._checkpoint_and_cancel(loop, model, optimizer, scheduler, start_step,
                                                torch.get_rng_state(), saved_step=None)
 
-        started, trained_tokens, saved_step = time.perf_counter(), 0, checkpoint and checkpoint.step
+        started, trained_tokens = time.perf_counter(), 0
+        saved_step = checkpoint.step if checkpoint is not None else None
         loss = float("nan")
         for step in range(start_step, plan.total_steps):
             rng = torch.get_rng_state()
@@ -266,7 +267,7 @@ class Worker(KnowledgeSteps):
         path = self.run_dir / CHUNKS_FILE
         if found is None and path.is_file():
             dataset = TokenDataset.read_jsonl(path)
-            skipped: list[dict] = []
+            skipped: list[dict[str, str]] = []
         else:
             found = found or self._read_documents(job)
             skipped = [{"path": str(s.path), "reason": s.reason} for s in found.skipped]
@@ -292,7 +293,7 @@ class Worker(KnowledgeSteps):
         self.metrics["dataset"] = dataset.stats.to_dict()
         return dataset
 
-    def _eval(self, model: Any, chunks: list, job: TrainingJob, stage: str, split: str) -> None:
+    def _eval(self, model: Any, chunks: list[list[int]], job: TrainingJob, stage: str, split: str) -> None:
         from slmdesk.core.training.loop import evaluate, perplexity
 
         loss, tokens = evaluate(model, chunks, job.batch_size)
@@ -305,7 +306,7 @@ class Worker(KnowledgeSteps):
 
     def _save(self, loop: Any, model: Any, optimizer: Any, scheduler: Any, step: int,
               rng: Any) -> None:
-        state = {"metrics": self.metrics}
+        state: dict[str, Any] = {"metrics": self.metrics}
         if self.candidates is not None:
             state["candidates"] = self.candidates
         path = loop.save_checkpoint(self.run_dir, step, model, optimizer, scheduler, rng, state)

@@ -63,7 +63,7 @@ class KnowledgeSteps:
         self.candidates = vocabulary.state()
         return vocabulary, anchor
 
-    def _written_questions(self, job: TrainingJob, texts: list[str]) -> list:
+    def _written_questions(self, job: TrainingJob, texts: list[str]) -> list[Any]:
         """Questions the base model writes about the documents (instruction-tuned models only);
         any failure leaves the rule-made examples alone."""
         from slmdesk.core.engine.client import EngineCrashed, EngineError
@@ -87,7 +87,7 @@ class KnowledgeSteps:
                          "rule-made questions are used.")
             return []
 
-    def _quiz(self, job: TrainingJob, items: list, stage: str, adapter: Path | None = None) -> None:
+    def _quiz(self, job: TrainingJob, items: list[Any], stage: str, adapter: Path | None = None) -> None:
         """Ask the quiz in chat through the engine; a quiz that cannot run is reported and
         skipped, never a reason to lose the training."""
         from slmdesk.core.engine.client import EngineCrashed, EngineError
@@ -105,7 +105,7 @@ class KnowledgeSteps:
         self.metrics[f"quiz_{stage}"] = result.to_dict()
         self.events.emit(ev.QUIZ, **result.to_dict())
 
-    def _eval_general(self, model: Any, chunks: list, stage: str) -> None:
+    def _eval_general(self, model: Any, chunks: list[list[int]], stage: str) -> None:
         """Perplexity on a general text unrelated to the documents: how much the model's
         ordinary writing suffers (forgetting)."""
         from slmdesk.core.training.loop import evaluate, perplexity

@@ -8,8 +8,13 @@ import re
 import pytest
 
 from slmdesk.core.gguf.info import read_model_info
-from slmdesk.core.library.memory import (COMFORTABLE_SHARE, DEFAULT_CONTEXT_LENGTH, Verdict,
-                                         estimate_memory, kv_cache_bytes)
+from slmdesk.core.library.memory import (
+    COMFORTABLE_SHARE,
+    DEFAULT_CONTEXT_LENGTH,
+    Verdict,
+    estimate_memory,
+    kv_cache_bytes,
+)
 from tests.gguf_factory import write_tiny_adapter, write_tiny_model
 
 MB = 1024**2
