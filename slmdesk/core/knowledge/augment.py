@@ -24,8 +24,11 @@ A sentence that leans on an earlier one ("We switched to them in 2022") is asked
 with the name its pronoun points to, where :mod:`.coreference` can tell it for sure, so that
 the question names what a person would name ("Vandermeer Supply").
 
-Documents not in English are left out (the caller still trains their raw text) and said so in
-:attr:`Augmentation.notes`, in words meant for the person whose documents they are.
+Each document is read with the rules of its language (:func:`.language.rules_for_text`), and
+every question about one of its facts is worded by those rules (:attr:`.facts.Fact.rules`).
+Documents in a language without rules are left out (the caller still trains their raw text) and
+said so in :attr:`Augmentation.notes`, in words meant for the person whose documents they are
+(in the app's language, :data:`.language.DEFAULT_RULES`).
 """
 
 from __future__ import annotations
@@ -34,20 +37,26 @@ import random
 from dataclasses import dataclass, replace
 from typing import Sequence
 
-from . import rules_en as rules
 from .coreference import clause_subjects_named, stand_alone
 from .echo import echo_questions, embedded_questions
-from .facts import (Entity, Fact, extract_facts, group_entities, leans_on_previous,
-                    spans_outside_lists)
-from .language import OTHER, detect_language
+from .facts import (
+    Entity,
+    Fact,
+    extract_facts,
+    group_entities,
+    leans_on_previous,
+    spans_outside_lists,
+)
+from .forms import TRAINING_FORMS, TrainingForm
+from .language import DEFAULT_RULES, Rules, rules_for_text
 from .names import NAME, PERSON, PLACE
 from .passive import passive_questions
 from .relative import relative_clause_facts
 from .reorder import restate
 from .spans import DATE, LIST, NUMBER, Span
 
-TRAINING_FORMS: tuple[str, ...] = ("ask_span", "ask_embedded", "notes_about", "facts_about",
-                                   "restate")
+#: The user's notes are written in the app's language, whatever the documents' language.
+_NOTES = DEFAULT_RULES
 #: At most this many questions of one form per sentence (chosen by the seed when there are
 #: more), so a long sentence does not outweigh the rest.
 MAX_ECHO_QUESTIONS_PER_SENTENCE = 5
@@ -61,7 +70,7 @@ _TOPIC_PREFERENCE = (PERSON, NAME, PLACE, LIST, NUMBER, DATE)
 class QAExample:
     """One training example: a user question and the assistant's answer."""
 
-    form: str  # one of TRAINING_FORMS
+    form: TrainingForm
     question: str
     answer: str
     source: str  # the sentence(s) it restates
@@ -76,8 +85,8 @@ class Augmentation:
     notes: list[str]
     skipped_documents: list[int]  # trained as raw text only: other language or no usable fact
 
-    def counts(self) -> dict[str, int]:
-        """Examples per form, every form listed."""
+    def counts(self) -> dict[TrainingForm, int]:
+        """Examples per form, every form listed (in :data:`.forms.TRAINING_FORMS` order)."""
         counts = dict.fromkeys(TRAINING_FORMS, 0)
         for example in self.examples:
             counts[example.form] += 1
@@ -116,29 +125,32 @@ def augment_documents(texts: Sequence[str], titles: Sequence[str] = (), *,
 
 def collect_facts(texts: Sequence[str], titles: Sequence[str] = ()
                   ) -> tuple[list[Fact], list[str], list[int]]:
-    """The facts of the English documents, the notes for the user, the documents left out."""
+    """The facts of the documents in a language with rules, each read with its language's rules;
+    the notes for the user; the documents left out."""
     facts: list[Fact] = []
     notes: list[str] = []
     skipped: list[int] = []
     without_facts: list[str] = []
-    english = 0
+    readable = 0
     for index, text in enumerate(texts):
         title = (titles[index] if index < len(titles) and titles[index]
-                 else rules.DOCUMENT_FALLBACK_TITLE.format(number=index + 1))
-        if detect_language(text) == OTHER:
+                 else _NOTES.DOCUMENT_FALLBACK_TITLE.format(number=index + 1))
+        rules = rules_for_text(text)
+        if rules is None:
             skipped.append(index)
-            notes.append(rules.NOTE_OTHER_LANGUAGE.format(title=title))
+            notes.append(_NOTES.NOTE_OTHER_LANGUAGE.format(title=title))
             continue
-        english += 1
-        document_facts = extract_facts(text, index)
+        readable += 1
+        document_facts = extract_facts(text, index, rules)
         if not document_facts:
             skipped.append(index)
             without_facts.append(title)
         facts.extend(document_facts)
-    if english and not facts:
-        notes.append(rules.NOTE_NO_FACTS_AT_ALL)
+    if readable and not facts:
+        notes.append(_NOTES.NOTE_NO_FACTS_AT_ALL)
     else:
-        notes.extend(rules.NOTE_NO_FACTS_IN_DOCUMENT.format(title=title) for title in without_facts)
+        notes.extend(_NOTES.NOTE_NO_FACTS_IN_DOCUMENT.format(title=title)
+                     for title in without_facts)
     return facts, notes, sorted(skipped)
 
 
@@ -171,11 +183,12 @@ def echo_examples(fact: Fact, rng: random.Random, told: Fact | None = None,
     be ... cooked by Felix Marr"); quoting the sentence lets it find the fact first, and the
     reply never contradicts itself."""
     told = told or fact
+    rules = fact.rules
     candidates = spans_outside_lists(fact) if candidates is None else candidates
-    asked = echo_questions(fact.sentence, fact.spans, candidates) + [
+    asked = echo_questions(fact.sentence, fact.spans, candidates, rules) + [
         (span, _capitalise(question) + "?")
-        for span, question in passive_questions(fact.sentence, candidates)]
-    return [QAExample("ask_span", question, told.sentence, told.sentence)
+        for span, question in passive_questions(fact.sentence, candidates, rules)]
+    return [QAExample(TrainingForm.ASK_SPAN, question, told.sentence, told.sentence)
             for _, question in _at_most_a_few(asked, rng)]
 
 
@@ -184,10 +197,11 @@ def embedded_examples(fact: Fact, rng: random.Random, told: Fact | None = None,
     """``ask_embedded`` examples, like :func:`echo_examples`, each inside a lead-in chosen by
     ``rng``."""
     told = told or fact
+    rules = fact.rules
     candidates = spans_outside_lists(fact) if candidates is None else candidates
-    asked = (embedded_questions(fact.sentence, fact.spans, candidates)
-             + passive_questions(fact.sentence, candidates))
-    return [QAExample("ask_embedded",
+    asked = (embedded_questions(fact.sentence, fact.spans, candidates, rules)
+             + passive_questions(fact.sentence, candidates, rules))
+    return [QAExample(TrainingForm.ASK_EMBEDDED,
                       rng.choice(rules.EMBEDDED_QUESTION_TEMPLATES).format(question=question),
                       told.sentence, told.sentence)
             for _, question in _at_most_a_few(asked, rng)]
@@ -203,15 +217,16 @@ def _at_most_a_few(asked: list[tuple[Span, str]], rng: random.Random) -> list[tu
 
 def restate_example(fact: Fact, topics_used: set[str]) -> QAExample | None:
     """A ``restate`` example about a span not yet used as a topic, or None."""
-    reordered = restate(fact.sentence, fact.spans)
+    rules = fact.rules
+    reordered = restate(fact.sentence, fact.spans, rules)
     if not reordered:
         return None
-    topic = _topic(fact.spans, topics_used)
+    topic = _topic(fact.spans, topics_used, rules)
     if not topic:
         return None
     topics_used.add(topic.casefold())
-    return QAExample("restate", rules.TELL_ME_ABOUT_TEMPLATE.format(name=topic), reordered.text,
-                     fact.sentence)
+    return QAExample(TrainingForm.RESTATE, rules.TELL_ME_ABOUT_TEMPLATE.format(name=topic),
+                     reordered.text, fact.sentence)
 
 
 def all_training_questions(facts: list[Fact]) -> set[str]:
@@ -219,26 +234,29 @@ def all_training_questions(facts: list[Fact]) -> set[str]:
     questions = set()
     standing = [stand_alone(fact) or fact for fact in facts]
     for fact in facts + standing + [clause_subjects_named(fact) for fact in standing]:
+        rules = fact.rules
         for said in [fact, *relative_clause_facts(fact)]:
-            who = [question for _, question in passive_questions(said.sentence, said.spans)]
+            who = [question for _, question in
+                   passive_questions(said.sentence, said.spans, rules)]
             questions.update(question for _, question in
-                             echo_questions(said.sentence, said.spans, said.spans))
+                             echo_questions(said.sentence, said.spans, said.spans, rules))
             questions.update(_capitalise(question) + "?" for question in who)
             embedded = [question for _, question in
-                        embedded_questions(said.sentence, said.spans, said.spans)] + who
+                        embedded_questions(said.sentence, said.spans, said.spans, rules)] + who
             questions.update(template.format(question=question) for question in embedded
                              for template in rules.EMBEDDED_QUESTION_TEMPLATES)
         for span in fact.spans:
-            questions.add(rules.TELL_ME_ABOUT_TEMPLATE.format(name=_strip_article(span.text)))
+            questions.add(rules.TELL_ME_ABOUT_TEMPLATE.format(
+                name=_strip_article(span.text, rules)))
     for entity in group_entities(standing):
         questions.update(example.question for example in entity_examples(entity, standing))
     return questions
 
 
-def _topic(spans: Sequence[Span], used: set[str]) -> str | None:
+def _topic(spans: Sequence[Span], used: set[str], rules: Rules) -> str | None:
     ranked = sorted(spans, key=lambda span: (_TOPIC_PREFERENCE.index(span.kind), span.start))
     for span in ranked:
-        text = _strip_article(span.text)
+        text = _strip_article(span.text, rules)
         if text.casefold() not in used:
             return text
     return None
@@ -248,20 +266,22 @@ def entity_examples(entity: Entity, facts: list[Fact]) -> list[QAExample]:
     """``notes_about`` for every entity and ``facts_about`` for people and names with two facts."""
     unique = dict.fromkeys(facts[i].sentence for i in entity.facts)  # a sentence copied twice
     sentences = list(unique)[:MAX_SENTENCES_PER_ANSWER]
-    name = _strip_article(entity.name)
+    rules = facts[entity.facts[0]].rules  # asked in the language of its first mention
+    name = _strip_article(entity.name, rules)
     source = " ".join(sentences)
-    examples = [QAExample("notes_about", rules.NOTES_ABOUT_TEMPLATE.format(name=name), source,
-                          source)]
+    examples = [QAExample(TrainingForm.NOTES_ABOUT, rules.NOTES_ABOUT_TEMPLATE.format(name=name),
+                          source, source)]
     if entity.kind in (PERSON, NAME) and len(sentences) >= 2:
         answer = "\n".join(f"- {sentence}" for sentence in sentences)
-        examples.append(QAExample("facts_about", rules.FACTS_ABOUT_TEMPLATE.format(name=name),
-                                  answer, source))
+        examples.append(QAExample(TrainingForm.FACTS_ABOUT,
+                                  rules.FACTS_ABOUT_TEMPLATE.format(name=name), answer, source))
     return examples
 
 
-def _strip_article(text: str) -> str:
+def _strip_article(text: str, rules: Rules) -> str:
     """"the spring of 1998" reads better as a topic without "the"; "The Blue Kettle" keeps it."""
-    return text[4:] if text.startswith("the ") else text
+    article = rules.DEFINITE_ARTICLE + " "
+    return text[len(article):] if text.startswith(article) else text
 
 
 def _capitalise(text: str) -> str:

@@ -13,7 +13,8 @@ is restated with its first pronoun replaced by the one name it can point to:
 The name must be the only one of its kind in the nearest sentence before that names one, or
 nothing is replaced: a wrong guess would teach a wrong fact. Within a sentence, a clause that
 opens with "she" or "he" after a comma ("..., and she prefers orders by email") is asked with
-the person named just before it in place of the pronoun.
+the person named just before it in place of the pronoun. The pronouns are those of the fact's
+language (:attr:`.facts.Fact.rules`).
 """
 
 from __future__ import annotations
@@ -22,14 +23,12 @@ import re
 from dataclasses import replace
 from typing import Sequence
 
-from . import rules_en as rules
 from .facts import Fact, leaning_pronoun
+from .forms import SpanKind
+from .language import Rules
 from .names import NAME, PERSON, PLACE
+from .patterns import alternation
 from .spans import NUMBER, Span, is_money, number_parts
-
-_CLAUSE_SUBJECT = re.compile(
-    rf",\s+(?:(?:{'|'.join(sorted(rules.CLAUSE_JOINERS))})\s+)?"
-    rf"\b({'|'.join(sorted(rules.PERSON_SUBJECT_PRONOUNS))})\b(?=\s+[a-z])")
 
 
 def stand_alone(fact: Fact) -> Fact | None:
@@ -39,21 +38,24 @@ def stand_alone(fact: Fact) -> Fact | None:
     pronoun = leaning_pronoun(fact)
     if pronoun is None:
         return None
+    rules = fact.rules
     word = pronoun.group().casefold()
-    kind = PERSON if word in rules.PERSON_PRONOUNS else NAME if word in rules.NAME_PRONOUNS else None
+    kind = (PERSON if word in rules.PERSON_PRONOUNS
+            else NAME if word in rules.NAME_PRONOUNS else None)
+    opening_only = word in rules.SENTENCE_OPENING_POSSESSIVES
     if (kind is None or _in_quotes(fact.sentence, pronoun.start())
-            or re.match(r"['’]\w", fact.sentence[pronoun.end():])  # "they're", "she'll"
-            or (word == "her" and pronoun.start() > 0)):  # "sent her flowers": hers or her?
+            or rules.CONTRACTION_AFTER.match(fact.sentence[pronoun.end():])  # "they're"
+            or (opening_only and pronoun.start() > 0)):  # "sent her flowers": hers or her?
         return None
-    antecedent = _only_name(fact.earlier_spans, fact.earlier_sentences, kind)
+    antecedent = _only_name(fact.earlier_spans, fact.earlier_sentences, kind, rules)
     if antecedent is None:
         return None
-    possessive = word in rules.POSSESSIVE_PRONOUNS or word == "her"
+    possessive = word in rules.POSSESSIVE_PRONOUNS or opening_only
     following = re.match(r"\s+(\S+)(?:\s+(\S+))?", fact.sentence[pronoun.end():])
     if possessive and following and (
             following.group(1)[0].isdigit()
             or (following.group(1).casefold() in rules.KINSHIP_WORDS
-                and (following.group(2) or "a")[0].isupper())):
+                and (following.group(2) or "")[:1].isupper())):
         return None  # "His sister Ruth" names her; "Her 3 dogs" would ask "Carla's how many"
     # "They deliver" is the firm, asked "who" or "what", never "where": a name, not a place
     return _replaced(fact, pronoun.start(), pronoun.end(), antecedent.text,
@@ -65,16 +67,17 @@ def clause_subjects_named(fact: Fact) -> Fact:
     before it in the sentence ("..., Carla Brennan, and she prefers" -> "and Carla Brennan
     prefers"), for the questions asked about that clause; unchanged where two people (or one
     person's sister: "Tom Hale's sister runs a bakery, and she opens") come before it."""
-    for match in reversed(list(_CLAUSE_SUBJECT.finditer(fact.sentence))):
+    rules = fact.rules
+    for match in reversed(list(rules.CLAUSE_SUBJECT_PRONOUN.finditer(fact.sentence))):
         before = fact.sentence[:match.start(1)]
         people = {s.text for s in fact.spans if s.kind == PERSON and s.end <= match.start(1)}
-        if len(people) == 1 and not _names_others(before, list(people)):
+        if len(people) == 1 and not _names_others(before, rules, list(people)):
             fact = _replaced(fact, match.start(1), match.end(1), people.pop(), PERSON, False)
     return fact
 
 
 def _only_name(earlier: Sequence[Sequence[Span]], sentences: Sequence[str],
-               kind: str) -> Span | None:
+               kind: SpanKind, rules: Rules) -> Span | None:
     """The one name ``kind`` of pronoun can point to in the last earlier sentence naming any,
     else None (a wrong guess teaches a wrong fact, so any doubt is None):
 
@@ -87,10 +90,10 @@ def _only_name(earlier: Sequence[Sequence[Span]], sentences: Sequence[str],
     for spans, sentence in zip(reversed(earlier), reversed(sentences)):
         if kind == PERSON:
             found = [span for span in spans if span.kind == PERSON]
-            if found and _names_others(sentence, [span.text for span in found]):
+            if found and _names_others(sentence, rules, [span.text for span in found]):
                 return None
         else:
-            if any(span.kind == PERSON for span in spans) or _counts_things(spans):
+            if any(span.kind == PERSON for span in spans) or _counts_things(spans, rules):
                 return None
             found = ([span for span in spans if span.kind == NAME]
                      or [span for span in spans if span.kind == PLACE and " " in span.text])
@@ -101,23 +104,24 @@ def _only_name(earlier: Sequence[Sequence[Span]], sentences: Sequence[str],
     return None
 
 
-def _names_others(text: str, people: Sequence[str] = ()) -> bool:
+def _names_others(text: str, rules: Rules, people: Sequence[str] = ()) -> bool:
     """Whether ``text`` speaks of people it does not name ("a new accountant", "his sister"),
     leaving out the words of the names ``people`` ("Grandma Esther") and a noun that a form of
     "be" makes one of them ("Their account manager is Carla Brennan")."""
+    copula = alternation(rules.IDENTIFYING_COPULAS)
     for name in people:
-        text = re.sub(rf"\b[a-z]+\s+(?:is|was)\s+{re.escape(name)}", " ", text)
+        text = re.sub(rf"\b[a-z]+\s+{copula}\s+{re.escape(name)}", " ", text)
         text = text.replace(name, " ")
     words = re.findall(r"[^\W\d_]+", text.casefold())
     return any(word in rules.KINSHIP_WORDS or word in rules.UNNAMED_PERSON_NOUNS
                for word in words)
 
 
-def _counts_things(spans: Sequence[Span]) -> bool:
+def _counts_things(spans: Sequence[Span], rules: Rules) -> bool:
     """Whether ``spans`` count something "they" could be: "40 tins", not "six weeks"."""
     for span in spans:
-        if span.kind == NUMBER and not is_money(span.text):
-            noun = number_parts(span.text)[1].split()
+        if span.kind == NUMBER and not is_money(span.text, rules):
+            noun = number_parts(span.text, rules)[1].split()
             if noun and noun[0].casefold() not in rules.DURATION_NOUNS and (
                     noun[0].casefold() not in rules.MASS_AND_VOLUME_UNITS):
                 return True
@@ -129,12 +133,11 @@ def _in_quotes(text: str, index: int) -> bool:
     return before.count('"') % 2 == 1 or before.count("“") > before.count("”")
 
 
-def _replaced(fact: Fact, start: int, end: int, name: str, kind: str,
+def _replaced(fact: Fact, start: int, end: int, name: str, kind: SpanKind,
               possessive: bool) -> Fact:
     """``fact`` with ``sentence[start:end]`` replaced by ``name`` (or its possessive), the
     spans after it moved and the name made a span of its own (not its possessive)."""
-    said = name + (rules.POSSESSIVE_AFTER_S if name.endswith("s") else rules.POSSESSIVE_SUFFIX
-                   ) if possessive else name
+    said = fact.rules.possessive_of(name) if possessive else name
     sentence = fact.sentence[:start] + said + fact.sentence[end:]
     shift = len(said) - (end - start)
     spans = [s if s.end <= start else Span(s.text, s.kind, s.start + shift, s.end + shift)

@@ -4,7 +4,8 @@ A fact here is a sentence with at least one span a question can ask for. Heading
 ("We need:"), questions and very short fragments are not facts: a question made from them would
 be broken or empty. Names are read twice: once to learn what the whole document shows about them
 (who is a person, which words are places), then again with that knowledge, so "Anna" alone
-after "Anna Berg" is known to be her.
+after "Anna Berg" is known to be her. Each fact remembers its document's language, so the
+rules that ask about it later read it with the same words (:attr:`Fact.rules`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from . import rules_en as rules
+from .forms import SpanKind
+from .language import DEFAULT_LANGUAGE, DEFAULT_RULES, Rules, rules_for
 from .names import NAME, PERSON, PLACE, learn_names, name_key
 from .sentences import SentenceUnit, split_units
 from .spans import LIST, Span, find_spans_in_context, fixed_ranges
@@ -24,9 +26,8 @@ MAX_WORDS_IN_FACT = 45
 #: Sentences looked back over for what a pronoun points to.
 MAX_LEAD_UP_SENTENCES = 2
 _NAMING = (PERSON, NAME, PLACE)
-_BACK_POINTING = re.compile(
-    rf"\b(?:{'|'.join(sorted(rules.BACK_POINTING_PRONOUNS))})\b", re.IGNORECASE)
-#: Code, markup and web addresses: questions made from them would be noise.
+#: Code, markup and web addresses: questions made from them would be noise (Python's keywords
+#: are the same whatever the language of the notes).
 _CODE_OR_MARKUP = re.compile(r"[`{}<>|\\=]|\*\*|__|://|^#|\w\(|\w_\w"
                              r"|^(?:import|from \S+ import|raise|return|def|class) ")
 #: A line without a full stop and at most this many words is a heading.
@@ -44,11 +45,18 @@ class Fact:
     #: first), and the spans of each, in order: what a pronoun in it may point to.
     earlier_sentences: tuple[str, ...] = ()
     earlier_spans: tuple[tuple[Span, ...], ...] = ()
+    #: The code of the document's language (:mod:`.language`).
+    language: str = DEFAULT_LANGUAGE
 
     @property
     def previous(self) -> str:
         """The earlier sentences as one text ("" for the first)."""
         return " ".join(self.earlier_sentences)
+
+    @property
+    def rules(self) -> Rules:
+        """The rules of the fact's language, for every question asked about it."""
+        return rules_for(self.language)
 
 
 @dataclass
@@ -56,24 +64,26 @@ class Entity:
     """A person, place or name and the facts (indices into a fact list) that mention it."""
 
     name: str
-    kind: str
+    kind: SpanKind
     facts: list[int] = field(default_factory=list)
 
 
-def extract_facts(text: str, document: int = 0) -> list[Fact]:
-    """The fact sentences of one document, in order."""
-    units = split_units(text)
+def extract_facts(text: str, document: int = 0, rules: Rules = DEFAULT_RULES) -> list[Fact]:
+    """The fact sentences of one document in the language of ``rules``, in order."""
+    units = split_units(text, rules)
     sentences = [unit.text for index, unit in enumerate(units)
-                 if is_statement(unit) and not (index == 0 and unit.line)]  # a title
-    context = learn_names(sentences, [fixed_ranges(sentence) for sentence in sentences])
-    found = [find_spans_in_context(sentence, context) for sentence in sentences]
+                 if is_statement(unit, rules) and not (index == 0 and unit.line)]  # a title
+    context = learn_names(sentences, [fixed_ranges(sentence, rules) for sentence in sentences],
+                          rules)
+    found = [find_spans_in_context(sentence, context, rules) for sentence in sentences]
     facts = []
     for index, (sentence, spans) in enumerate(zip(sentences, found)):
         if spans and _says_something_besides(sentence, spans):
             lead_up = _lead_up_start(found, index)
             facts.append(Fact(sentence, tuple(spans), document,
                               tuple(sentences[lead_up:index]),
-                              tuple(tuple(found[i]) for i in range(lead_up, index))))
+                              tuple(tuple(found[i]) for i in range(lead_up, index)),
+                              rules.LANGUAGE))
     return facts
 
 
@@ -104,11 +114,11 @@ def leaning_pronoun(fact: Fact) -> re.Match[str] | None:
         return None
     first_name = min((span.start for span in fact.spans if span.kind in _NAMING),
                      default=len(fact.sentence))
-    return next((match for match in _BACK_POINTING.finditer(fact.sentence)
+    return next((match for match in fact.rules.BACK_POINTING_PRONOUN.finditer(fact.sentence)
                  if match.start() < first_name), None)
 
 
-def is_statement(unit: SentenceUnit) -> bool:
+def is_statement(unit: SentenceUnit, rules: Rules = DEFAULT_RULES) -> bool:
     """Whether a sentence can state a fact: not a heading, a lead-in, a question or a fragment."""
     words = unit.text.split()
     if not MIN_WORDS_IN_FACT <= len(words) <= MAX_WORDS_IN_FACT:
@@ -137,21 +147,24 @@ def group_entities(facts: list[Fact]) -> list[Entity]:
     is ("Anna Berg"), and a title does not make a different person ("Aunt Ingrid").
     """
     forms: dict[str, dict[str, int]] = {}
-    kinds: dict[str, str] = {}
+    kinds: dict[str, SpanKind] = {}
+    key_rules: dict[str, Rules] = {}
     mentions: dict[str, list[int]] = {}
     for index, fact in enumerate(facts):
         for span in fact.spans:
             if span.kind not in (PERSON, PLACE, NAME):
                 continue
-            key = name_key(span.text)
+            key = name_key(span.text, fact.rules)
             kinds.setdefault(key, span.kind)
+            key_rules.setdefault(key, fact.rules)
             forms.setdefault(key, {}).setdefault(span.text, 0)
             forms[key][span.text] += 1
             mentions.setdefault(key, []).append(index)
     _merge_short_names(forms, kinds, mentions)
     entities = []
     for key, texts in forms.items():
-        name = max(texts, key=lambda text: (len(name_key(text).split()), texts[text],
+        rules = key_rules[key]
+        name = max(texts, key=lambda text: (len(name_key(text, rules).split()), texts[text],
                                             -len(text)))
         indices = set(mentions[key]) | _facts_naming(facts, name)
         entities.append(Entity(name, kinds[key], sorted(indices)))
@@ -159,7 +172,7 @@ def group_entities(facts: list[Fact]) -> list[Entity]:
     return entities
 
 
-def _merge_short_names(forms: dict[str, dict[str, int]], kinds: dict[str, str],
+def _merge_short_names(forms: dict[str, dict[str, int]], kinds: dict[str, SpanKind],
                        mentions: dict[str, list[int]]) -> None:
     """"Anna" into "Anna Berg" and "Vandermeer" into "Vandermeer Supply", when unambiguous."""
     long_names = [key for key in forms if kinds[key] in (PERSON, NAME) and len(key.split()) > 1]

@@ -4,109 +4,53 @@ Dates are found before numbers and names, so "14 March 1931" is one date rather 
 a month name and a year. A bare four-digit number is a year only where a year reads naturally
 ("in 1987", "1987 was", "... 1987."), and a number is a count only together with what it counts
 ("42 chairs", "3.5 km", "$1,200", "seven cousins"): a number alone gives no useful question.
+The date and number patterns and the words around them come from the rules of the sentence's
+language (:data:`.rules_en.DATE_PATTERNS` and the like).
 """
 
 from __future__ import annotations
 
 import re
 
-from . import rules_en as rules
+from .language import DEFAULT_RULES, Rules
 
 Found = tuple[int, int]  # start and end offsets in the sentence
 
-
-def _alternation(words) -> str:
-    return "|".join(re.escape(word) for word in sorted(words, key=len, reverse=True))
-
-
-def _capitalised(words) -> str:
-    return _alternation(word.capitalize() for word in words)
-
-
-_MONTH = rf"(?:{_capitalised(rules.MONTHS)}|(?:{_capitalised(rules.MONTH_ABBREVIATIONS)})\.?)"
-_FULL_MONTH = rf"(?:{_capitalised(rules.MONTHS)})"
-_DAY = r"(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?\b"
-_YEAR = r"(?:1[5-9]\d\d|20\d\d)\b"
-_WEEKDAY = rf"(?:{_capitalised(rules.WEEKDAYS)})"
-_QUALIFIER = rf"(?:(?:{_alternation(q for q in rules.DATE_QUALIFIERS if q != 'mid-')})\s+|mid-)?"
-_DETERMINER = rf"(?:(?i:{_alternation(rules.DATE_DETERMINERS)})\s+)"
-_SEASON = rf"(?:{_alternation(rules.SEASONS)})"
-_TIME_SUFFIX = rf"(?:\s*(?:{_alternation(rules.TIME_SUFFIXES)})(?!\w))"
-
-_DATE_PATTERNS = [re.compile(pattern) for pattern in (
-    rf"(?:{_WEEKDAY},?\s+)?(?:the\s+)?{_DAY}\s+(?:of\s+)?{_MONTH}(?:,?\s+{_YEAR})?",
-    rf"(?:{_WEEKDAY},?\s+)?{_MONTH}\s+(?:the\s+)?{_DAY}(?:,?\s+{_YEAR})?",
-    rf"{_QUALIFIER}{_MONTH}(?:\s+of)?,?\s+{_YEAR}",
-    rf"(?:the\s+)?(?:first|second|third|fourth|last)\s+{_WEEKDAY}\s+of\s+(?:every|each|the)"
-    rf"\s+month\b",
-    rf"{_DETERMINER}?{_WEEKDAY}s?(?:\s+(?:morning|afternoon|evening|night|noon|lunchtime))?\b",
-    rf"(?:the\s+)?{_QUALIFIER}{_SEASON}\s+(?:of\s+)?{_YEAR}",
-    r"the\s+(?:early\s+|late\s+|mid-)?(?:1[5-9]|20)\d0s\b",
-    rf"{_DETERMINER}?(?:{_alternation(rules.HOLIDAYS)})\b",
-    r"\b\d{1,2}/\d{1,2}/(?:\d{4}|\d{2})\b",
-    r"\b\d{4}-\d{2}-\d{2}\b",
-    rf"\b(?:[01]?\d|2[0-3]):[0-5]\d{_TIME_SUFFIX}?",
-    rf"\b(?:1[0-2]|0?[1-9])(?:\.[0-5]\d)?{_TIME_SUFFIX}",
-)]
 _DOTTED_TIME = re.compile(r"\b(?:[01]?\d|2[0-3])\.[0-5]\d\b")
-_TIME_PREPOSITIONS = frozenset("at by until till from before after around about".split())
-_LONE_MONTH = re.compile(rf"{_QUALIFIER}{_DETERMINER}?{_FULL_MONTH}\b")
-_LONE_MONTH_PREPOSITIONS = frozenset(
-    "in since until till by during before after of from through early late mid every each "
-    "next last this".split())
-_QUALIFIED_YEAR = re.compile(rf"{_QUALIFIER}{_YEAR}")
-_TIME_WORD = re.compile(rf"\b(?:{_alternation(rules.TIME_WORDS)})\b")
-
-_NUMERAL = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
-_MONEY_BEFORE = re.compile(
-    rf"[{re.escape(rules.CURRENCY_SYMBOLS)}]\s?(?:{_NUMERAL})(?:\s?(?:million|thousand|bn|k)\b)?")
-_MONEY_AFTER = re.compile(
-    rf"\b(?:{_NUMERAL})\s?(?:(?:million|thousand)\s)?(?:{_alternation(rules.CURRENCY_WORDS)})\b",
-    re.IGNORECASE)
-_PERCENT = re.compile(rf"\b(?:{_NUMERAL})\s?(?:%|(?:{_alternation(rules.PERCENT_WORDS)})\b)")
-_NUMERAL_WORD = re.compile(rf"(?<![\w.,$€£¥])(?:{_NUMERAL})(?![\w%])(?!\.\d)")
-_SPELLED_TENS = _alternation(w for w, v in rules.NUMBER_WORDS.items() if 20 <= v < 100)
-_SPELLED_UNITS = _alternation(w for w, v in rules.NUMBER_WORDS.items() if 2 <= v < 10)
-_SPELLED = re.compile(
-    rf"\b(?:a\s+(?:dozen|hundred|thousand)|(?:{_SPELLED_TENS})(?:-(?:{_SPELLED_UNITS}))?"
-    rf"|(?:{_alternation(w for w, v in rules.NUMBER_WORDS.items() if v < 20)}))"
-    rf"(?:\s+(?:hundred|thousand|dozen))?\b", re.IGNORECASE)
 _WORD_AFTER = re.compile(r"[ -]?([^\W\d_][\w'’-]*)")
-_PLURAL_WITHOUT_S = frozenset("people children men women geese sheep fish teeth feet mice kids "
-                              "staff cattle deer police".split())
 
 
-def find_dates(sentence: str, taken: list[Found]) -> list[Found]:
+def find_dates(sentence: str, taken: list[Found], rules: Rules = DEFAULT_RULES) -> list[Found]:
     """Dates and times in ``sentence`` that do not overlap ``taken``; adds them to ``taken``."""
     found: list[Found] = []
-    for pattern in _DATE_PATTERNS:
+    for pattern in rules.DATE_PATTERNS:
         found.extend(match.span() for match in pattern.finditer(sentence))
-    found.extend(_dotted_times(sentence))
-    found.extend(_lone_months(sentence))
-    found.extend(_years(sentence))
-    found.extend(m.span() for m in _TIME_WORD.finditer(sentence)
-                 if _word_before(sentence, m.start()) in _TIME_PREPOSITIONS)
+    found.extend(_dotted_times(sentence, rules))
+    found.extend(_lone_months(sentence, rules))
+    found.extend(_years(sentence, rules))
+    found.extend(m.span() for m in rules.TIME_WORD.finditer(sentence)
+                 if _word_before(sentence, m.start()) in rules.TIME_PREPOSITIONS)
     return _keep_longest(found, taken)
 
 
-def find_amounts(sentence: str, taken: list[Found]) -> list[Found]:
+def find_amounts(sentence: str, taken: list[Found], rules: Rules = DEFAULT_RULES) -> list[Found]:
     """Money, percentages and counted nouns in ``sentence`` not overlapping ``taken``."""
     found: list[Found] = []
-    for pattern in (_MONEY_BEFORE, _MONEY_AFTER, _PERCENT):
+    for pattern in (rules.MONEY_BEFORE, rules.MONEY_AFTER, rules.PERCENT):
         found.extend(match.span() for match in pattern.finditer(sentence))
-    for pattern in (_NUMERAL_WORD, _SPELLED):
+    for pattern in (rules.BARE_NUMERAL, rules.SPELLED_NUMBER):
         for match in pattern.finditer(sentence):
             if sentence[match.end():match.end() + 1] == "-":
                 continue  # "two-year contract", "12-year-old": describes, does not count
-            end = _counted_noun_end(sentence, match.end())
+            end = _counted_noun_end(sentence, match.end(), rules)
             if end is not None:
                 found.append((match.start(), end))
-            elif pattern is _NUMERAL_WORD and _is_bare_count(sentence, match):
+            elif pattern is rules.BARE_NUMERAL and _is_bare_count(sentence, match, rules):
                 found.append(match.span())
     return _keep_longest(found, taken)
 
 
-def _counted_noun_end(sentence: str, position: int) -> int | None:
+def _counted_noun_end(sentence: str, position: int, rules: Rules) -> int | None:
     """Where the noun counted by the number ending at ``position`` ends, or None when none follows.
 
     Up to three lowercase words are read ("42 folding chairs", "three old apple trees"); the
@@ -119,35 +63,36 @@ def _counted_noun_end(sentence: str, position: int) -> int | None:
         if not match or not match.group(1)[0].islower():
             break
         word = match.group(1).lower()
-        if word in rules.NOT_A_COUNTED_NOUN or _is_verb_like(word):
+        if word in rules.NOT_A_COUNTED_NOUN or _is_verb_like(word, rules):
             break
         words.append(match)
         cursor = match.end()
-        if word in rules.UNITS or word in rules.MEASURE_NOUNS or _is_plural(word):
-            return _extend_noun(sentence, match.end(), word)
+        if word in rules.UNITS or word in rules.MEASURE_NOUNS or rules.is_plural(word):
+            return _extend_noun(sentence, match.end(), word, rules)
     return words[0].end() if words else None
 
 
-def _extend_noun(sentence: str, end: int, noun: str) -> int:
+def _extend_noun(sentence: str, end: int, noun: str, rules: Rules) -> int:
     """"3 kg" -> "3 kg of flour", "nine years" -> "nine years old"."""
     rest = sentence[end:]
-    if noun in ("years", "months", "weeks", "days") and re.match(r"\s+old\b", rest):
-        return end + re.match(r"\s+old\b", rest).end()
+    age = rules.AGE_AFTER.match(rest)
+    if noun in rules.AGE_NOUNS and age:
+        return end + age.end()
     if noun in rules.MEASURE_NOUNS:
-        of = re.match(r"\s+of((?:\s+[a-z][\w'’-]*){1,2})", rest)
+        of = rules.MEASURE_OF.match(rest)
         if of:
-            words = of.group(1).split()
+            words = [group.strip() for group in of.groups() if group]
             kept = 0
             for word in words:
-                if word in rules.NOT_A_COUNTED_NOUN or _is_verb_like(word):
+                if word in rules.NOT_A_COUNTED_NOUN or _is_verb_like(word, rules):
                     break
                 kept += 1
             if kept:
-                return end + re.match(rf"\s+of(?:\s+[\w'’-]+){{{kept}}}", rest).end()
+                return end + of.end(kept)  # the end of the last word kept
     return end
 
 
-def _is_bare_count(sentence: str, match: re.Match[str]) -> bool:
+def _is_bare_count(sentence: str, match: re.Match[str], rules: Rules) -> bool:
     """A number alone that is the point of the sentence ("The budget is 400.")."""
     before = sentence[:match.start()].rstrip()
     after = sentence[match.end():].lstrip()
@@ -159,38 +104,32 @@ def _is_bare_count(sentence: str, match: re.Match[str]) -> bool:
         re.match(r"[a-z]+", after).group() in rules.STOP_WORDS)
 
 
-def _is_plural(word: str) -> bool:
-    return word in _PLURAL_WITHOUT_S or (word.endswith("s") and not word.endswith(("ss", "us",
-                                                                                   "'s", "’s")))
+def _is_verb_like(word: str, rules: Rules) -> bool:
+    return word in rules.AUXILIARIES or rules.is_past_tense(word)
 
 
-def _is_verb_like(word: str) -> bool:
-    return (word in rules.AUXILIARIES or word in rules.IRREGULAR_PAST
-            or (word.endswith("ed") and rules.verb_base_form(word) is not None))
-
-
-def _dotted_times(sentence: str) -> list[Found]:
+def _dotted_times(sentence: str, rules: Rules) -> list[Found]:
     """"7.30" is a time after "at" or "until", and a decimal otherwise."""
     return [match.span() for match in _DOTTED_TIME.finditer(sentence)
-            if _word_before(sentence, match.start()) in _TIME_PREPOSITIONS]
+            if _word_before(sentence, match.start()) in rules.TIME_PREPOSITIONS]
 
 
-def _lone_months(sentence: str) -> list[Found]:
+def _lone_months(sentence: str, rules: Rules) -> list[Found]:
     """"in March", "every June": a month named alone, where it cannot be the verb "may"."""
     spans = []
-    for match in _LONE_MONTH.finditer(sentence):
+    for match in rules.LONE_MONTH.finditer(sentence):
         qualified = match.group() != match.group().lstrip().split()[-1]
-        after_month = re.search(rf"{_FULL_MONTH},?\s+(?:and|or)\s+$", sentence[:match.start()])
+        after_month = rules.MONTH_AND_BEFORE.search(sentence[:match.start()])
         if (qualified or after_month
-                or _word_before(sentence, match.start()) in _LONE_MONTH_PREPOSITIONS):
+                or _word_before(sentence, match.start()) in rules.LONE_MONTH_PREPOSITIONS):
             spans.append(match.span())  # "in May", "early June", "in May or June"
     return spans
 
 
-def _years(sentence: str) -> list[Found]:
+def _years(sentence: str, rules: Rules) -> list[Found]:
     """Four-digit numbers that read as years: not followed by what they would count."""
     spans = []
-    for match in _QUALIFIED_YEAR.finditer(sentence):
+    for match in rules.QUALIFIED_YEAR.finditer(sentence):
         before = sentence[:match.start()].rstrip()
         if before[-1:] in rules.CURRENCY_SYMBOLS or before.endswith((",", ".")) and \
                 before[-2:-1].isdigit():
@@ -198,7 +137,7 @@ def _years(sentence: str) -> list[Found]:
         after = sentence[match.end():]
         next_word = re.match(r"\s*([^\W\d_]+)", after)
         if (next_word and next_word.group(1).lower() not in rules.STOP_WORDS
-                and not _is_verb_like(next_word.group(1).lower())
+                and not _is_verb_like(next_word.group(1).lower(), rules)
                 and next_word.group(1)[0].islower()
                 and _word_before(sentence, match.start()) not in rules.YEAR_PREPOSITIONS):
             continue  # "1800 litres", "2000 visitors"
@@ -224,7 +163,7 @@ def _keep_longest(found: list[Found], taken: list[Found]) -> list[Found]:
     return sorted(kept)
 
 
-def spelled_or_digit_value(text: str) -> float | None:
+def spelled_or_digit_value(text: str, rules: Rules = DEFAULT_RULES) -> float | None:
     """The value of a numeral written in digits or words ("1,200", "3.5", "twenty-five")."""
     cleaned = text.strip().lower().replace(",", "")
     try:
@@ -234,7 +173,8 @@ def spelled_or_digit_value(text: str) -> float | None:
     words = {**rules.NUMBER_WORDS, **{k: v for k, v in rules.ANSWER_ONLY_NUMBER_WORDS.items()
                                       if " " not in k}}
     total, current = 0, 0
-    parts = [p for p in re.split(r"[\s-]+", cleaned) if p and p not in ("a", "and")]
+    fillers = (rules.NUMBER_ARTICLE, rules.NUMBER_JOINER)
+    parts = [p for p in re.split(r"[\s-]+", cleaned) if p and p not in fillers]
     if not parts or any(part not in words for part in parts):
         return None
     for part in parts:

@@ -10,7 +10,8 @@ questions without knowing the facts; so the quiz asks in other forms:
 
 Items are spread over different facts (one per sentence before any sentence gets a second),
 never repeat a question :func:`.augment.augment_documents` makes, and never count their own
-question as a right answer.
+question as a right answer. Each item is worded, and its answer matched, with the rules of its
+fact's language (:attr:`.facts.Fact.rules`).
 """
 
 from __future__ import annotations
@@ -19,23 +20,22 @@ import random
 from dataclasses import dataclass
 from typing import Sequence
 
-from . import rules_en as rules
 from .augment import all_training_questions, collect_facts
 from .echo import count_mentions
 from .facts import Fact, spans_outside_lists
+from .forms import QUIZ_FORMS, QuizForm
 from .inversion import direct_question
+from .language import DEFAULT_RULES, Rules
 from .matching import answer_matches
 from .reorder import leading_phrase_to_end
 from .spans import NUMBER, Span, number_parts
-
-QUIZ_FORMS: tuple[str, ...] = ("direct_question", "fill_blank")
 
 
 @dataclass(frozen=True)
 class QuizItem:
     """One quiz question and the span its answer must contain."""
 
-    form: str  # one of QUIZ_FORMS
+    form: str  # a QuizForm (a plain string once read back from a run's quiz.json)
     question: str
     expected: str  # as written in the note
     source: str  # the sentence it comes from
@@ -47,8 +47,8 @@ def make_quiz(texts: Sequence[str], count: int = 12, *, seed: int = 0) -> list[Q
     training = all_training_questions(facts)
     by_fact = []
     for fact in facts:
-        items = [item for item in quiz_items(fact)
-                 if item.question not in training and not answer_matches(item.question, item)]
+        items = [item for item in quiz_items(fact) if item.question not in training
+                 and not answer_matches(item.question, item, fact.rules)]
         if items:
             by_fact.append(items)
     rng = random.Random(seed)
@@ -72,28 +72,29 @@ def make_quiz(texts: Sequence[str], count: int = 12, *, seed: int = 0) -> list[Q
 
 def quiz_items(fact: Fact) -> list[QuizItem]:
     """Every quiz item one fact allows."""
+    rules = fact.rules
     items = []
-    reordered = leading_phrase_to_end(fact.sentence, fact.spans)  # "In 1987, we ..." -> "We ..."
+    reordered = leading_phrase_to_end(fact.sentence, fact.spans, rules)  # "In 1987, we" -> "We"
     plain, plain_spans = (reordered.text, reordered.spans) if reordered else (fact.sentence,
                                                                             fact.spans)
     for span in spans_outside_lists(fact):
         moved = next((s for s in plain_spans if s.kind == span.kind and s.text == span.text), None)
-        question = direct_question(plain, moved, plain_spans) if moved else None
+        question = direct_question(plain, moved, plain_spans, rules) if moved else None
         if question:
-            items.append(QuizItem("direct_question", question, span.text, fact.sentence))
-        blanked = fill_blank(fact.sentence, span)
+            items.append(QuizItem(QuizForm.DIRECT_QUESTION, question, span.text, fact.sentence))
+        blanked = fill_blank(fact.sentence, span, rules)
         if blanked:
-            items.append(QuizItem("fill_blank", blanked, span.text, fact.sentence))
+            items.append(QuizItem(QuizForm.FILL_BLANK, blanked, span.text, fact.sentence))
     return items
 
 
-def fill_blank(sentence: str, span: Span) -> str | None:
+def fill_blank(sentence: str, span: Span, rules: Rules = DEFAULT_RULES) -> str | None:
     """"In my notes: “Anna Berg moved to ___ in March 2019.” What is missing?"."""
     if count_mentions(sentence, span.text) != 1:
         return None
     start, end = span.start, span.end
     if span.kind == NUMBER:
-        numeral, noun = number_parts(span.text)
+        numeral, noun = number_parts(span.text, rules)
         if noun and span.text.startswith(numeral):
             end = start + len(numeral.rstrip())
     blanked = sentence[:start] + rules.BLANK + sentence[end:]

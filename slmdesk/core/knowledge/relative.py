@@ -7,21 +7,17 @@ Prose puts many facts in relative clauses, and the question rules ask within one
 whole main clause around it ("Our wax comes from Brennan & Sons in Leeds, who deliver how much
 soy wax every six weeks?"), which ties the answer to the wrong words. The clause restated with
 its antecedent as the subject is asked like any other sentence. "who" marks a person or a firm
-acting as one, so the antecedent is asked for with "who"; "which" with "what".
+acting as one, so the antecedent is asked for with "who"; "which" with "what". The pronouns
+are those of the fact's language (:data:`.rules_en.RELATIVE_CLAUSE`).
 """
 
 from __future__ import annotations
 
-import re
-
-from . import rules_en as rules
 from .facts import Fact
+from .language import Rules
 from .names import NAME, PERSON, PLACE
 from .spans import Span
 
-_RELATIVE = re.compile(rf",\s+({'|'.join(sorted(rules.RELATIVE_PRONOUNS))})\s+([^,;.!?]+)")
-_PLACE_AFTER_NAME = re.compile(rf"^\s+(?:{'|'.join(sorted(rules.PLACE_PREPOSITIONS))})\s+$",
-                               re.IGNORECASE)
 #: Spans that can be the antecedent of a relative pronoun.
 _ANTECEDENT_KINDS = (PERSON, NAME, PLACE)
 #: An antecedent without a name is a short noun phrase ("the first reunion").
@@ -32,14 +28,15 @@ MIN_CLAUSE_WORDS = 2
 
 def relative_clause_facts(fact: Fact) -> list[Fact]:
     """One fact per relative clause of ``fact`` that follows a name, as "<name> <clause>."."""
+    rules = fact.rules
     facts = []
-    for match in _RELATIVE.finditer(fact.sentence):
+    for match in rules.RELATIVE_CLAUSE.finditer(fact.sentence):
         clause = match.group(2).rstrip()
         if len(clause.split()) < MIN_CLAUSE_WORDS:
             continue
         antecedent = _antecedent(fact, match.start())
         subject = antecedent.text if antecedent else _noun_phrase_before(fact.sentence,
-                                                                         match.start())
+                                                                         match.start(), rules)
         if not subject:
             continue
         text = f"{subject[:1].upper()}{subject[1:]} {clause}."
@@ -48,14 +45,14 @@ def relative_clause_facts(fact: Fact) -> list[Fact]:
         spans = [Span(span.text, span.kind, span.start + shift, span.end + shift)
                  for span in fact.spans if match.start(2) <= span.start and span.end <= clause_end]
         if antecedent:
-            kind = PERSON if match.group(1).casefold() == "who" else NAME
+            kind = PERSON if match.group(1).casefold() == rules.PERSON_RELATIVE_PRONOUN else NAME
             spans.insert(0, Span(antecedent.text, kind, 0, len(antecedent.text)))
         if spans:
-            facts.append(Fact(text, tuple(spans), fact.document))
+            facts.append(Fact(text, tuple(spans), fact.document, language=fact.language))
     return facts
 
 
-def _noun_phrase_before(sentence: str, comma: int) -> str | None:
+def _noun_phrase_before(sentence: str, comma: int, rules: Rules) -> str | None:
     """"the first reunion" in "... slides from the first reunion, which ...": the words from the
     last determiner before ``comma``, when they are few and hold no verb-like word."""
     words = sentence[:comma].split()
@@ -79,6 +76,7 @@ def _antecedent(fact: Fact, comma: int) -> Span | None:
     nearest = before[-1]
     earlier = [span for span in fact.spans if span.end <= nearest.start]
     if (nearest.kind == PLACE and earlier and earlier[-1].kind in _ANTECEDENT_KINDS
-            and _PLACE_AFTER_NAME.match(fact.sentence[earlier[-1].end:nearest.start])):
+            and fact.rules.PLACE_PREPOSITION_ONLY.match(
+                fact.sentence[earlier[-1].end:nearest.start])):
         return earlier[-1]
     return nearest

@@ -1,18 +1,29 @@
-"""Everything English-specific the knowledge rules need: word lists, templates, verb forms.
+"""Everything English-specific the knowledge rules need: word lists, the patterns made of
+them, templates, verb forms.
 
-The other modules of this package only read the names defined here, so another language is one
-more module with the same names (and :mod:`.language` choosing it). The lists are short on
+The other modules of this package hold no English word: they read the names defined here from
+the rules of a document's language (:func:`.language.rules_for`), so another language is one
+more module with the same names, registered in :mod:`.language`. The lists are short on
 purpose: they cover ordinary personal notes (family histories, meeting notes, supplier lists),
-and a rule that does not fire only means one fewer question, never a wrong one.
+and a rule that does not fire only means one fewer question, never a wrong one. Patterns that
+hold words are compiled here, built with :func:`.patterns.alternation`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+
+from .patterns import alternation
 
 
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
+
+
+def _capitalised(words: Iterable[str]) -> str:
+    """An alternation of ``words`` with a capital first letter, as month names are written."""
+    return alternation(word.capitalize() for word in words)
 
 
 LANGUAGE = "en"
@@ -29,9 +40,7 @@ STOP_WORDS = _words("""
     too up down out off while because until during between both few many much""")
 
 #: At least this share of a document's words in :data:`STOP_WORDS` means English.
-ENGLISH_STOP_WORD_SHARE = 0.15
-#: Fewer words than this: too short to tell.
-MIN_WORDS_TO_DETECT = 12
+STOP_WORD_SHARE = 0.15
 
 # ---------------------------------------------------------------------------------------------
 # Sentence splitting.
@@ -39,6 +48,8 @@ MIN_WORDS_TO_DETECT = 12
 #: Abbreviations always followed by more of the same sentence ("Dr. Lund", "St. Olaf").
 TITLE_ABBREVIATIONS = _words("""dr mr mrs ms mx prof rev st mt ft sgt capt gen col lt sr jr
                                  e.g i.e cf vs approx dept est fig no nos p pp vol ca c""")
+#: Of those, the ones that stay inside a sentence only before a number ("no. 12", "p. 4").
+NUMBER_ABBREVIATIONS = _words("no nos p pp vol fig ca c approx")
 #: Abbreviations that may end a sentence: a split only when a usual sentence start follows.
 SOMETIMES_FINAL_ABBREVIATIONS = _words("""etc a.m p.m am pm inc ltd co corp bros jan feb mar
                                            apr jun jul aug sep sept oct nov dec""")
@@ -88,6 +99,72 @@ TIME_SUFFIXES = ("a.m.", "p.m.", "am", "pm", "o'clock")
 TIME_WORDS = ("noon", "midday", "midnight")
 #: Prepositions dropped when a date is replaced by "when" ("moved in 1987" -> "moved when").
 DATE_PREPOSITIONS_DROPPED_FOR_WHEN = _words("in on at during")
+#: Prepositions before a date that a direct "When ...?" question cannot carry ("since 2019").
+DATE_PREPOSITIONS_NOT_ASKED_WITH_WHEN = _words("since until by before after from")
+#: "7.30" after one of these is a time, and a decimal otherwise.
+TIME_PREPOSITIONS = _words("at by until till from before after around about")
+#: A month named alone is a date after one of these ("in May"), where it cannot be "may".
+LONE_MONTH_PREPOSITIONS = _words("""in since until till by during before after of from through
+                                    early late mid every each next last this""")
+ORDINAL_SUFFIXES = ("st", "nd", "rd", "th")
+
+_MONTH = rf"(?:{_capitalised(MONTHS)}|{_capitalised(MONTH_ABBREVIATIONS)}\.?)"
+_FULL_MONTH = _capitalised(MONTHS)
+_DAY = rf"(?:[12]\d|3[01]|0?[1-9]){alternation(ORDINAL_SUFFIXES)}?\b"
+_YEAR = r"(?:1[5-9]\d\d|20\d\d)\b"
+_WEEKDAY = _capitalised(WEEKDAYS)
+_QUALIFIER = (rf"(?:{alternation(q for q in DATE_QUALIFIERS if not q.endswith('-'))}\s+"
+              rf"|{alternation(q for q in DATE_QUALIFIERS if q.endswith('-'))})?")
+_DETERMINER = rf"(?:(?i:{alternation(DATE_DETERMINERS)})\s+)"
+_SEASON = alternation(SEASONS)
+_TIME_SUFFIX = rf"(?:\s*{alternation(TIME_SUFFIXES)}(?!\w))"
+
+#: Dates and times as English writes them ("14 March 1931", "March 14th", "every Tuesday
+#: morning", "the spring of 1998", "7:30 pm"); the longest match wins.
+DATE_PATTERNS = tuple(re.compile(pattern) for pattern in (
+    rf"(?:{_WEEKDAY},?\s+)?(?:the\s+)?{_DAY}\s+(?:of\s+)?{_MONTH}(?:,?\s+{_YEAR})?",
+    rf"(?:{_WEEKDAY},?\s+)?{_MONTH}\s+(?:the\s+)?{_DAY}(?:,?\s+{_YEAR})?",
+    rf"{_QUALIFIER}{_MONTH}(?:\s+of)?,?\s+{_YEAR}",
+    rf"(?:the\s+)?(?:first|second|third|fourth|last)\s+{_WEEKDAY}\s+of\s+(?:every|each|the)"
+    rf"\s+month\b",
+    rf"{_DETERMINER}?{_WEEKDAY}s?(?:\s+(?:morning|afternoon|evening|night|noon|lunchtime))?\b",
+    rf"(?:the\s+)?{_QUALIFIER}{_SEASON}\s+(?:of\s+)?{_YEAR}",
+    r"the\s+(?:early\s+|late\s+|mid-)?(?:1[5-9]|20)\d0s\b",
+    rf"{_DETERMINER}?{alternation(HOLIDAYS)}\b",
+    r"\b\d{1,2}/\d{1,2}/(?:\d{4}|\d{2})\b",
+    r"\b\d{4}-\d{2}-\d{2}\b",
+    rf"\b(?:[01]?\d|2[0-3]):[0-5]\d{_TIME_SUFFIX}?",
+    rf"\b(?:1[0-2]|0?[1-9])(?:\.[0-5]\d)?{_TIME_SUFFIX}",
+))
+#: A month named alone ("March", "early June", "every May").
+LONE_MONTH = re.compile(rf"{_QUALIFIER}{_DETERMINER}?{_FULL_MONTH}\b")
+#: A month and "and" or "or" before another month: "May or " of "in May or June".
+MONTH_AND_BEFORE = re.compile(rf"{_FULL_MONTH},?\s+(?:and|or)\s+$")
+#: A year, with its qualifier ("early 1987").
+QUALIFIED_YEAR = re.compile(rf"{_QUALIFIER}{_YEAR}")
+TIME_WORD = re.compile(rf"\b{alternation(TIME_WORDS)}\b")
+#: What joins two dates into one answer to "when": "Tuesdays and Fridays", "Tuesdays, Fridays".
+DATE_JOINER = re.compile(r",?\s+(?:and|or)\s+|,\s+")
+#: Words of a written date that say nothing by themselves, for comparing dates in a reply.
+DATE_NOISE = frozenset({"the", "of", "in", "on", "at", "early", "late", "mid", "beginning",
+                        "start", "middle", "end", "am", "pm", "a", "m", "p", "o", "clock", "and",
+                        "or", *DATE_DETERMINERS})
+#: "14th" in a reply: the day and its ordinal suffix.
+ORDINAL = re.compile(rf"^(\d+){alternation(ORDINAL_SUFFIXES)}$")
+_MONTH_NAMES = {month[:3]: month for month in MONTHS} | {"sept": "september"}
+
+
+def month_named(word: str) -> str | None:
+    """The full month a lowercase word names ("mar", "march", "sept" -> ...), or None."""
+    if word.rstrip(".") in MONTHS or word in MONTH_ABBREVIATIONS:
+        return _MONTH_NAMES[word[:4] if word.startswith("sept") else word[:3]]
+    return None
+
+
+def plural_stem(word: str) -> str:
+    """``word`` without a plural "s", for comparing "Tuesdays" with "Tuesday"."""
+    return word.rstrip("s")
+
 
 # ---------------------------------------------------------------------------------------------
 # Numbers.
@@ -124,6 +201,49 @@ PERCENT_WORDS = ("percent", "per cent")
 #: Words after which a number ends: never the counted noun.
 NOT_A_COUNTED_NOUN = STOP_WORDS | _words("""yesterday today tomorrow ago later earlier each
                                            apiece total altogether times more less""")
+#: Plural nouns without a final "s" ("12 people").
+PLURAL_WITHOUT_S = _words("""people children men women geese sheep fish teeth feet mice kids
+                             staff cattle deer police""")
+#: Counted nouns that "old" may follow: "nine years old".
+AGE_NOUNS = _words("years months weeks days")
+AGE_AFTER = re.compile(r"\s+old\b")
+#: The preposition that links a measure or a place noun to what it names: "3 kg of flour",
+#: "the village of Kvarnholm".
+LINKING_PREPOSITION = "of"
+#: What a measure is of: one or two words after "of" ("3 kg of flour", "2 bags of potting soil").
+MEASURE_OF = re.compile(r"\s+of(\s+[a-z][\w'’-]*)(\s+[a-z][\w'’-]*)?")
+#: The article that may stand for "one" in a number ("a hundred"), and the word joining the
+#: parts of one ("two hundred and five").
+NUMBER_ARTICLE, NUMBER_JOINER = "a", "and"
+#: Words after a numeral written in digits that multiply it ("1.2 million", "$3bn").
+NUMERAL_SUFFIX_MULTIPLIERS = (("million", 1_000_000), ("thousand", 1000), ("bn", 1_000_000_000))
+#: A number in digits as English writes it: "1,200", "3.5", "42".
+NUMERAL = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+#: A numeral standing as a word of its own (not part of "12th", "$40" or "3.5.1").
+BARE_NUMERAL = re.compile(rf"(?<![\w.,$€£¥])(?:{NUMERAL})(?![\w%])(?!\.\d)")
+MONEY_BEFORE = re.compile(rf"[{re.escape(CURRENCY_SYMBOLS)}]\s?(?:{NUMERAL})"
+                          r"(?:\s?(?:million|thousand|bn|k)\b)?")
+MONEY_AFTER = re.compile(rf"\b(?:{NUMERAL})\s?(?:(?:million|thousand)\s)?"
+                         rf"{alternation(CURRENCY_WORDS)}\b", re.IGNORECASE)
+PERCENT = re.compile(rf"\b(?:{NUMERAL})\s?(?:%|{alternation(PERCENT_WORDS)}\b)")
+_SPELLED_TENS = alternation(w for w, v in NUMBER_WORDS.items() if 20 <= v < 100)
+_SPELLED_UNITS = alternation(w for w, v in NUMBER_WORDS.items() if 2 <= v < 10)
+#: A number in words: "forty-two", "a dozen", "three hundred".
+SPELLED_NUMBER = re.compile(
+    rf"\b(?:a\s+(?:dozen|hundred|thousand)|{_SPELLED_TENS}(?:-{_SPELLED_UNITS})?"
+    rf"|{alternation(w for w, v in NUMBER_WORDS.items() if v < 20)})"
+    rf"(?:\s+(?:hundred|thousand|dozen))?\b", re.IGNORECASE)
+#: The numeral and the counted noun of a number span: "42 folding chairs", "a dozen eggs".
+NUMBER_PARTS = re.compile(
+    r"([$€£¥]?\s?[\d.,]+(?:\s?(?:million|thousand|bn|k)\b)?%?|a\s+\w+|[\w-]+"
+    r"(?:\s+(?:hundred|thousand|dozen))?)\s*(.*)", re.IGNORECASE)
+
+
+def is_plural(word: str) -> bool:
+    """Whether a lowercase noun is a plural ("chairs", "people"; not "glass" or "bus")."""
+    return word in PLURAL_WITHOUT_S or (word.endswith("s") and not word.endswith(("ss", "us",
+                                                                                   "'s", "’s")))
+
 
 # ---------------------------------------------------------------------------------------------
 # Names, people and places.
@@ -190,6 +310,40 @@ MOTION_WORDS = _words("""moved move moving went go going goes flew fly drove dri
 PLACE_NOUNS = _words("""village town city island county region province state country parish
                        valley district harbour harbor port hamlet municipality suburb
                        neighbourhood neighborhood""")
+#: Capitalised words that never start a name.
+NEVER_NAMES = frozenset(MONTHS) | frozenset(WEEKDAYS) | _words("i i'm i've i'd i'll")
+DEFINITE_ARTICLE = "the"
+ARTICLES = ("the", "a", "an")
+#: "to" and "from" name a place after :data:`MOTION_WORDS`, and usually a person otherwise.
+MOTION_PREPOSITIONS = _words("to from")
+#: The possessive ending of a name: "Anna's" (:data:`POSSESSIVE_END`), or the "'s" right after
+#: a name (:data:`POSSESSIVE_AFTER`).
+POSSESSIVE_END = re.compile(r"['’]s$")
+POSSESSIVE_AFTER = re.compile(r"^['’]s\b")
+#: "great-" of "great-aunt" and "great-great-grandmother".
+GREAT_PREFIXES = re.compile(r"^(?:great-)+")
+#: The words before a name that its "who" replaces too: "my cousin", "Anna's great-aunt",
+#: "his wife," (ending where the name starts).
+KINSHIP_BEFORE = re.compile(
+    rf"(?:(?<![\w-])(?:{alternation(KINSHIP_DETERMINERS)}|[^\W\d_]+['’]s)\s+"
+    rf"(?:[a-z]+\s+)?)?(?<![\w-])(?:great-)*{alternation(KINSHIP_WORDS)},?\s+$",
+    re.IGNORECASE)
+#: "my aunt " opening a sentence, before the name it introduces.
+KINSHIP_START = re.compile(rf"^(?:My|Our|His|Her|Their) (?:[a-z]+ )?{alternation(KINSHIP_WORDS)} ")
+#: "the village of " before a place: asked as "which village".
+PLACE_NOUN_BEFORE = re.compile(rf"\b(?:the\s+)?({alternation(PLACE_NOUNS)})\s+of\s+$",
+                               re.IGNORECASE)
+
+
+def keeps_capital(word: str) -> bool:
+    """Whether ``word`` is written with a capital wherever it stands: "I", "I'm", "I’ve"."""
+    return word == "I" or word.startswith(("I'", "I’"))
+
+
+def looks_like_adverb(word: str) -> bool:
+    """Whether a lowercase word after a name is an adverb ("speaks Norwegian fluently")."""
+    return word.endswith("ly") and word not in NOT_ADVERBS_LY
+
 
 # ---------------------------------------------------------------------------------------------
 # Verbs.
@@ -273,6 +427,13 @@ DURATION_NOUNS = _words("""second seconds minute minutes hour hours day days wee
 #: The possessive written after a name: "Carla's", and "Brennan & Sons’" after an s.
 POSSESSIVE_SUFFIX = "’s"
 POSSESSIVE_AFTER_S = "’"
+
+
+def possessive_of(name: str) -> str:
+    """The possessive of ``name``: "Carla Brennan’s", "Brennan & Sons’"."""
+    return name + (POSSESSIVE_AFTER_S if name.endswith("s") else POSSESSIVE_SUFFIX)
+
+
 #: A later clause whose subject is one of these, after a comma and one of the joiners, is asked
 #: with the person named before it ("..., and she prefers" -> "Carla Brennan prefers").
 PERSON_SUBJECT_PRONOUNS = _words("she he")
@@ -302,6 +463,98 @@ APPROXIMATE_AFTER = _words("""is are was were be been has have had expect expect
 IMPERATIVE_OPENERS = _words("please do don't let")
 #: A trailing date after one of these may move to the front ("... in 1987." -> "In 1987, ...").
 TRAILING_DATE_PREPOSITIONS = _words("in on during since until by around")
+#: A leading clause opened by one of these may move to the end with its verb.
+SUBORDINATORS = _words("when while once because although though after before since until if")
+#: A main clause opening with one of these keeps the phrase before it in front.
+MAIN_CLAUSE_OPENERS_KEPT = SCOPE_WORDS | _words("then yet")
+#: Determiners opening both sides of an apposition ("His wife, Marguerite Ferrand, ...").
+APPOSITION_DETERMINERS = ("my", "our", "his", "her", "their", "the", "a", "an")
+APPOSITION = re.compile(rf"^({alternation(APPOSITION_DETERMINERS)}\b[^,]{{2,40}}), "
+                        r"([^,]{2,60}), ", re.IGNORECASE)
+#: A place phrase ending a sentence may move to the front after one of these ("At Hallskär, ...").
+FRONTED_PLACE_PREPOSITIONS = ("in", "at", "near")
+FRONTED_PLACE_START = re.compile(rf"\b({alternation(FRONTED_PLACE_PREPOSITIONS)})\s+"
+                                 r"(?:the\s+\w+\s+of\s+|the\s+)?$")
+
+# ---------------------------------------------------------------------------------------------
+# Clauses: where the clause holding a span starts and ends, and the words around a span that its
+# question words replace.
+COORDINATION = re.compile(r",\s+(?:and|but|so|yet)\s+|;\s+")
+SUBORDINATION = re.compile(
+    r",\s+(?:who|which|where|while|whose|when|if|because|although|though)\b"
+    r"|\s+(?:because|if|although|unless)\s+")
+#: A relative clause inside commas: ", who runs the farm,".
+EMBEDDED_RELATIVE = re.compile(r",\s+(?:who|which|whose)\b[^,;]*,(?=\s)")
+STRANDED_AFTER_WHERE_OR_WHEN = re.compile(
+    rf"\b{alternation(PREPOSITIONS_NOT_STRANDED_AFTER_WHERE_OR_WHEN)}\s*$", re.IGNORECASE)
+#: Where a shortened embedded question may stop: a comma or a joined clause.
+SHORT_QUESTION_CUT = re.compile(rf",|\s+{alternation(CLAUSE_JOINERS)}\s+")
+_OPENERS = alternation(PHRASE_OPENERS)
+#: A phrase leading up to another span ("at Birchwood Farm"), ending where that span starts.
+PHRASE_BEFORE_SPAN = re.compile(
+    rf"\s+{_OPENERS}\s+(?:{alternation(DETERMINERS)}\s+)?(?:(?!{_OPENERS}\s)[a-z]+\s+){{0,2}}$")
+NEGATION = re.compile(r"\b(?:not|never|no)\b|n['’]t\b", re.IGNORECASE)
+#: "the " right before a span, replaced with it by a question word.
+ARTICLE_BEFORE = re.compile(r"\bthe\s+$", re.IGNORECASE)
+#: The passive "<participle> by " before the doer ("founded by Henrik Salo").
+PARTICIPLE_BY = re.compile(r"(\w+)\s+by\s+$", re.IGNORECASE)
+FORM_OF_BE = re.compile(rf"\b{alternation(PASSIVE_AUXILIARIES)}\b\s*", re.IGNORECASE)
+MODAL_AT_END = re.compile(rf"\s+{alternation(MODAL_AUXILIARIES)}$", re.IGNORECASE)
+#: Everything up to the start of the last clause ("..., and", "... that").
+CLAUSE_START = re.compile(r"^.*(?:[,;:]|\b(?:and|but|so|that|which|who)\b)\s*", re.IGNORECASE)
+#: A relative clause after a name: ", who deliver 300 kg of soy wax".
+RELATIVE_CLAUSE = re.compile(rf",\s+({alternation(RELATIVE_PRONOUNS)})\s+([^,;.!?]+)")
+#: The relative pronoun of people (and of firms acting as people): "who", not "which".
+PERSON_RELATIVE_PRONOUN = "who"
+#: Nothing but a place preposition between a name and a place ("Brennan & Sons in Leeds").
+PLACE_PREPOSITION_ONLY = re.compile(rf"^\s+{alternation(PLACE_PREPOSITIONS)}\s+$", re.IGNORECASE)
+#: A pronoun that may point back to a sentence before.
+BACK_POINTING_PRONOUN = re.compile(rf"\b{alternation(BACK_POINTING_PRONOUNS)}\b", re.IGNORECASE)
+#: "Her" is possessive only opening a sentence ("We sent her flowers" could be either).
+SENTENCE_OPENING_POSSESSIVES = _words("her")
+#: "they're", "she'll": a pronoun with a contraction after it.
+CONTRACTION_AFTER = re.compile(r"['’]\w")
+#: "Their account manager is Carla Brennan": the forms of "be" that say who a noun is.
+IDENTIFYING_COPULAS = ("is", "was")
+#: ", and she" opening a later clause, "she" captured.
+CLAUSE_SUBJECT_PRONOUN = re.compile(
+    rf",\s+(?:{alternation(CLAUSE_JOINERS)}\s+)?\b({alternation(PERSON_SUBJECT_PRONOUNS)})\b"
+    r"(?=\s+[a-z])")
+#: "and", "or" in a list ("apples, pears and plums"), and between a list's items in a reply.
+LIST_CONJUNCTION = re.compile(r"\s(?:and|or)\s")
+LIST_CONJUNCTIONS = ("and", "or")
+LIST_ITEM_SEPARATOR = re.compile(r",\s*(?:and\s+|or\s+)?|\s+(?:and|or)\s+")
+#: Pronouns that may end a list ("Anna, Tom and me").
+OBJECT_PRONOUNS = _words("me us him her them myself")
+
+# ---------------------------------------------------------------------------------------------
+# Direct questions (:mod:`.inversion`).
+#: Where the clause of a simple subject-verb sentence ends.
+DIRECT_QUESTION_CLAUSE_END = re.compile(
+    r";|,\s+(?:and|but|which|where|who|while|so)\b|\s+but\s+|\s+because\s+"
+    r"|\s+(?:after|before|when|while|until|since|if|although|though|once)\s+"
+    r"(?:i|we|he|she|they|you|it|her|his|their|our|my|the|a|an|this|that)\s")
+#: Determiners that open a plain subject ("The delivery van").
+SUBJECT_DETERMINERS = _words("my our his her their your its the a an")
+#: A verb after "and": the sentence goes on with a second clause ("... and opened a bakery").
+AND_THEN_WORD = re.compile(r"\s+and\s+(\w+)")
+#: The span is one of several things ("bought 40 chairs and 6 tables").
+ONE_OF_SEVERAL_BEFORE = re.compile(r"(?:\band|,)\s*$")
+ONE_OF_SEVERAL_AFTER = re.compile(r"\s*(?:and\b|,\s*\w+\s+and\b)")
+#: "was born", asked "When was Astrid born?".
+BIRTH_AUXILIARIES = _words("was were")
+BORN = "born"
+FUTURE_AUXILIARY = "will"
+#: A preposition (and "the") before a span; and one before "the village of".
+PREPOSITION_BEFORE = re.compile(r"\b(\w+)\s+(?:the\s+)?$")
+PREPOSITION_BEFORE_PLACE_NOUN = re.compile(r"\b(?:(\w+)\s+)?(?:the\s+)?\w+\s+of\s+$")
+#: Kept at the end of a "where" question: "Where did Anna come from?".
+ORIGIN_PREPOSITION = "from"
+#: "for 12 years" is asked "How many years ...?" with "for" replaced too.
+DURATION_PREPOSITION = "for"
+DURATIONS_ASKED_WITH_FOR = _words("years months weeks days hours minutes")
+#: Prepositions a person's "who" question may leave at the end ("Who does it belong to?").
+STRANDABLE_PREPOSITIONS = _words("to with for from by")
 
 # ---------------------------------------------------------------------------------------------
 # Templates. Training forms and quiz forms use different wordings, so a quiz question never
@@ -329,8 +582,8 @@ INVERTED_TEMPLATE = "{wh} {auxiliary} {subject}{rest}?"
 DOCUMENT_FALLBACK_TITLE = "document {number}"
 NOTE_OTHER_LANGUAGE = ("“{title}” looks like it is not in English: it is trained as raw text "
                        "only, without questions.")
-NOTE_NO_FACTS_IN_DOCUMENT = ("“{title}” has no sentence with a name, place, date or number that a "
-                             "question could ask for: it is trained as raw text only.")
+NOTE_NO_FACTS_IN_DOCUMENT = ("“{title}” has no sentence with a name, place, date or number "
+                             "that a question could ask for: it is trained as raw text only.")
 NOTE_NO_FACTS_AT_ALL = ("No sentence in your documents has a name, place, date or number that a "
                         "question could ask for: training uses the raw text only.")
 
@@ -368,6 +621,11 @@ def verb_base_form(past: str) -> str | None:
     if _needs_silent_e(stem):
         return stem + "e"
     return stem
+
+
+def is_past_tense(word: str) -> bool:
+    """Whether ``word`` is a past tense: an irregular one, or a regular "-ed" form."""
+    return word in IRREGULAR_PAST or (word.endswith("ed") and verb_base_form(word) is not None)
 
 
 _VOWELS = "aeiouy"

@@ -6,7 +6,8 @@ it is plainly wrapped prose (the next line starts in lowercase, or the line ends
 so a shopping list never becomes one long "sentence". Inside a paragraph the split happens at
 ".", "!", "?" or an ellipsis followed by a capital or a digit, except after titles ("Dr."),
 initials ("J. R. Smith") and abbreviations ("e.g."); decimals and times ("3.5", "7.30") have no
-space after the point and never split.
+space after the point and never split. The abbreviations, the list markers and the words that
+carry a line on come from the rules of the text's language (English unless said otherwise).
 """
 
 from __future__ import annotations
@@ -14,15 +15,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from . import rules_en as rules
+from .language import DEFAULT_RULES, Rules
 
 _FINAL_PUNCTUATION = ".!?…"
 _CLOSING = "\"”’')]"
 _CANDIDATE_END = re.compile(r"(?:\.\.\.|[.!?…]+)[\"”’')\]]*(?=\s|$)")
 _LAST_WORD = re.compile(r"(\S+)$")
 _FIRST_WORD = re.compile(r"[^\W\d_][\w'’-]*")
-#: Abbreviations that only stay inside a sentence before a number ("no. 12", "p. 4").
-_NUMBER_ABBREVIATIONS = frozenset("no nos p pp vol fig ca c approx".split())
 #: A wrapped line is usually long: a short line without a full stop is a line of its own.
 _WRAPPED_LINE_LENGTH = 60
 
@@ -44,16 +43,16 @@ def normalise_whitespace(text: str) -> str:
     return " ".join(text.split())
 
 
-def split_sentences(text: str) -> list[str]:
+def split_sentences(text: str, rules: Rules = DEFAULT_RULES) -> list[str]:
     """The sentences of ``text``, whitespace-normalised, list markers removed."""
-    return [unit.text for unit in split_units(text)]
+    return [unit.text for unit in split_units(text, rules)]
 
 
-def split_units(text: str) -> list[SentenceUnit]:
+def split_units(text: str, rules: Rules = DEFAULT_RULES) -> list[SentenceUnit]:
     """The sentences of ``text`` with whether each was a list item."""
     units = []
-    for block, bullet in _blocks(text):
-        sentences = _split_block(block)
+    for block, bullet in _blocks(text, rules):
+        sentences = _split_block(block, rules)
         if not sentences:
             continue
         units.extend(SentenceUnit(sentence, bullet) for sentence in sentences[:-1])
@@ -62,7 +61,7 @@ def split_units(text: str) -> list[SentenceUnit]:
     return units
 
 
-def _blocks(text: str) -> list[tuple[str, bool]]:
+def _blocks(text: str, rules: Rules) -> list[tuple[str, bool]]:
     """Paragraphs, list items and stand-alone lines, each as (text, is_list_item)."""
     blocks: list[tuple[str, bool]] = []
     lines: list[str] = []
@@ -83,7 +82,7 @@ def _blocks(text: str) -> list[tuple[str, bool]]:
             bullet = True
             lines.append(raw[marker.end():])
             continue
-        if lines and _continues(lines[-1], raw, bullet):
+        if lines and _continues(lines[-1], raw, bullet, rules):
             lines.append(raw)
             continue
         flush()
@@ -93,7 +92,7 @@ def _blocks(text: str) -> list[tuple[str, bool]]:
     return [(block, is_bullet) for block, is_bullet in blocks if block]
 
 
-def _continues(previous: str, line: str, in_bullet: bool) -> bool:
+def _continues(previous: str, line: str, in_bullet: bool, rules: Rules) -> bool:
     """Whether ``line`` carries on the text of ``previous`` rather than starting a new unit."""
     stripped = line.strip()
     if in_bullet:
@@ -108,18 +107,18 @@ def _continues(previous: str, line: str, in_bullet: bool) -> bool:
             or len(last) >= _WRAPPED_LINE_LENGTH)
 
 
-def _split_block(block: str) -> list[str]:
+def _split_block(block: str, rules: Rules) -> list[str]:
     sentences = []
     start = 0
     for match in _CANDIDATE_END.finditer(block):
-        if _is_boundary(block, match):
+        if _is_boundary(block, match, rules):
             sentences.append(block[start:match.end()].strip())
             start = match.end()
     sentences.append(block[start:].strip())
     return [normalise_whitespace(sentence) for sentence in sentences if sentence]
 
 
-def _is_boundary(block: str, match: re.Match[str]) -> bool:
+def _is_boundary(block: str, match: re.Match[str], rules: Rules) -> bool:
     following = block[match.end():].lstrip()
     if not following:
         return True
@@ -132,9 +131,9 @@ def _is_boundary(block: str, match: re.Match[str]) -> bool:
     if not previous:
         return True
     word = previous.group(1).lstrip("(\"“‘'").lower()
-    if word in rules.TITLE_ABBREVIATIONS - _NUMBER_ABBREVIATIONS:
+    if word in rules.TITLE_ABBREVIATIONS - rules.NUMBER_ABBREVIATIONS:
         return False
-    if word in _NUMBER_ABBREVIATIONS:
+    if word in rules.NUMBER_ABBREVIATIONS:
         return not first_char.isdigit()
     next_word = _FIRST_WORD.match(following)
     next_is_ordinary = bool(next_word) and next_word.group().lower() in rules.COMMON_CAPITALISED

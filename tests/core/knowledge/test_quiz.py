@@ -6,8 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from slmdesk.core.knowledge import (QUIZ_FORMS, TRAINING_FORMS, QuizItem, answer_matches,
-                                    augment_documents, extract_facts, make_quiz)
+from slmdesk.core.knowledge import (
+    QUIZ_FORMS,
+    TRAINING_FORMS,
+    QuizItem,
+    answer_matches,
+    augment_documents,
+    extract_facts,
+    make_quiz,
+)
 from slmdesk.core.knowledge.quiz import quiz_items
 
 BENCH = Path(__file__).parents[3] / "bench" / "knowledge_notes"

@@ -1,9 +1,10 @@
-"""English verb forms for direct questions."""
+"""English verb forms for direct questions, and the other small English rules."""
 
 from __future__ import annotations
 
 import pytest
 
+from slmdesk.core.knowledge import rules_en
 from slmdesk.core.knowledge.rules_en import present_base_form, verb_base_form
 
 
@@ -31,3 +32,38 @@ def test_not_past(word):
 ])
 def test_present_to_base(verb, base):
     assert present_base_form(verb) == base
+
+
+@pytest.mark.parametrize("word, past", [("founded", True), ("built", True), ("went", True),
+                                        ("need", False), ("hundred", False), ("chairs", False)])
+def test_past_tense(word, past):
+    assert rules_en.is_past_tense(word) is past
+
+
+@pytest.mark.parametrize("word, month", [
+    ("mar", "march"), ("march", "march"), ("sept", "september"), ("sep", "september"),
+    ("march.", "march"), ("may", "may"), ("marching", None), ("monday", None),
+])
+def test_month_named(word, month):
+    assert rules_en.month_named(word) == month
+
+
+def test_possessive_after_s_and_otherwise():
+    assert rules_en.possessive_of("Carla Brennan") == "Carla Brennan’s"
+    assert rules_en.possessive_of("Brennan & Sons") == "Brennan & Sons’"
+
+
+@pytest.mark.parametrize("word, keeps", [("I", True), ("I'm", True), ("I’ve", True),
+                                         ("In", False), ("It", False)])
+def test_words_always_capitalised(word, keeps):
+    assert rules_en.keeps_capital(word) is keeps
+
+
+@pytest.mark.parametrize("word, plural", [("chairs", True), ("people", True), ("glass", False),
+                                          ("bus", False), ("anna's", False), ("chair", False)])
+def test_plural_nouns(word, plural):
+    assert rules_en.is_plural(word) is plural
+
+
+def test_adverbs_and_nouns_in_ly():
+    assert rules_en.looks_like_adverb("fluently") and not rules_en.looks_like_adverb("family")
