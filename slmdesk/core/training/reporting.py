@@ -9,31 +9,31 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from slmdesk.core.knowledge.forms import QuizForm, TrainingForm
 from slmdesk.core.training.quiz_run import QuizResult
 
-#: Form name (a rule of :mod:`slmdesk.core.knowledge`) -> what its questions do, said so that
-#: it follows a count ("60 ask for a name, place or date"). A form missing here is shown by its
-#: own name: a new rule never breaks the window, it only reads less nicely.
+#: Form -> what its questions do, said so that it follows a count ("60 ask for a name, place or
+#: date"). Every form of the knowledge registries has one (tests/core/training/test_reporting.py
+#: checks); a form missing here would be shown by its own name.
 FORM_PHRASES: dict[str, str] = {
-    # the training forms (slmdesk.core.knowledge.TRAINING_FORMS)
-    "ask_span": "ask for a name, place, date or number",
-    "ask_embedded": "ask for one the way a person would (\u201ccan you tell me who\u2026\u201d)",
-    "notes_about": "ask what the notes say about someone or something",
-    "facts_about": "ask for a list of the facts about someone",
-    "restate": "ask to be told about something, in other words",
-    # the quiz forms (slmdesk.core.knowledge.QUIZ_FORMS): asked, never trained on
-    "direct_question": "ask a question in plain words",
-    "fill_blank": "ask for a missing word",
+    TrainingForm.ASK_SPAN: "ask for a name, place, date or number",
+    TrainingForm.ASK_EMBEDDED: "ask for one the way a person would (\u201ccan you tell me who\u2026\u201d)",
+    TrainingForm.NOTES_ABOUT: "ask what the notes say about someone or something",
+    TrainingForm.FACTS_ABOUT: "ask for a list of the facts about someone",
+    TrainingForm.RESTATE: "ask to be told about something, in other words",
+    # the quiz forms: asked, never trained on
+    QuizForm.DIRECT_QUESTION: "ask a question in plain words",
+    QuizForm.FILL_BLANK: "ask for a missing word",
 }
 #: Short names, for tables ("Name, place, date or number").
 FORM_TITLES: dict[str, str] = {
-    "ask_span": "Name, place, date or number",
-    "ask_embedded": "Can you tell me\u2026",
-    "notes_about": "What the notes say",
-    "facts_about": "List of facts",
-    "restate": "Tell me about",
-    "direct_question": "Direct question",
-    "fill_blank": "Fill in the blank",
+    TrainingForm.ASK_SPAN: "Name, place, date or number",
+    TrainingForm.ASK_EMBEDDED: "Can you tell me\u2026",
+    TrainingForm.NOTES_ABOUT: "What the notes say",
+    TrainingForm.FACTS_ABOUT: "List of facts",
+    TrainingForm.RESTATE: "Tell me about",
+    QuizForm.DIRECT_QUESTION: "Direct question",
+    QuizForm.FILL_BLANK: "Fill in the blank",
 }
 
 #: General text this many times harder to predict after training: warn.
