@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from gguf.constants import Keys, LlamaFileType
 
-# GGUFError is raised by the header walk but caught by callers as part of this module's interface.
 from slmdesk.core.gguf._header import (
     BYTE_UNITS,
     UNLOADED_TEXT,
@@ -29,6 +28,9 @@ from slmdesk.core.gguf._header import (
     TensorEntry,
     read_header,
 )
+
+# GGUFError is raised by the header walk but caught by callers as part of this module's interface.
+from slmdesk.core.gguf._names import looks_like_chat_model, readable_model_name
 
 __all__ = ["GGUFError", "ModelInfo", "format_bytes", "format_parameter_count", "read_model_info",
            "read_tensor_shapes"]
@@ -70,6 +72,18 @@ class ModelInfo:
         return bool(self.chat_template)
 
     @property
+    def is_chat_model(self) -> bool:
+        """Instruction-tuned: it answers questions. Otherwise a *base* model, which continues
+        the text it is given (a notebook, not a chat)."""
+        return not self.is_adapter and looks_like_chat_model(self.metadata, self.path,
+                                                             self.has_chat_template)
+
+    @property
+    def model_type_label(self) -> str:
+        """"chat" or "base" (adapters: "adapter")."""
+        return "adapter" if self.is_adapter else ("chat" if self.is_chat_model else "base")
+
+    @property
     def is_adapter(self) -> bool:
         return self.kind == "adapter"
 
@@ -88,7 +102,9 @@ class ModelInfo:
         known = {f.name for f in fields(cls)}
         values = {key: value for key, value in data.items() if key in known}
         values["path"] = Path(values["path"])
-        return cls(**values)
+        info = cls(**values)
+        # Names are made by this version's rules, also for headers cached by an older one.
+        return replace(info, display_name=_display_name(info.metadata, info.path, info.is_adapter))
 
     def header_fields(self) -> list[tuple[str, str]]:
         """(label, value) rows for the details pane; rows the file says nothing about are left out."""
@@ -166,6 +182,13 @@ def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) and value and value != UNLOADED_TEXT else None
 
 
+def _display_name(metadata: dict[str, Any], path: Path, is_adapter: bool) -> str:
+    if is_adapter:  # our own exports name the adapter and its base in general.name
+        return (_str_or_none(metadata.get(Keys.General.NAME))
+                or _str_or_none(metadata.get(Keys.General.BASENAME)) or path.stem)
+    return readable_model_name(metadata, path)
+
+
 def _quantization_name(metadata: dict[str, Any], tensors: list[TensorEntry]) -> str:
     """The file type the converter declared, else whichever tensor format holds most of the bytes."""
     file_type = metadata.get(Keys.General.FILE_TYPE)
@@ -198,8 +221,7 @@ def _build_model_info(path: Path, file_size: int, version: int, metadata: dict[s
         file_size=file_size,
         gguf_version=version,
         kind="adapter" if is_adapter else "model",
-        display_name=(_str_or_none(metadata.get(Keys.General.NAME))
-                      or _str_or_none(metadata.get(Keys.General.BASENAME)) or path.stem),
+        display_name=_display_name(metadata, path, is_adapter),
         architecture=architecture,
         parameter_count=sum(tensor.elements for tensor in tensors),
         quantization=_quantization_name(metadata, tensors),
