@@ -231,7 +231,7 @@ def restate_example(fact: Fact, topics_used: set[str]) -> QAExample | None:
 
 def all_training_questions(facts: list[Fact]) -> set[str]:
     """Every question the training forms could ask about ``facts``, whatever the seed."""
-    questions = set()
+    questions: set[str] = set()
     standing = [stand_alone(fact) or fact for fact in facts]
     for fact in facts + standing + [clause_subjects_named(fact) for fact in standing]:
         rules = fact.rules

@@ -11,7 +11,8 @@ and the words and clause patterns around a span, come from the rules of the sent
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Callable, Container
+from typing import Sequence, cast
 
 from .language import DEFAULT_RULES, Rules
 from .names import NAME, PERSON, PLACE
@@ -49,8 +50,13 @@ def embedded_questions(sentence: str, spans: Sequence[Span], candidates: Sequenc
     return _questions_by_clause(sentence, spans, candidates, embedded_question, rules)
 
 
-def _questions_by_clause(sentence, spans, candidates, ask, rules: Rules) -> list[tuple[Span, str]]:
-    questions = []
+#: :func:`echo_question` or :func:`embedded_question`: (clause, span, its spans, rules) -> question.
+_Ask = Callable[[str, Span, tuple[Span, ...], Rules], str | None]
+
+
+def _questions_by_clause(sentence: str, spans: Sequence[Span], candidates: Sequence[Span],
+                         ask: _Ask, rules: Rules) -> list[tuple[Span, str]]:
+    questions: list[tuple[Span, str]] = []
     for span in candidates:
         clause = clause_around(sentence, spans, span, rules)
         target = _same_span(clause.spans, span)
@@ -144,15 +150,16 @@ def embedded_question(sentence: str, span: Span, spans: tuple[Span, ...] | list[
     return question
 
 
-def _short_end(asked: str, after: str, offset: int, span: Span, spans, rules: Rules) -> int:
+def _short_end(asked: str, after: str, offset: int, span: Span, spans: Sequence[Span],
+               rules: Rules) -> int:
     """Where the words after the question words may stop: before the first comma or clause
     joined by "and" ("who designs our labels", not "... and charges £150 per design"), or
     before a phrase naming another span ("when the reunion will take place", not "... at
     Birchwood Farm near Hexham"). Natural questions carry one cue, not the whole sentence; a
     question holding every other span of it teaches the model to need them all."""
     others = [s for s in spans if s is not span and s.start >= offset]
-    ends = [match.start() for match in rules.SHORT_QUESTION_CUT.finditer(after)
-            if match.group() == "," or _starts_with_verb(after[match.end():], rules)]
+    ends: list[int] = [match.start() for match in rules.SHORT_QUESTION_CUT.finditer(after)
+                       if match.group() == "," or _starts_with_verb(after[match.end():], rules)]
     for other in others:
         lead_in = rules.PHRASE_BEFORE_SPAN.search(after[:other.start - offset])
         if lead_in:
@@ -168,7 +175,7 @@ def _short_end(asked: str, after: str, offset: int, span: Span, spans, rules: Ru
     return len(after)
 
 
-def _around_question_words(sentence: str, span: Span, spans,
+def _around_question_words(sentence: str, span: Span, spans: Sequence[Span],
                            rules: Rules) -> tuple[str, str, str] | None:
     """What comes before the words a question word replaces, that question word, and what comes
     after; None when ``span`` is mentioned more than once or has no question word."""
@@ -181,7 +188,7 @@ def _around_question_words(sentence: str, span: Span, spans,
     return sentence[:start], wh, sentence[end:]
 
 
-def lowercase_opening(text: str, spans, rules: Rules = DEFAULT_RULES) -> str:
+def lowercase_opening(text: str, spans: Sequence[Span], rules: Rules = DEFAULT_RULES) -> str:
     """``text`` with its first word lowercased when it is a common function word ("Our wax"
     -> "our wax"); any other capitalised opening may be a name the spans missed ("Vandermeer")."""
     stripped = text.lstrip()
@@ -208,13 +215,14 @@ def count_mentions(text: str, phrase: str) -> int:
     return len(re.findall(rf"(?<!\w){re.escape(phrase)}(?!\w)", text, re.IGNORECASE))
 
 
-def wh_phrase(sentence: str, span: Span, spans, rules: Rules = DEFAULT_RULES) -> str | None:
+def wh_phrase(sentence: str, span: Span, spans: Sequence[Span],
+              rules: Rules = DEFAULT_RULES) -> str | None:
     """The question words that stand for ``span`` ("who", "how many chairs", ...)."""
     replaced = _replacement(sentence, span, spans, rules)
     return replaced[2] if replaced else None
 
 
-def _replacement(sentence: str, span: Span, spans,
+def _replacement(sentence: str, span: Span, spans: Sequence[Span],
                  rules: Rules) -> tuple[int, int, str] | None:
     """The stretch of ``sentence`` to replace and the question words that replace it."""
     start, end = span.start, span.end
@@ -289,19 +297,19 @@ def _amount_wh(text: str, rules: Rules) -> str | None:
     """"how many chairs", "how much flour", "how much", "what percentage", or "what"."""
     numeral, noun = number_parts(text, rules)
     if is_money(text, rules):
-        return rules.WH_AMOUNT.format(noun="").strip()
+        return cast(str, rules.WH_AMOUNT).format(noun="").strip()
     if numeral.endswith("%") or noun.casefold().startswith(tuple(rules.PERCENT_WORDS)):
-        return rules.WH_PERCENT
+        return cast(str, rules.WH_PERCENT)
     if not noun:
-        return rules.WH_THING
+        return cast(str, rules.WH_THING)
     words = noun.split()
     if words[0].casefold() in rules.MASS_AND_VOLUME_UNITS:
         of = noun.split(f" {rules.LINKING_PREPOSITION} ", 1)
-        return rules.WH_AMOUNT.format(noun=of[1] if len(of) > 1 else "").strip()
-    return rules.WH_COUNT.format(noun=noun)
+        return cast(str, rules.WH_AMOUNT).format(noun=of[1] if len(of) > 1 else "").strip()
+    return cast(str, rules.WH_COUNT).format(noun=noun)
 
 
-def _with_dropped_preposition(sentence: str, before: str, start: int, dropped,
+def _with_dropped_preposition(sentence: str, before: str, start: int, dropped: Container[str],
                               rules: Rules) -> int:
     """Where the replaced words start: the span with its article, and the preposition before
     it when the wh-word replaces that too ("moved to Oslo" -> "moved where")."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import quantities
@@ -113,7 +114,11 @@ def _dates(text: str, taken: list[tuple[int, int]], rules: Rules) -> list[tuple[
     return join_coordinated(text, quantities.find_dates(text, taken, rules), rules)
 
 
-def _is_whole(text: str, finder, rules: Rules) -> bool:
+#: :func:`.quantities.find_amounts` and the like: (text, ranges taken, rules) -> ranges found.
+_Finder = Callable[[str, list[tuple[int, int]], Rules], list[tuple[int, int]]]
+
+
+def _is_whole(text: str, finder: _Finder, rules: Rules) -> bool:
     """Whether ``finder`` reads all of ``text`` as one date (or one amount)."""
     found = finder(text, [], rules)
     return len(found) == 1 and found[0][1] - found[0][0] >= len(text.strip()) - 1

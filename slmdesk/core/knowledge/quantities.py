@@ -75,11 +75,11 @@ def _counted_noun_end(sentence: str, position: int, rules: Rules) -> int | None:
 def _extend_noun(sentence: str, end: int, noun: str, rules: Rules) -> int:
     """"3 kg" -> "3 kg of flour", "nine years" -> "nine years old"."""
     rest = sentence[end:]
-    age = rules.AGE_AFTER.match(rest)
+    age: re.Match[str] | None = rules.AGE_AFTER.match(rest)
     if noun in rules.AGE_NOUNS and age:
         return end + age.end()
     if noun in rules.MEASURE_NOUNS:
-        of = rules.MEASURE_OF.match(rest)
+        of: re.Match[str] | None = rules.MEASURE_OF.match(rest)
         if of:
             words = [group.strip() for group in of.groups() if group]
             kept = 0
@@ -100,8 +100,8 @@ def _is_bare_count(sentence: str, match: re.Match[str], rules: Rules) -> bool:
     if not previous or not previous.group(1)[0].islower():
         return False  # "Storgatan 12", or a number opening the sentence
     return not after or after[0] in ".,;:!?)" or (
-        re.match(r"[a-z]+", after) is not None and
-        re.match(r"[a-z]+", after).group() in rules.STOP_WORDS)
+        (next_word := re.match(r"[a-z]+", after)) is not None and
+        next_word.group() in rules.STOP_WORDS)
 
 
 def _is_verb_like(word: str, rules: Rules) -> bool:

@@ -98,4 +98,5 @@ def fill_blank(sentence: str, span: Span, rules: Rules = DEFAULT_RULES) -> str |
         if noun and span.text.startswith(numeral):
             end = start + len(numeral.rstrip())
     blanked = sentence[:start] + rules.BLANK + sentence[end:]
-    return rules.FILL_BLANK_TEMPLATE.format(sentence=blanked)
+    template: str = rules.FILL_BLANK_TEMPLATE
+    return template.format(sentence=blanked)

@@ -86,6 +86,7 @@ def leading_phrase_to_end(sentence: str, spans: Sequence[Span],
 def _leading_date_end(sentence: str, spans: Sequence[Span], rules: Rules) -> int | None:
     """Where an opening date phrase without a comma ends ("In 1911 the family ..."), or None."""
     opening = re.match(r"(?:(\w+)\s+)?", sentence)
+    assert opening is not None  # everything in the pattern is optional: it always matches
     first = opening.group(1).casefold() if opening.group(1) else ""
     for span in spans:
         if span.kind == DATE and (span.start == 0 or (
@@ -155,7 +156,7 @@ def place_phrase_to_front(sentence: str, spans: Sequence[Span],
     """"She worked as a lighthouse keeper at Hallskär." -> "At Hallskär, she worked as ..."."""
     final = _FINAL.search(sentence)
     places = [s for s in spans if s.kind == PLACE and s.end == final.start()] if final else []
-    if not places:
+    if not final or not places:
         return None
     before = rules.FRONTED_PLACE_START.search(sentence[:places[0].start])
     if not before or not _safe_to_front(sentence[:before.start()], rules):

@@ -50,7 +50,7 @@ def split_sentences(text: str, rules: Rules = DEFAULT_RULES) -> list[str]:
 
 def split_units(text: str, rules: Rules = DEFAULT_RULES) -> list[SentenceUnit]:
     """The sentences of ``text`` with whether each was a list item."""
-    units = []
+    units: list[SentenceUnit] = []
     for block, bullet in _blocks(text, rules):
         sentences = _split_block(block, rules)
         if not sentences:
@@ -136,7 +136,8 @@ def _is_boundary(block: str, match: re.Match[str], rules: Rules) -> bool:
     if word in rules.NUMBER_ABBREVIATIONS:
         return not first_char.isdigit()
     next_word = _FIRST_WORD.match(following)
-    next_is_ordinary = bool(next_word) and next_word.group().lower() in rules.COMMON_CAPITALISED
+    next_is_ordinary = (next_word is not None
+                        and next_word.group().lower() in rules.COMMON_CAPITALISED)
     if _is_initial(previous.group(1)) or word in rules.SOMETIMES_FINAL_ABBREVIATIONS:
         return next_is_ordinary
     return True

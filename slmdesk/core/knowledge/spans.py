@@ -97,7 +97,7 @@ _ITEM_WORD = re.compile(r"[\w$€£'’.&-]+")
 
 def find_lists(sentence: str, rules: Rules = DEFAULT_RULES) -> list[tuple[int, int]]:
     """Ranges of lists of three or more items: "apples, pears and plums", "A, B, and C"."""
-    found = []
+    found: list[tuple[int, int]] = []
     for conjunction in rules.LIST_CONJUNCTION.finditer(sentence):
         span = _list_ending_at(sentence, conjunction, rules)
         if span and not any(s < span[1] and span[0] < e for s, e in found):
@@ -115,8 +115,9 @@ def _list_ending_at(sentence: str, conjunction: re.Match[str],
     oxford = not segments[-1].strip()
     if oxford:
         segments = segments[:-1]
-    items = [_item_words(segment, rules) for segment in segments[1:]]
-    if not items or any(item is None for item in items):
+    read = [_item_words(segment, rules) for segment in segments[1:]]
+    items = [item for item in read if item is not None]
+    if not items or len(items) < len(read):  # none, or a segment that is no list item
         return None
     longest = max(len(item) for item in items)
     first = _tail_item(segments[0], longest, rules)
