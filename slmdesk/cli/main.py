@@ -17,6 +17,7 @@ from slmdesk.cli.command_error import CommandError
 from slmdesk.cli.train import add_train_parser, run_train
 from slmdesk.core.errors import SlmdeskError
 from slmdesk.core.gguf.info import (
+    MODEL_TYPE_SENTENCES,
     ModelInfo,
     format_bytes,
     format_parameter_count,
@@ -129,7 +130,7 @@ def _list(library: ModelLibrary, as_json: bool) -> int:
     if not entries:
         print("The library is empty. Add a model with: slmdesk models import FILE.gguf")
         return 0
-    header = f"{'ID':>4}  {'NAME':<32} {'ARCH':<10} {'PARAMS':>8} {'QUANT':<8} " \
+    header = f"{'ID':>4}  {'NAME':<32} {'TYPE':<7} {'ARCH':<10} {'PARAMS':>8} {'QUANT':<8} " \
              f"{'SIZE':>9} {'CONTEXT':>8}  MEMORY"
     print(header)
     models = [entry for entry in entries if entry.kind == "model"]
@@ -142,6 +143,9 @@ def _list(library: ModelLibrary, as_json: bool) -> int:
     for adapter in adapters:
         if adapter.base_model_id is None:
             print(_list_row(adapter) + "  (no base model of this architecture)")
+    kinds = sorted({model.info.model_type_label for model in models}, key=["chat", "base"].index)
+    for kind in kinds:  # what the marks mean, once
+        print(f"{kind}: {MODEL_TYPE_SENTENCES[kind]}")
     return 0
 
 
@@ -150,13 +154,14 @@ def _list_row(entry: LibraryEntry, indent: str = "") -> str:
     name = (indent + entry.display_name)[:32]
     memory = "missing file" if entry.is_missing else (
         "adapter" if entry.kind == "adapter" else estimate_memory(info).verdict.label)
-    return (f"{entry.id:>4}  {name:<32} {info.architecture:<10} "
+    return (f"{entry.id:>4}  {name:<32} {info.model_type_label:<7} {info.architecture:<10} "
             f"{format_parameter_count(info.parameter_count):>8} {info.quantization:<8} "
             f"{format_bytes(info.file_size):>9} {info.context_length or '-':>8}  {memory}")
 
 
 def _entry_json(entry: LibraryEntry) -> dict:
     data = entry.to_dict()
+    data["type"] = entry.info.model_type_label
     if entry.kind == "model":
         estimate = estimate_memory(entry.info)
         data["memory"] = {"verdict": estimate.verdict.value, "total_bytes": estimate.total_bytes,

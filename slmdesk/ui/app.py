@@ -131,7 +131,8 @@ class MainWindow(QMainWindow):
         task = BackgroundTask(work, "Setting up the starter model")
         task.signals.succeeded.connect(self._starter_ready)
         task.signals.failed.connect(self._starter_failed)
-        self.statusBar().showMessage("Setting up the starter model (Gemma 3 270M)\u2026")
+        self.statusBar().showMessage("Setting up the starter models (SmolLM2 135M Instruct, "
+                                     "Gemma 3 270M)\u2026")
         self.starter_task = task
         return task.start()
 

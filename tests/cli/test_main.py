@@ -21,12 +21,14 @@ def slmdesk(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess
 @pytest.fixture
 def no_starter(slmdesk_home):
     """Mark the starter as removed so these fast tests do not assemble 250 MB each."""
+    from slmdesk.core.library.starters import STARTERS
     from slmdesk.core.library.store import ModelLibrary
     from slmdesk.core.settings import set_setting
     from slmdesk.paths import app_paths
 
     library = ModelLibrary.open(app_paths())
-    set_setting(library.conn, "starter_declined", True)
+    for starter in STARTERS:
+        set_setting(library.conn, starter.declined_setting, True)
     library.close()
 
 

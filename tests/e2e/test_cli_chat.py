@@ -22,12 +22,14 @@ def slmdesk(*args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(autouse=True)
 def no_starter_assembly(slmdesk_home):
     """The tests pass the starter's path directly; skip assembling a second copy."""
+    from slmdesk.core.library.starters import STARTERS
     from slmdesk.core.library.store import ModelLibrary
     from slmdesk.core.settings import set_setting
     from slmdesk.paths import app_paths
 
     library = ModelLibrary.open(app_paths())
-    set_setting(library.conn, "starter_declined", True)
+    for starter in STARTERS:
+        set_setting(library.conn, starter.declined_setting, True)
     library.close()
 
 

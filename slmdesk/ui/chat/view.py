@@ -19,6 +19,7 @@ from slmdesk.core.engine.sampling import (
     effective_settings,
     save_chat_defaults,
 )
+from slmdesk.core.library.starters import StarterRole
 from slmdesk.core.library.store import ModelLibrary
 from slmdesk.core.settings import get_setting, set_setting
 from slmdesk.paths import AppPaths
@@ -131,11 +132,15 @@ class ChatView(QWidget):
         self._show_model_choice()
 
     def _default_choice(self) -> Choice | None:
-        """The model for a new chat: the one chosen last, else the first in the library."""
+        """The model for a new chat: the one chosen last, else the chat starter (an instruct
+        model: it answers), else the first in the library."""
         last = get_setting(self.library.conn, LAST_MODEL_KEY)
         choices = self.header.model_picker.choices
         if last and choice_key(*last) in choices:
             return choices[choice_key(*last)]
+        starter = self.library.starter(StarterRole.CHAT)
+        if starter is not None and choice_key(starter.id, None) in choices:
+            return choices[choice_key(starter.id, None)]
         return next(iter(choices.values()), None)
 
     def _adapter_dict(self, adapter_id: int | None) -> dict | None:

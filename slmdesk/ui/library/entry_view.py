@@ -27,7 +27,8 @@ from slmdesk.core.gguf.info import format_bytes, format_parameter_count
 from slmdesk.core.library.memory import Verdict, estimate_memory
 from slmdesk.core.library.store import LibraryEntry, ModelLibrary
 
-COLUMNS = ["Name", "Architecture", "Parameters", "Quantization", "Size", "Context", "Memory"]
+COLUMNS = ["Name", "Type", "Architecture", "Parameters", "Quantization", "Size", "Context",
+           "Memory"]
 ENTRY_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 _VERDICT_COLOURS = {Verdict.FITS: "#1b7f3b", Verdict.TIGHT: "#b26a00",
                     Verdict.WILL_NOT_FIT: "#c62828"}
@@ -44,7 +45,8 @@ def entry_row(entry: LibraryEntry, note: str = "") -> list[QStandardItem]:
         estimate = estimate_memory(info)
         memory_text, colour = estimate.verdict.label, _VERDICT_COLOURS[estimate.verdict]
     name = entry.display_name + (" (starter)" if entry.is_starter else "")
-    values = [name, info.architecture, format_parameter_count(info.parameter_count),
+    values = [name, info.model_type_label.capitalize(), info.architecture,
+              format_parameter_count(info.parameter_count),
               info.quantization, format_bytes(info.file_size),
               f"{info.context_length:,}" if info.context_length else "\u2013", memory_text]
     items = [QStandardItem(value) for value in values]
@@ -53,6 +55,7 @@ def entry_row(entry: LibraryEntry, note: str = "") -> list[QStandardItem]:
         item.setToolTip(str(entry.path) + (f"\n{note}" if note else ""))
         if entry.is_missing:
             item.setForeground(QBrush(QColor("#888888")))
+    items[1].setToolTip(info.model_type_sentence)
     if colour:
         items[-1].setForeground(QBrush(QColor(colour)))
     if entry.kind == "model" and not entry.is_missing:

@@ -56,7 +56,7 @@ def test_import_shows_the_row_and_its_details(window, qtbot, tmp_path):
     view = window.library_view
     with qtbot.waitSignal(view.task_finished, timeout=30_000):
         view.import_paths([model])
-    assert view.row_texts()[0][:2] == ["Tiny Qwen", "qwen2"]
+    assert view.row_texts()[0][:3] == ["Tiny Qwen", "Chat", "qwen2"]  # it has a chat template
     assert view.row_texts()[0][-1] == "Fits"
     assert "Added Tiny Qwen" in view.notice.text
     details = view.details_pane
@@ -130,7 +130,7 @@ def test_first_start_sets_up_the_starter_model(qtbot):
         pass
     rows = win.library_view.row_texts()
     assert len(rows) == 1
-    assert rows[0][1:4] == ["gemma3", "268 M", "Q4_K_M"]
+    assert rows[0][1:5] == ["Base", "gemma3", "268 M", "Q4_K_M"]
     assert "(starter)" in rows[0][0]
     win.close()
     win.library.close()
