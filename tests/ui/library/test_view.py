@@ -123,14 +123,14 @@ def test_missing_file_shows_as_missing(window, qtbot, tmp_path):
 
 
 @pytest.mark.slow
-def test_first_start_sets_up_the_starter_model(qtbot):
+def test_first_start_sets_up_both_starter_models(qtbot):
     win = MainWindow()
     qtbot.addWidget(win)
     with qtbot.waitSignal(win.starter_task.signals.succeeded, timeout=120_000):
         pass
     rows = win.library_view.row_texts()
-    assert len(rows) == 1
-    assert rows[0][1:5] == ["Base", "gemma3", "268 M", "Q4_K_M"]
-    assert "(starter)" in rows[0][0]
+    assert len(rows) == 2
+    assert rows[0][:5] == ["Gemma 3 270M (starter)", "Base", "gemma3", "268 M", "Q4_K_M"]
+    assert rows[1][:5] == ["SmolLM2 135M Instruct (starter)", "Chat", "llama", "135 M", "Q4_1"]
     win.close()
     win.library.close()
