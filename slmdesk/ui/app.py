@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from slmdesk import __version__
 from slmdesk.core.library.store import LibraryEntry, ModelLibrary
+from slmdesk.core.settings import get_setting, set_setting
 from slmdesk.paths import AppPaths, app_paths
 from slmdesk.ui.chat.view import ChatView
 from slmdesk.ui.finetune.page import FineTunePage
@@ -141,6 +142,11 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Ready" if entry else "Ready (starter model removed)", 5000)
         self.library_view.refresh()
         self.library_view.library_changed.emit()
+        if not get_setting(self.library.conn, FIRST_START_KEY, False):
+            # The very first start opens on Chat, with the instruct starter and its examples.
+            set_setting(self.library.conn, FIRST_START_KEY, True)
+            self.chat_view.new_conversation()
+            self.show_section("Chat")
 
     @Slot(object, str)
     def _starter_failed(self, error: Exception, detail: str) -> None:
@@ -230,6 +236,8 @@ def run_gui(argv: list[str] | None = None) -> int:
     return code
 
 
+#: Set once the first start has shown the Chat page.
+FIRST_START_KEY = "first_start_done"
 #: Set by bench/package_bench.py: print when the window is up, then quit.
 STARTUP_PROBE_VARIABLE = "SLMDESK_STARTUP_PROBE"
 

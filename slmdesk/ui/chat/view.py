@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
-from slmdesk.core.conversations.store import ConversationStore, RecordNotFound
+from slmdesk.core.conversations.store import Conversation, ConversationStore, RecordNotFound
 from slmdesk.core.engine.sampling import (
     chat_defaults,
     effective_settings,
     save_chat_defaults,
 )
 from slmdesk.core.library.starters import StarterRole
-from slmdesk.core.library.store import ModelLibrary
+from slmdesk.core.library.store import LibraryEntry, LibraryError, ModelLibrary
 from slmdesk.core.settings import get_setting, set_setting
 from slmdesk.paths import AppPaths
 from slmdesk.ui.chat.header import ChatHeader
@@ -28,6 +28,7 @@ from slmdesk.ui.chat.messages import MessageList, thread_views
 from slmdesk.ui.chat.session import ChatRefused, ChatSession
 from slmdesk.ui.chat.settings import SettingsPanel
 from slmdesk.ui.chat.sidebar import ConversationList
+from slmdesk.ui.chat.welcome import WelcomePanel
 from slmdesk.ui.chat.widgets import ActionNoticeBar, Choice, Composer, choice_key
 
 LAST_MODEL_KEY = "chat_last_model"
@@ -60,6 +61,11 @@ class ChatView(QWidget):
         self.message_list.regenerate_requested.connect(self.regenerate)
         self.message_list.edit_submitted.connect(self.edit_message)
         self.message_list.branch_requested.connect(self.show_alternative)
+        self.welcome = WelcomePanel()
+        self.welcome.prompt_chosen.connect(self.send_text)
+        self.thread_pages = QStackedWidget()
+        self.thread_pages.addWidget(self.message_list)
+        self.thread_pages.addWidget(self.welcome)
         self.settings_panel = SettingsPanel()
         self.settings_panel.hide()
         self.settings_panel.changed.connect(self._settings_edited)
@@ -91,7 +97,7 @@ class ChatView(QWidget):
         middle.setContentsMargins(0, 0, 0, 0)
         middle.addWidget(self.header)
         middle.addWidget(self.notice)
-        middle.addWidget(self.message_list, 1)
+        middle.addWidget(self.thread_pages, 1)
         middle.addLayout(composer_row)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -267,8 +273,14 @@ class ChatView(QWidget):
     def show_thread(self) -> None:
         """Show the current conversation's visible branch."""
         conv = self._conversation()
-        self.message_list.set_messages(
-            [] if conv is None else thread_views(self.store, conv, self.header.model_picker.model_name))
+        views = [] if conv is None else thread_views(self.store, conv,
+                                                      self.header.model_picker.model_name)
+        self.message_list.set_messages(views)
+        if views:
+            self.thread_pages.setCurrentWidget(self.message_list)
+        else:  # an empty chat says who answers, and what to try
+            self.welcome.show_model(self._model_entry(conv))
+            self.thread_pages.setCurrentWidget(self.welcome)
         reply = self.session.reply
         if reply is not None:
             widget = self.message_list.widget_for(reply.message_id)
@@ -277,6 +289,23 @@ class ChatView(QWidget):
         self.message_list.set_actions_enabled(not self.session.busy)
         self.header.title_label.set_full_text(conv.title if conv else "New chat")
         self._update_header()
+
+    def _model_entry(self, conv: Conversation | None) -> LibraryEntry | None:
+        """The model a new message in ``conv`` would go to."""
+        model_id = conv.model_id if conv is not None else None
+        if model_id is None:
+            choice = self._default_choice()
+            model_id = choice[0] if choice else None
+        try:
+            return self.library.get(model_id) if model_id is not None else None
+        except LibraryError:
+            return None
+
+    @Slot(str)
+    def send_text(self, text: str) -> None:
+        """Send ``text`` as if typed (an example prompt)."""
+        self.composer.setPlainText(text)
+        self.send()
 
     def _placeholder(self) -> str:
         return "Loading model\u2026" if self.session.state == "loading" else "\u2026"

@@ -102,7 +102,7 @@ def test_a_streamed_reply_appears_with_its_timings(qtbot, window, tmp_path):
     assert stored.content == answer
     assert stored.metadata["time_to_first_token"] > 0
     assert stored.metadata["tokens_per_second"] > 0
-    assert stored.metadata["model"] == "Gemma 3 270m" or stored.metadata["model"]
+    assert stored.metadata["model"] == "Gemma 3 270M" or stored.metadata["model"]
     info = chat.message_list.widgets[-1].info_label.text()
     assert "s to first token" in info and "tokens/s" in info
     assert "Chat format: Gemma turn format" in chat.header.format_label.full_text
@@ -205,7 +205,7 @@ def test_everything_is_still_there_after_a_restart(qtbot, window, starter_model_
         assert chat2.message_list.widgets[-1].branch_label.text() == "2/2"
         assert chat2.settings_panel.max_tokens.value() == 24
         assert chat2.settings_panel.temperature.value() == 0.0
-        assert chat2.header.model_picker.currentText() == "Gemma 3 270m"
+        assert chat2.header.model_picker.currentText() == "Gemma 3 270M"
         assert "s to first token" in chat2.message_list.widgets[-1].info_label.text()
     finally:
         close_window(again)
