@@ -10,6 +10,9 @@ ROOT=$(pwd)
 VENV=${VENV:-.venv}
 
 [ -x "$VENV/bin/python" ] || ./setup.sh
+# The bundle must carry the portable llama.cpp (a CPU backend per processor level, no AMX),
+# never a build made for this machine alone.
+"$VENV/bin/python" tools/llama_cpp_is_portable.py || tools/build_llama_cpp.sh "$VENV/bin/python"
 "$VENV/bin/python" -m pip install -q "pyinstaller>=6.10"
 VERSION=$("$VENV/bin/python" -c "import slmdesk; print(slmdesk.__version__)")
 ARCH=$(uname -m)
