@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from slmdesk import __version__
 from slmdesk.cli.chat import add_chat_parser, run_chat
 from slmdesk.cli.command_error import CommandError
+from slmdesk.cli.complete import add_complete_parser, run_complete
 from slmdesk.cli.train import add_train_parser, run_train
 from slmdesk.core.errors import SlmdeskError
 from slmdesk.core.gguf.info import (
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("--keep-file", action="store_true",
                         help="keep the copied file on disk (the default without a terminal)")
     add_chat_parser(commands)
+    add_complete_parser(commands)
     add_train_parser(commands)
     return parser
 
@@ -63,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run_cli(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
     try:
-        handler = {"models": _models, "chat": _chat, "train": run_train,
+        handler = {"models": _models, "chat": _chat, "complete": _complete, "train": run_train,
                    "runs": run_train}[args.command]
         return handler(args)
     except SlmdeskError as exc:  # every error meant for the user, from any part of the core
@@ -89,6 +91,14 @@ def _chat(args: argparse.Namespace) -> int:
     library = _open_library()
     try:
         return run_chat(args, library)
+    finally:
+        library.close()
+
+
+def _complete(args: argparse.Namespace) -> int:
+    library = _open_library()
+    try:
+        return run_complete(args, library)
     finally:
         library.close()
 

@@ -141,6 +141,23 @@ MIGRATIONS: list[list[str]] = [
         """,
         "CREATE INDEX training_runs_status ON training_runs(status)",
     ],
+    # 4: notebooks, raw text a base model continues (conversations/notebooks.py). One row per
+    # notebook: its text is a single growing document, not a tree of messages.
+    [
+        """
+        CREATE TABLE notebooks (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL,
+            title_is_auto INTEGER NOT NULL DEFAULT 1,
+            text TEXT NOT NULL DEFAULT '',
+            model_id INTEGER REFERENCES models(id) ON DELETE SET NULL,
+            settings_json TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX notebooks_updated ON notebooks(updated_at)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -27,10 +27,11 @@ from slmdesk.paths import AppPaths, app_paths
 from slmdesk.ui.chat.view import ChatView
 from slmdesk.ui.finetune.page import FineTunePage
 from slmdesk.ui.library.view import LibraryView
+from slmdesk.ui.notebook.view import NotebookView
 from slmdesk.ui.tasks import BackgroundTask
 
 ICON_PATH = Path(__file__).resolve().parent.parent / "resources" / "slmdesk.svg"
-SECTIONS = ["Library", "Chat", "Fine-tune"]
+SECTIONS = ["Library", "Chat", "Notebook", "Fine-tune"]  # in the order of the pages
 
 
 def app_icon() -> QIcon:
@@ -66,12 +67,16 @@ class MainWindow(QMainWindow):
         self.chat_view = ChatView(self.library, self.paths)
         self.library_view.library_changed.connect(self.chat_view.refresh_models)
         self.pages.addWidget(self.chat_view)
+        self.notebook_view = NotebookView(self.library, self.paths)
+        self.library_view.library_changed.connect(self.notebook_view.refresh_models)
+        self.pages.addWidget(self.notebook_view)
         self.finetune_page = FineTunePage(self.library, self.paths)
         self.pages.addWidget(self.finetune_page)
         self.library_view.library_changed.connect(self.finetune_page.refresh_models)
         self.library_view.finetune_requested.connect(self.fine_tune)
         self.finetune_page.library_changed.connect(self._adapters_changed)
         self.finetune_page.chat_requested.connect(self.open_chat)
+        self.chat_view.welcome.notebook_requested.connect(self.open_notebook_with)
         self.finetune_page.training_state_changed.connect(self._training_state_changed)
         self._close_box: QMessageBox | None = None
         self._quit_after_training = False
@@ -90,6 +95,7 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.chat_view.shutdown)
+            app.aboutToQuit.connect(self.notebook_view.shutdown)
             app.aboutToQuit.connect(self.finetune_page.shutdown)
 
         self.starter_task: BackgroundTask | None = None
@@ -110,6 +116,13 @@ class MainWindow(QMainWindow):
         """A new conversation on a base model and adapter (a fine-tune's result)."""
         self.chat_view.start_conversation(model_id, adapter_id)
         self.show_section("Chat")
+
+    @Slot(int)
+    def open_notebook_with(self, model_id: int) -> int:
+        """A new notebook on this model (e.g. a base model from the Chat page); its id."""
+        notebook_id = self.notebook_view.open_notebook_with(model_id)
+        self.show_section("Notebook")
+        return notebook_id
 
     @Slot()
     def _adapters_changed(self) -> None:
@@ -179,6 +192,7 @@ class MainWindow(QMainWindow):
                 self._ask_to_stop_training()
             return
         self.chat_view.shutdown()
+        self.notebook_view.shutdown()
         self.finetune_page.shutdown()
         self.library_view.wait_for_tasks()
         if self.starter_task is not None:

@@ -98,10 +98,14 @@ def test_corrupt_file_is_refused_and_library_unchanged(no_starter, tmp_path):
 
 
 @pytest.mark.slow
-def test_first_start_sets_up_the_starter_model():
+def test_first_start_sets_up_both_starter_models():
     listing = json.loads(slmdesk("models", "list", "--json").stdout)
-    assert len(listing) == 1
-    starter = listing[0]
+    assert len(listing) == 2
+    starter, instruct = listing
     assert starter["is_starter"] and starter["architecture"] == "gemma3"
-    assert starter["info"]["quantization"] == "Q4_K_M"
+    assert starter["info"]["quantization"] == "Q4_K_M" and starter["type"] == "base"
     assert Path(starter["path"]).is_file()
+    assert instruct["is_starter"] and instruct["type"] == "chat"
+    assert instruct["display_name"] == "SmolLM2 135M Instruct" and Path(instruct["path"]).is_file()
+    table = slmdesk("models", "list").stdout  # readable names and the chat/base mark
+    assert "SmolLM2 135M Instruct" in table and " chat " in table and " base " in table

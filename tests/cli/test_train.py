@@ -135,7 +135,7 @@ def test_ctrl_c_checkpoints_and_says_how_to_resume(tmp_path, cached_training_bas
     resumed = slmdesk("train", "--resume", "1")
     assert resumed.returncode == 0, resumed.stderr
     assert "Resuming run 1" in resumed.stderr and "step 12/12" in resumed.stderr
-    assert "Adapter #2 added to the library" in resumed.stdout  # #1 is the starter
+    assert "Adapter #3 added to the library" in resumed.stdout  # #1 and #2 are the starters
     assert runs_json()[0]["status"] == "finished"
     again = slmdesk("train", "--resume", "1")
     assert again.returncode == 1 and "only a stopped" in again.stderr

@@ -2,9 +2,10 @@
 
 It starts the engine host through the one launcher (:mod:`slmdesk.core.processes`), writes requests to its stdin and reads events
 from its stdout on a background thread. Methods block until their answer arrives; ``chat``
-returns an iterator of events. If the engine dies (a crash in llama.cpp, out of memory, killed)
-every waiting call raises :class:`EngineCrashed` with the exit code and the last lines the engine
-wrote to stderr, and the caller can simply start a new client.
+and ``complete`` (raw text continued) return an iterator of events. If the engine dies (a
+crash in llama.cpp, out of memory, killed) every waiting call raises :class:`EngineCrashed`
+with the exit code and the last lines the engine wrote to stderr, and the caller can simply
+start a new client.
 
 The GUI does not use this class: it talks the same protocol through a QProcess wrapper, so that
 events arrive as Qt signals on the GUI thread.
@@ -241,13 +242,27 @@ class EngineClient:
         msgs = [
             p.ChatMessage(**dict(m)) if not isinstance(m, p.ChatMessage) else m for m in messages
         ]
-        if params is None:
-            params = p.ChatParams()
-        elif not isinstance(params, p.ChatParams):
-            params = p.ChatParams(**dict(params))
         req_id = self._new_id()
         self._current_chat = req_id
-        self._send(p.ChatRequest(id=req_id, messages=msgs, params=params))
+        self._send(p.ChatRequest(id=req_id, messages=msgs, params=_params(params)))
+        return self._stream(req_id, timeout)
+
+    def complete(
+        self,
+        prompt: str,
+        params: p.ChatParams | Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Continue ``prompt`` as raw text (no chat format): ``token``\\* then ``done``.
+
+        Works like :meth:`chat`: leaving the loop early or :meth:`cancel` stops it. A text
+        longer than the context keeps its end; ``done["truncated_tokens"]`` says how much of
+        its beginning was left out.
+        """
+        req_id = self._new_id()
+        self._current_chat = req_id
+        self._send(p.CompleteRequest(id=req_id, prompt=prompt, params=_params(params)))
         return self._stream(req_id, timeout)
 
     def _stream(self, req_id: str, timeout: float | None) -> Iterator[dict[str, Any]]:
@@ -313,6 +328,14 @@ class EngineClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _params(params: p.ChatParams | Mapping[str, Any] | None) -> p.ChatParams:
+    if params is None:
+        return p.ChatParams()
+    if isinstance(params, p.ChatParams):
+        return params
+    return p.ChatParams(**dict(params))
 
 
 def _adapter_specs(adapters: Iterable[Any]) -> list[p.AdapterSpec]:

@@ -16,6 +16,10 @@ Design notes:
 * Prompts are rendered by :mod:`slmdesk.core.engine.chat_format` (the same text fine-tuning uses) and
   counted with the model's tokenizer before generation, so a conversation longer than the
   context loses its oldest turns instead of failing.
+* ``complete`` continues raw text with ``create_completion`` (no chat format). A text longer
+  than the context keeps its end: for a continuation the words just before it matter most, and
+  a notebook that stopped working once it grew long would be worse than one that forgets its
+  first page (``done.truncated_tokens`` says how much was left out).
 * LoRA adapters are attached to the live context with ``llama_set_adapters_lora``, so changing
   the adapters or their scales does not reload the base model.
 """
@@ -34,6 +38,10 @@ from typing import Any, BinaryIO, Callable, Literal
 from slmdesk.core.engine import chat_format as cf
 from slmdesk.core.engine import protocol as p
 from slmdesk.core.engine.cpu_backend import CpuBackendError, import_llama_cpp
+
+#: The request's sampling fields that llama-cpp-python takes as they are.
+SAMPLING_FIELDS = ("temperature", "top_p", "top_k", "repeat_penalty", "presence_penalty",
+                   "frequency_penalty", "seed")
 
 
 class _Failure(Exception):
@@ -167,7 +175,8 @@ class EngineHost:
 
     def _handle(self, req: dict[str, Any]) -> None:
         handler = {"load": self._on_load, "unload": self._on_unload,
-                   "set_adapters": self._on_set_adapters, "chat": self._on_chat}[req["type"]]
+                   "set_adapters": self._on_set_adapters, "chat": self._on_chat,
+                   "complete": self._on_complete}[req["type"]]
         try:
             handler(req)
         except _Failure as exc:
@@ -360,6 +369,13 @@ class EngineHost:
         return msgs, n, dropped, reserve
 
     def _on_chat(self, req: dict[str, Any]) -> None:
+        self._cancellable(req, self._chat)
+
+    def _on_complete(self, req: dict[str, Any]) -> None:
+        self._cancellable(req, self._complete)
+
+    def _cancellable(self, req: dict[str, Any], serve: Callable[[dict[str, Any]], None]) -> None:
+        """Serve a generating request as the one a ``cancel`` with its id stops."""
         chat_id = req["id"]
         with self._state_lock:
             self._current_chat = chat_id
@@ -368,7 +384,7 @@ class EngineHost:
                 self._cancelled.discard(chat_id)
                 self._cancel.set()
         try:
-            self._chat(req)
+            serve(req)
         finally:
             with self._state_lock:
                 self._current_chat = None
@@ -388,8 +404,7 @@ class EngineHost:
                 stream=True,
                 max_tokens=max_tokens,
                 stop=list(params["stop"]),
-                **{k: params[k] for k in ("temperature", "top_p", "top_k", "repeat_penalty",
-                                          "seed")},
+                **{k: params[k] for k in SAMPLING_FIELDS},
                 logits_processor=self._llama.llama.LogitsProcessorList([timing]),
             )
             try:
@@ -415,6 +430,80 @@ class EngineHost:
             time_to_first_token=round(timing.first - start, 4) if timing.count else None,
             tokens_per_second=timing.tokens_per_second(),
             truncated_turns=dropped,
+            text="".join(parts),
+            total_seconds=round(time.perf_counter() - start, 4),
+        ))
+
+    # --- raw completion ------------------------------------------------------------------------
+
+    def _fit_text(self, prompt: str, max_tokens: int) -> tuple[list[int], int, int]:
+        """The prompt's tokens, cut from the front to leave room for the continuation.
+
+        Returns (tokens, tokens left out, max_tokens). The model's BOS is added as llama.cpp
+        adds it by default (only for models that ask for one) and kept when the text is cut.
+        The reply's room is ``max_tokens`` but at most half the context, so a large
+        ``max_tokens`` cannot push the whole text out; the reply then gets what is left.
+        """
+        n_ctx = self.llm.n_ctx()
+        tokens: list[int] = self.llm.tokenize(prompt.encode("utf-8"), add_bos=True,
+                                              special=True)
+        if not tokens:  # empty text and a model without BOS: nothing to continue from
+            raise _Failure("empty", "There is no text to continue. Write a few words first.")
+        bos = self.llm.token_bos()
+        head = tokens[:1] if bos >= 0 and tokens[0] == bos else []
+        reserve = max_tokens if max_tokens > 0 else min(512, n_ctx // 4)
+        reserve = max(1, min(reserve, n_ctx // 2))
+        dropped = max(0, len(tokens) - (n_ctx - reserve))  # text tokens, never the BOS
+        if dropped:
+            tokens = head + tokens[len(head) + dropped:]
+        left = n_ctx - len(tokens)
+        return tokens, dropped, left if max_tokens <= 0 else min(max_tokens, left)
+
+    def _complete(self, req: dict[str, Any]) -> None:
+        self._require_model()
+        start = time.perf_counter()
+        params = req["params"]
+        tokens, dropped, max_tokens = self._fit_text(req["prompt"], params["max_tokens"])
+        timing = _Timing()
+        parts: list[str] = []
+        finish = "stop"
+        cancel = self._cancel
+        if not cancel.is_set():
+            # A token list, not the text: the cut prompt must not get a second BOS, and what
+            # is evaluated is exactly what was counted.
+            stream = self.llm.create_completion(
+                prompt=tokens,
+                stream=True,
+                max_tokens=max_tokens,
+                stop=list(params["stop"]),
+                **{k: params[k] for k in SAMPLING_FIELDS},
+                logits_processor=self._llama.llama.LogitsProcessorList([timing]),
+                stopping_criteria=self._llama.llama.StoppingCriteriaList(
+                    [lambda *_: cancel.is_set()]),
+            )
+            try:
+                for chunk in stream:
+                    if cancel.is_set():
+                        break
+                    choice = chunk["choices"][0]
+                    piece = choice.get("text")
+                    if piece:
+                        parts.append(piece)
+                        self.send(p.TokenEvent(id=req["id"], text=piece))
+                    if choice.get("finish_reason"):
+                        finish = choice["finish_reason"]
+            finally:
+                stream.close()
+        reason: Literal["stop", "length", "cancelled"] = (
+            "cancelled" if cancel.is_set() else "length" if finish == "length" else "stop")
+        self.send(p.DoneEvent(
+            id=req["id"],
+            finish_reason=reason,
+            prompt_tokens=len(tokens),
+            completion_tokens=timing.count,
+            time_to_first_token=round(timing.first - start, 4) if timing.count else None,
+            tokens_per_second=timing.tokens_per_second(),
+            truncated_tokens=dropped,
             text="".join(parts),
             total_seconds=round(time.perf_counter() - start, 4),
         ))

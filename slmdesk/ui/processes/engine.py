@@ -189,11 +189,19 @@ class EngineProcess(QObject):
     def chat(self, messages: list[dict[str, str]], params: dict[str, Any] | None = None) -> str:
         """Ask for a reply: ``token`` signals, then ``done`` or ``error``. Returns the id."""
         req_id = self._new_id()
-        chat_params = p.ChatParams(**{k: v for k, v in (params or {}).items()
-                                      if k in p.ChatParams.__dataclass_fields__})
         self._send(p.ChatRequest(
             id=req_id, messages=[p.ChatMessage(m["role"], m["content"]) for m in messages],
-            params=chat_params))
+            params=_params(params)))
+        self.current_chat = req_id
+        return req_id
+
+    def complete(self, prompt: str, params: dict[str, Any] | None = None) -> str:
+        """Continue raw text (a notebook): ``token`` signals, then ``done`` or ``error``.
+
+        Answered like :meth:`chat`, and stopped by :meth:`cancel` the same way. Returns the id.
+        """
+        req_id = self._new_id()
+        self._send(p.CompleteRequest(id=req_id, prompt=prompt, params=_params(params)))
         self.current_chat = req_id
         return req_id
 
@@ -318,6 +326,12 @@ class EngineProcess(QObject):
         if self._process is not None:
             self._process.deleteLater()
             self._process = None
+
+
+def _params(params: dict[str, Any] | None) -> p.ChatParams:
+    """The request's sampling settings; keys that are not sampling settings are ignored."""
+    return p.ChatParams(**{k: v for k, v in (params or {}).items()
+                           if k in p.ChatParams.__dataclass_fields__})
 
 
 def _specs(adapters: list[dict] | None) -> list[p.AdapterSpec]:

@@ -19,6 +19,8 @@ EXAMPLES = [
     p.ChatRequest(id="r4", messages=[p.ChatMessage("system", "Be brief."),
                                      p.ChatMessage("user", "Héllo ✓\nnew line")],
                   params=p.ChatParams(temperature=0.0, seed=7, stop=["\n\n"])),
+    p.CompleteRequest(id="r6", prompt="Once upon a time,\n\u00e9 ✓",
+                      params=p.ChatParams(temperature=0.0, max_tokens=8, stop=["\n\n"])),
     p.CancelRequest(id="r4"),
     p.ShutdownRequest(id="r5"),
     p.ReadyEvent(id=None, pid=123, llama_cpp_version="0.3.36"),
@@ -28,7 +30,8 @@ EXAMPLES = [
     p.AdaptersSetEvent(id="r3", adapters=[p.AdapterSpec("/a.gguf", 1.0)]),
     p.TokenEvent(id="r4", text=" Paris\u2028"),
     p.DoneEvent(id="r4", finish_reason="cancelled", prompt_tokens=10, completion_tokens=3,
-                time_to_first_token=0.1, tokens_per_second=None, truncated_turns=2, text="x"),
+                time_to_first_token=0.1, tokens_per_second=None, truncated_turns=2, text="x",
+                truncated_tokens=40),
     p.ErrorEvent(id="r1", message="Could not open the model.", detail="Traceback",
                  code="bad_model"),
 ]
@@ -59,6 +62,16 @@ def test_defaults_are_filled_in():
                   b'"adapters": [{"path": "/a"}]}')
     assert load["adapters"] == [{"path": "/a", "scale": 1.0}]
     assert load["chat_format"] is None and load["n_threads"] is None
+
+
+def test_a_complete_request_takes_the_chat_settings_and_their_defaults():
+    req = decode('{"type": "complete", "id": "c", "prompt": "Once"}')
+    assert req == {"type": "complete", "id": "c", "prompt": "Once",
+                   "params": _asdict(p.ChatParams())}
+    done = decode('{"type": "done", "id": "c", "finish_reason": "stop", "prompt_tokens": 2, '
+                  '"completion_tokens": 1, "time_to_first_token": null, '
+                  '"tokens_per_second": null}')
+    assert done["truncated_tokens"] == 0  # an older host's done still reads
 
 
 def test_dicts_are_validated_when_encoded():
@@ -94,6 +107,10 @@ def test_unknown_fields_are_ignored():
          "role"),
         (b'{"type": "chat", "id": "x", "messages": [], "params": {"temperature": "hot"}}',
          "number"),
+        (b'{"type": "complete", "id": "x"}', "missing field 'prompt'"),
+        (b'{"type": "complete", "id": "x", "prompt": ["a"]}', "complete.prompt: expected a string"),
+        (b'{"type": "complete", "id": "x", "prompt": "a", "params": {"max_tokens": 1.5}}',
+         "complete.params.max_tokens: expected an integer"),
         (b'{"type": "done", "id": "x", "finish_reason": "bored", "prompt_tokens": 1, '
          b'"completion_tokens": 1, "time_to_first_token": null, "tokens_per_second": null}',
          "finish_reason"),

@@ -7,6 +7,7 @@ import shutil
 import pytest
 
 from slmdesk.core.gguf.info import GGUFError
+from slmdesk.core.library.starters import StarterRole
 from slmdesk.core.library.store import (
     DuplicateModelError,
     ImportCancelled,
@@ -171,13 +172,18 @@ def test_starter_model_is_assembled_once_with_no_network(library):
     assert entry.architecture == "gemma3" and entry.info.quantization == "Q4_K_M"
     assert entry.path.parent == library.paths.models_dir
     assert library.ensure_starter().id == entry.id
-    assert len(library.entries()) == 1
+    assert [e.display_name for e in library.entries()] == ["Gemma 3 270M", "SmolLM2 135M Instruct"]
+    chat = library.starter(StarterRole.CHAT)
+    assert chat.info.is_chat_model and chat.info.quantization == "Q4_1" and chat.is_starter
 
 
 @pytest.mark.slow
 def test_removed_starter_is_not_forced_back(library):
     entry = library.ensure_starter()
     library.remove(entry.id, delete_file=True)
+    other = library.ensure_starter()  # the training role falls back to the other starter
+    assert other.display_name == "SmolLM2 135M Instruct"
+    library.remove(other.id, delete_file=True)
     assert library.ensure_starter() is None
     assert library.entries() == []
 

@@ -56,6 +56,7 @@ def test_a_base_model_is_offered_the_notebook_instead(qtbot, first_window):
     with qtbot.waitSignal(welcome.notebook_requested) as asked:
         welcome.notebook_button.click()
     assert asked.args == [gemma.id]
+    assert first_window.pages.currentWidget() is first_window.notebook_view
 
 
 def test_a_second_start_stays_where_it_was(qtbot, first_window, slmdesk_home):

@@ -38,11 +38,15 @@ def drop_files(window: MainWindow, paths: list[Path]) -> None:
     assert drop.isAccepted()
 
 
-def test_sidebar_has_the_three_sections(window):
+def test_sidebar_has_the_four_sections(window):
     texts = [window.sidebar.item(row).text() for row in range(window.sidebar.count())]
-    assert texts == ["Library", "Chat", "Fine-tune"]
+    assert texts == ["Library", "Chat", "Notebook", "Fine-tune"]
     window.show_section("Chat")
     assert window.pages.currentIndex() == 1
+    window.show_section("Notebook")
+    assert window.pages.currentWidget() is window.notebook_view
+    window.show_section("Fine-tune")
+    assert window.pages.currentWidget() is window.finetune_page
 
 
 def test_empty_library_says_how_to_add_a_model(window):

@@ -70,6 +70,8 @@ def test_requests_need_a_running_engine(qtbot):
     engine = EngineProcess()
     with pytest.raises(EngineNotRunning):
         engine.chat(FRANCE)
+    with pytest.raises(EngineNotRunning):
+        engine.complete("Once upon a time")
     engine.stop()  # stopping an engine that never ran is harmless
 
 
@@ -116,6 +118,30 @@ def test_cancel_ends_the_reply_as_cancelled(qtbot, engine, starter_model_path):
                              {**GREEDY, "max_tokens": 400})
     with qtbot.waitSignal(engine.done, timeout=10_000) as blocker:
         engine.cancel(req_id)
+    assert blocker.args[0]["finish_reason"] == "cancelled"
+    assert blocker.args[0]["completion_tokens"] < 400
+
+
+@pytest.mark.slow
+def test_a_completion_streams_and_is_cancelled_like_a_reply(qtbot, engine, starter_model_path):
+    _started(qtbot, engine)
+    _loaded(qtbot, engine, starter_model_path)
+    tokens = []
+    engine.token.connect(lambda req, text: tokens.append((req, text)))
+    with qtbot.waitSignal(engine.done, timeout=REPLY_TIMEOUT) as blocker:
+        req_id = engine.complete("1, 2, 3, 4, 5, 6,", {**GREEDY, "max_tokens": 6,
+                                                       "context_length": 512})  # not sampling
+    done = blocker.args[0]
+    assert done["id"] == req_id and engine.current_chat is None
+    assert "".join(text for req, text in tokens if req == req_id) == done["text"]
+    assert done["text"].startswith(" 7, 8") and done["completion_tokens"] == 6
+    assert done["truncated_tokens"] == 0 and done["prompt_tokens"] > 5
+
+    with qtbot.waitSignal(engine.token, timeout=REPLY_TIMEOUT):
+        req_id = engine.complete("Once upon a time", {**GREEDY, "max_tokens": 400})
+    assert engine.current_chat == req_id
+    with qtbot.waitSignal(engine.done, timeout=10_000) as blocker:
+        engine.cancel()
     assert blocker.args[0]["finish_reason"] == "cancelled"
     assert blocker.args[0]["completion_tokens"] < 400
 
