@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from slmdesk.cli.command_error import CommandError
 from slmdesk.core.engine.client import EngineClient
@@ -59,6 +61,22 @@ def _adapter(library: ModelLibrary, spec: str) -> tuple[str, float]:
     return str(_resolve(library, reference)), scale
 
 
+def stream_to_stdout(events: Iterable[dict[str, Any]], *, echo: bool
+                     ) -> tuple[list[str], dict[str, Any]]:
+    """Collect a reply's pieces (printed as they come when ``echo``) and its ``done`` event."""
+    parts: list[str] = []
+    done: dict[str, Any] = {}
+    for event in events:
+        if event["type"] == "token":
+            parts.append(event["text"])
+            if echo:
+                sys.stdout.write(event["text"])
+                sys.stdout.flush()
+        else:
+            done = event
+    return parts, done
+
+
 def run_chat(args: argparse.Namespace, library: ModelLibrary) -> int:
     model_path = _resolve(library, args.model)
     info = read_model_info(model_path)
@@ -86,15 +104,7 @@ def run_chat(args: argparse.Namespace, library: ModelLibrary) -> int:
         if not args.json:
             print(f"[{info.display_name} \u00b7 {loaded['chat_format_description']}]",
                   file=sys.stderr)
-        reply, done = [], {}
-        for event in engine.chat(messages, params):
-            if event["type"] == "token":
-                reply.append(event["text"])
-                if not args.json:
-                    sys.stdout.write(event["text"])
-                    sys.stdout.flush()
-            else:
-                done = event
+        reply, done = stream_to_stdout(engine.chat(messages, params), echo=not args.json)
     if args.json:
         print(json.dumps({"model": str(model_path), "chat_format": loaded["chat_format"],
                           "reply": "".join(reply),

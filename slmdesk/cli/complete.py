@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 
-from slmdesk.cli.chat import _adapter, _resolve
+from slmdesk.cli.chat import _adapter, _resolve, stream_to_stdout
 from slmdesk.cli.command_error import CommandError
 from slmdesk.core.engine.client import EngineClient
 from slmdesk.core.engine.protocol import ChatParams
@@ -75,15 +75,7 @@ def run_complete(args: argparse.Namespace, library: ModelLibrary) -> int:
             kind = " (a chat model: base models continue text better)" if info.is_chat_model \
                 else ""
             print(f"[{info.display_name} \u00b7 raw text, no chat format{kind}]", file=sys.stderr)
-        parts, done = [], {}
-        for event in engine.complete(text, params):
-            if event["type"] == "token":
-                parts.append(event["text"])
-                if not args.json:
-                    sys.stdout.write(event["text"])
-                    sys.stdout.flush()
-            else:
-                done = event
+        parts, done = stream_to_stdout(engine.complete(text, params), echo=not args.json)
     if args.json:
         print(json.dumps({"model": str(model_path), "text": "".join(parts),
                           **{key: done.get(key) for key in DONE_KEYS}}, indent=2))
