@@ -127,27 +127,5 @@ class _ProgressLine:
         if not self.tty and percent < self.last_percent + 10 and state.phase == "downloading":
             return
         self.last_percent = percent
-        print(("\r" if self.tty else "") + describe_progress(state),
+        print(("\r" if self.tty else "") + state.describe().ljust(78),
               end="" if self.tty else "\n", file=sys.stderr, flush=True)
-
-
-def describe_progress(state: TransferProgress) -> str:
-    """"41% 120 MB of 290 MB, 8.2 MB/s, 21 s left" (the window shows the same words)."""
-    total = format_bytes(state.total) if state.total else "?"
-    head = f"{int((state.fraction or 0) * 100):>3}% {format_bytes(state.done)} of {total}"
-    if state.phase == "checking":
-        return f"{head}, checking the part already downloaded"
-    if state.phase == "retrying":
-        return f"{head}, connection stalled: trying again ({state.retry})"
-    eta = state.eta_seconds
-    left = "" if eta is None else f", {format_duration(eta)} left"
-    return f"{head}, {format_bytes(int(state.bytes_per_second))}/s{left}"
-
-
-def format_duration(seconds: float) -> str:
-    seconds = int(seconds + 0.5)
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
