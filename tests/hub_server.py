@@ -3,7 +3,8 @@
 It listens on 127.0.0.1 only and answers the endpoints Get models uses: the model search
 (``/api/models``), model info with siblings and LFS SHA-256 (``/api/models/<repo>``), and
 ``/<repo>/resolve/<revision>/<file>`` for HEAD (``X-Repo-Commit``, ``ETag``, ``X-Linked-Etag``,
-``X-Linked-Size``) and GET with ``Range``. Each file can be throttled, stall once, be served
+``X-Linked-Size``, on a 302 to a storage path as the Hub answers for LFS files) and GET with
+``Range``. Each file can be throttled, stall once, be served
 with a wrong SHA-256 or claim a huge size; every GET is recorded with its Range and the bytes
 actually sent, so tests can prove a resume fetched only the missing part. Point
 ``huggingface_hub`` at it with ``HF_ENDPOINT=server.url``.
@@ -86,6 +87,7 @@ class HubRepoSpec:
     license: str = "apache-2.0"
     downloads: int = 10
     status: int | None = None  # 401 / 404 for every request about this repo
+    redirect: bool = True  # resolve answers 302 to a storage path, as the Hub does for LFS
 
 
 @dataclass
@@ -157,6 +159,9 @@ class LoopbackHub:
         if path.startswith("/api/models/"):
             repo_id = path[len("/api/models/"):].split("/revision/")[0]
             return self._model_info(request, repo_id)
+        if path.startswith("/cdn/"):
+            repo_id, filename = path[len("/cdn/"):].split("/-/", 1)
+            return self._resolve(request, repo_id, filename, head=head, on_cdn=True)
         if "/resolve/" in path:
             repo_id, rest = path.lstrip("/").split("/resolve/", 1)
             _revision, filename = rest.split("/", 1)
@@ -198,7 +203,7 @@ class LoopbackHub:
                              "downloads": repo.downloads, "likes": 1})
 
     def _resolve(self, request: BaseHTTPRequestHandler, repo_id: str, filename: str,
-                 *, head: bool) -> None:
+                 *, head: bool, on_cdn: bool = False) -> None:
         repo = self.repos.get(repo_id)
         if self._repo_error(request, repo):
             return
@@ -215,6 +220,15 @@ class LoopbackHub:
         common = {"X-Repo-Commit": COMMIT, "ETag": f'"{spec.sha256}"',
                   "X-Linked-Etag": f'"{spec.sha256}"', "X-Linked-Size": str(spec.size),
                   "Accept-Ranges": "bytes"}
+        if repo.redirect and not on_cdn:
+            # As the Hub does for LFS files: metadata on the redirect, bytes from storage.
+            request.send_response(302)
+            for key, value in common.items():
+                request.send_header(key, value)
+            request.send_header("Location", f"/cdn/{repo_id}/-/{filename}")
+            request.send_header("Content-Length", "0")
+            request.end_headers()
+            return
         if head:
             request.send_response(200)
             for key, value in common.items():

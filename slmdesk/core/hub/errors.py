@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import errno
-
-import httpx2
-from huggingface_hub import errors as hub_errors
+from typing import Any
 
 from slmdesk.core.errors import SlmdeskError
 
@@ -34,7 +32,7 @@ class DiskFull(HubError):
     """Not enough room for the file, before the start or while writing."""
 
 
-def _status(exc: hub_errors.HfHubHTTPError) -> int | None:
+def _status(exc: Any) -> int | None:
     response = getattr(exc, "response", None)
     return getattr(response, "status_code", None)
 
@@ -42,6 +40,9 @@ def _status(exc: hub_errors.HfHubHTTPError) -> int | None:
 def explain(exc: BaseException, endpoint: str, repo_id: str,
             filename: str | None = None) -> HubError:
     """The HubError for an exception raised by huggingface_hub or httpx2 during a request."""
+    import httpx2  # imported here: the window starts without the HTTP stack
+    from huggingface_hub import errors as hub_errors
+
     page = f"{endpoint}/{repo_id}"
     detail = f"{type(exc).__name__}: {exc}"
     what = f"{filename} in {repo_id}" if filename else repo_id

@@ -19,14 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx2
-
 from slmdesk.core.errors import SlmdeskError
 from slmdesk.core.gguf.info import format_bytes
 from slmdesk.core.hub.errors import ConnectionLost
 
 _HASH_BLOCK = 8 * 1024 * 1024
-_RETRIED = (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError)
 
 
 class TransferStopped(SlmdeskError):
@@ -156,8 +153,10 @@ def fetch(url: str, partial: Path, *, headers: dict[str, str], expected_size: in
         huggingface_hub.errors.HfHubHTTPError: the server refused (401, 404, ...).
         OSError: writing failed (a full disk: errno ENOSPC).
     """
+    import httpx2
     from huggingface_hub import get_session, hf_raise_for_status
 
+    retried = (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError)
     policy = policy or RetryPolicy()
     digest = hashlib.sha256()
     if expected_size is not None and partial.exists() and partial.stat().st_size > expected_size:
@@ -198,7 +197,7 @@ def fetch(url: str, partial: Path, *, headers: dict[str, str], expected_size: in
                 break
             if done == before:
                 raise httpx2.RemoteProtocolError("the server ended the answer without data")
-        except _RETRIED as exc:
+        except retried as exc:
             last_error = exc
             failures = 1 if done > before else failures + 1
             if failures >= policy.attempts:

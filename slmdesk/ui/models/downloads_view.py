@@ -67,6 +67,7 @@ class DownloadRow(QFrame):
         active = status in (DownloadStatus.RUNNING, DownloadStatus.QUEUED)
         finished = status in (DownloadStatus.DONE, DownloadStatus.CANCELLED)
         self.pause_button.setVisible(active)
+        self.pause_button.setEnabled(True)
         self.resume_button.setVisible(status in (DownloadStatus.PAUSED, DownloadStatus.FAILED))
         self.cancel_button.setVisible(not finished)
         if done is not None:
@@ -84,6 +85,8 @@ class DownloadRow(QFrame):
                                         else "color: #5f6368;")
 
     def show_progress(self, state: TransferProgress) -> None:
+        if not self.pause_button.isEnabled():
+            return  # "Pausing…" stays until the thread has stopped
         if state.total:
             self.size = state.total
         self._set_bar(state.done)

@@ -78,7 +78,7 @@ class GetModelsPage(QWidget):
                                    "quantizations.")
 
         self.downloads = DownloadsList()
-        self.downloads.pause_requested.connect(self.runner.pause)
+        self.downloads.pause_requested.connect(self.pause)
         self.downloads.resume_requested.connect(self.resume)
         self.downloads.cancel_requested.connect(self.runner.cancel)
         scroll = QScrollArea()
@@ -140,6 +140,14 @@ class GetModelsPage(QWidget):
     @Slot(int)
     def resume(self, download_id: int) -> None:
         self._start(download_id)
+
+    @Slot(int)
+    def pause(self, download_id: int) -> None:
+        row = self.downloads.row(download_id)
+        if row is not None and self.runner.is_running(download_id):
+            row.pause_button.setEnabled(False)
+            row.status_label.setText("Pausing…")
+        self.runner.pause(download_id)
 
     def shutdown(self) -> None:
         """Pause running downloads (their parts stay for the next start) and wait."""

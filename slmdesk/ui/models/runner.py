@@ -91,11 +91,14 @@ class DownloadRunner(QObject):
             thread.join(max(0.0, deadline - time.monotonic()))
         return not self.running_ids
 
-    def shutdown(self) -> None:
-        """Pause everything (the parts stay for the next start) and wait for the threads."""
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Pause everything (the parts stay for the next start) and wait a little for the
+        threads. One stuck in a silent read is left behind (daemon): its row still says
+        *running* with this process's pid, which the next start reads as interrupted, and its
+        partial file holds every byte written."""
         for download_id in self.running_ids:
             self.pause(download_id)
-        self.wait()
+        self.wait(timeout)
 
     def _work(self, download_id: int, control: TransferControl) -> None:  # a worker thread
         last = [0.0]

@@ -85,6 +85,7 @@ def test_a_download_reports_progress_verifies_and_enters_the_library(hub, model_
     assert row.status == DownloadStatus.DONE and row.model_id == entry.id
     assert not row.partial_path.parent.exists()  # nothing left in downloads/
     assert [g.range for g in hub.gets] == [None]
+    assert hub.gets[0].path.startswith("/cdn/")  # the resolve's redirect was followed
 
 
 def test_a_paused_download_resumes_with_a_range_and_fetches_only_the_rest(hub, model_bytes,
