@@ -70,6 +70,8 @@ class HubFileSpec:
     stall_once_after: int | None = None  # first GET: go silent after this many bytes
     stall_seconds: float = 5.0
     silent: bool = False  # GET never answers
+    ignore_range: bool = False  # always 200 with the whole file, as some proxies do
+    busy_answers: int = 0  # this many GETs first get 503
 
     @property
     def sha256(self) -> str:
@@ -239,8 +241,13 @@ class LoopbackHub:
         if spec.silent:
             time.sleep(30)
             return
+        if spec.busy_answers > 0:
+            spec.busy_answers -= 1
+            with self._lock:
+                self.gets.append(GetRecord(request.path, request.headers.get("Range")))
+            return self._json(request, {"error": "busy"}, 503)
         start = 0
-        range_header = request.headers.get("Range")
+        range_header = None if spec.ignore_range else request.headers.get("Range")
         if range_header:
             start = int(range_header.split("=", 1)[1].split("-", 1)[0])
         record = GetRecord(request.path, range_header)

@@ -117,6 +117,9 @@ def start_download(store: DownloadStore, paths: AppPaths, repo_id: str,
                        "name.")
     if not filename.lower().endswith(".gguf"):
         raise HubError(f"{filename} is not a GGUF file; SLM Desk runs GGUF models.")
+    done = store.find_in_library(repo_id, filename)
+    if done is not None:
+        return done  # run_download answers with its library entry at once
     existing = store.find_unfinished(repo_id, filename)
     if existing is not None:
         if existing.is_running_elsewhere:

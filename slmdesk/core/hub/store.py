@@ -111,6 +111,19 @@ class DownloadStore:
         return next((d for d in self.unfinished()
                      if d.repo_id == repo_id and d.filename == filename), None)
 
+    def find_in_library(self, repo_id: str, filename: str) -> Download | None:
+        """The finished download of this file whose model is still in the library, on disk."""
+        row = self.conn.execute(
+            "SELECT d.* FROM downloads d JOIN models m ON m.id = d.model_id WHERE d.repo_id = ?"
+            " AND d.filename = ? AND d.status = 'done' ORDER BY d.id DESC LIMIT 1",
+            (repo_id, filename)).fetchone()
+        if row is None:
+            return None
+        download = self._download(row)
+        path = self.conn.execute("SELECT path FROM models WHERE id = ?",
+                                 (download.model_id,)).fetchone()[0]
+        return download if Path(path).is_file() else None
+
     def update(self, download_id: int, **values: Any) -> None:
         if not values:
             return

@@ -26,6 +26,14 @@ from slmdesk.core.hub.errors import ConnectionLost
 _HASH_BLOCK = 8 * 1024 * 1024
 
 
+#: Answers worth trying again: rate limits and a busy or restarting server.
+TRANSIENT_STATUS = (408, 429, 500, 502, 503, 504)
+
+
+class _TransientAnswer(Exception):
+    """The server answered with a status that usually passes (see TRANSIENT_STATUS)."""
+
+
 class TransferStopped(SlmdeskError):
     """The transfer was stopped on request (paused or cancelled); the partial file is kept."""
 
@@ -156,7 +164,8 @@ def fetch(url: str, partial: Path, *, headers: dict[str, str], expected_size: in
     import httpx2
     from huggingface_hub import get_session, hf_raise_for_status
 
-    retried = (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError)
+    retried = (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError,
+               _TransientAnswer)
     policy = policy or RetryPolicy()
     digest = hashlib.sha256()
     if expected_size is not None and partial.exists() and partial.stat().st_size > expected_size:
@@ -176,6 +185,8 @@ def fetch(url: str, partial: Path, *, headers: dict[str, str], expected_size: in
                     "GET", url, headers=request_headers, follow_redirects=True,
                     timeout=httpx2.Timeout(policy.stall_seconds, connect=policy.stall_seconds)
             ) as response:
+                if response.status_code in TRANSIENT_STATUS:
+                    raise _TransientAnswer(f"the server answered {response.status_code}")
                 if response.status_code >= 400:
                     response.read()
                 hf_raise_for_status(response)
@@ -201,10 +212,11 @@ def fetch(url: str, partial: Path, *, headers: dict[str, str], expected_size: in
             last_error = exc
             failures = 1 if done > before else failures + 1
             if failures >= policy.attempts:
+                why = (f"the server was busy ({exc})" if isinstance(exc, _TransientAnswer) else
+                       f"the server sent nothing for {policy.stall_seconds:g} seconds")
                 raise ConnectionLost(
-                    f"The download stopped: the server sent nothing for "
-                    f"{policy.stall_seconds:g} seconds, {policy.attempts} times in a row. The "
-                    "part already downloaded is kept: resume it when the connection is back.",
+                    f"The download stopped: {why}, {policy.attempts} times in a row. The part "
+                    "already downloaded is kept: resume it when the connection is back.",
                     f"{type(exc).__name__}: {exc}") from exc
             if progress is not None:
                 progress(TransferProgress(done, expected_size, 0.0, phase="retrying",

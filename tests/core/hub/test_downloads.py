@@ -125,6 +125,36 @@ def test_a_stalled_transfer_is_retried_from_where_it_stopped(hub, model_bytes, p
     assert hub.bytes_sent(FILE) == len(model_bytes)  # nothing fetched twice
 
 
+def test_a_server_that_ignores_the_range_gets_the_file_again_not_appended(hub, model_bytes,
+                                                                           paths, store):
+    hub.add_file(REPO, FILE, HubFileSpec(model_bytes, bytes_per_second=2_000_000,
+                                         ignore_range=True))
+    download = start_download(store, paths, REPO, FILE)
+    control = TransferControl()
+    with pytest.raises(DownloadPaused):
+        run_download(paths, download.id, control,
+                     progress=lambda s: control.stop(PAUSE) if s.done > 300_000 else None)
+    hub.repos[REPO].files[FILE].bytes_per_second = None
+    entry = run_download(paths, download.id)
+    assert entry.path.read_bytes() == model_bytes  # verified, so not doubled
+
+
+def test_a_busy_server_is_tried_again(hub, model_bytes, paths, store):
+    hub.add_file(REPO, FILE, HubFileSpec(model_bytes, busy_answers=2))
+    download = start_download(store, paths, REPO, FILE)
+    entry = run_download(paths, download.id, policy=FAST)
+    assert entry.path.read_bytes() == model_bytes
+    assert len(hub.gets) == 3
+
+
+def test_a_file_already_downloaded_is_not_fetched_again(hub, model_bytes, paths, store):
+    hub.add_file(REPO, FILE, HubFileSpec(model_bytes))
+    first = run_download(paths, start_download(store, paths, REPO, FILE).id)
+    again = start_download(store, paths, REPO, FILE)
+    assert run_download(paths, again.id).id == first.id
+    assert len(hub.gets) == 1
+
+
 def test_a_server_that_stops_answering_fails_with_its_own_message(hub, model_bytes, paths,
                                                                    store):
     hub.add_file(REPO, FILE, HubFileSpec(model_bytes, silent=True))
