@@ -21,6 +21,7 @@ def catalogue_tree(available_bytes: int | None = None) -> QTreeWidget:
         top.setToolTip(0, model.summary)
         recommended = model.recommended_file
         top.setText(1, f"{format_bytes(recommended.approx_size)} ({recommended.quantization})")
+        top.setData(0, FILE_ROLE, (recommended.repo_id, recommended.filename))
         set_badge(top, 3, model.estimate(recommended, available))
         for file in model.files:
             child = QTreeWidgetItem([file.quantization, format_bytes(file.approx_size),

@@ -69,6 +69,7 @@ class DownloadRow(QFrame):
         self.pause_button.setVisible(active)
         self.pause_button.setEnabled(True)
         self.resume_button.setVisible(status in (DownloadStatus.PAUSED, DownloadStatus.FAILED))
+        self.resume_button.setText("Try again" if status == DownloadStatus.FAILED else "Resume")
         self.cancel_button.setVisible(not finished)
         if done is not None:
             self._set_bar(done)

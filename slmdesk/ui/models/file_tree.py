@@ -42,11 +42,7 @@ def set_badge(item: QTreeWidgetItem, column: int, estimate: MemoryEstimate,
 
 
 def selected_file(tree: QTreeWidget) -> tuple[str, str] | None:
-    """(repo_id, filename) of the selected file, or of a selected model's recommended file."""
+    """(repo_id, filename) of the selected file (a model's row holds its recommended file)."""
     item = tree.currentItem()
-    if item is None:
-        return None
-    value = item.data(0, FILE_ROLE)
-    if value is None and item.childCount():
-        value = item.child(0).data(0, FILE_ROLE)
-    return tuple(value) if value else None  # type: ignore[return-value]
+    value = item.data(0, FILE_ROLE) if item is not None else None
+    return (str(value[0]), str(value[1])) if value else None

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSplitter,
     QTabWidget,
+    QTreeWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -65,12 +66,15 @@ class GetModelsPage(QWidget):
 
         self.catalogue = catalogue_tree(available_bytes)
         self.catalogue.itemDoubleClicked.connect(lambda *_: self.download_selected())
-        self.search_view = SearchView()
+        self.catalogue.currentItemChanged.connect(self._selection_changed)
+        self.search_view = SearchView(available_bytes)
         self.search_view.failed.connect(self._request_failed)
         self.search_view.files.itemDoubleClicked.connect(lambda *_: self.download_selected())
+        self.search_view.files.currentItemChanged.connect(self._selection_changed)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.catalogue, "Recommended")
         self.tabs.addTab(self.search_view, "Search the Hub")
+        self.tabs.currentChanged.connect(self._selection_changed)
         self.download_button = QPushButton("Download")
         self.download_button.setDefault(True)
         self.download_button.clicked.connect(self.download_selected)
@@ -121,8 +125,7 @@ class GetModelsPage(QWidget):
     @Slot()
     def download_selected(self) -> int | None:
         """Start (or resume) the download of the selected file; its download id."""
-        tree = self.catalogue if self.tabs.currentIndex() == 0 else self.search_view.files
-        chosen = selected_file(tree)
+        chosen = selected_file(self._current_tree())
         if chosen is None:
             self.notice.show_message("Pick a model or one of its files first.", "info")
             return None
@@ -195,6 +198,17 @@ class GetModelsPage(QWidget):
     @Slot(str, str)
     def _request_failed(self, message: str, detail: str) -> None:
         self.notice.show_message(message, "error", detail)
+
+    @Slot()
+    def _selection_changed(self, *_args: object) -> None:
+        """Say which file Download will fetch."""
+        chosen = selected_file(self._current_tree())
+        self.selection_hint.setText(
+            f"Download gets {chosen[1]} from {chosen[0]}." if chosen else
+            "Pick a model (its recommended Q4_K_M file) or one of its quantizations.")
+
+    def _current_tree(self) -> QTreeWidget:
+        return self.catalogue if self.tabs.currentIndex() == 0 else self.search_view.files
 
     def _apply_offline(self, offline: bool) -> None:
         for widget in (self.download_button, self.search_view):

@@ -38,8 +38,10 @@ class SearchView(QWidget):
     #: A search or a file listing arrived (tests wait for it).
     results_shown = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, available_bytes: int | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.available_bytes = available_bytes
         self._tasks: list[BackgroundTask] = []
         self.query_edit = QLineEdit(placeholderText="Search the Hub for GGUF models, e.g. qwen "
                                     "instruct")
@@ -49,6 +51,7 @@ class SearchView(QWidget):
         self.results = QListWidget()
         self.results.currentItemChanged.connect(self._repo_chosen)
         self.files = file_tree(FILE_COLUMNS)
+        self.files.setRootIsDecorated(False)
         self.status = hint("Type a few words and press Enter.")
         row = QHBoxLayout()
         row.addWidget(self.query_edit, 1)
@@ -108,7 +111,8 @@ class SearchView(QWidget):
     @Slot(object)
     def _show_files(self, listing: RepoFiles) -> None:
         self.files.clear()
-        available = available_memory_bytes()
+        available = (available_memory_bytes() if self.available_bytes is None
+                     else self.available_bytes)
         for file in listing.files:
             size = format_bytes(file.size) if file.size else "?"
             item = QTreeWidgetItem([file.filename, file.quantization or "-", size, ""])

@@ -74,6 +74,16 @@ def test_the_catalogue_lists_quantizations_sizes_licenses_and_the_fit(qtbot):
     close_page(page)
 
 
+def test_a_model_row_downloads_its_recommended_file(qtbot):
+    page = make_page(qtbot)
+    smol = catalogue_model("smollm2-360m")
+    (top,) = page.catalogue.findItems(smol.name, Qt.MatchFlag.MatchExactly, 0)
+    page.catalogue.setCurrentItem(top)
+    assert smol.recommended_file.filename in page.selection_hint.text()
+    assert "Q4_K_M" in smol.recommended_file.filename
+    close_page(page)
+
+
 def test_opening_the_page_sends_nothing(qtbot, hub):
     page = make_page(qtbot)
     qtbot.wait(50)
