@@ -39,10 +39,15 @@ class AppPaths:
     def runs_dir(self) -> Path:
         return self.data_dir / "runs"
 
+    @property
+    def downloads_dir(self) -> Path:
+        """Files being downloaded from the Hub, until verified and moved into the library."""
+        return self.data_dir / "downloads"
+
     def ensure(self) -> "AppPaths":
         """Create every folder (idempotent) and return self for chaining."""
         for folder in (self.data_dir, self.config_dir, self.cache_dir, self.log_dir,
-                       self.models_dir, self.runs_dir):
+                       self.models_dir, self.runs_dir, self.downloads_dir):
             folder.mkdir(parents=True, exist_ok=True)
         return self
 

@@ -15,6 +15,7 @@ from slmdesk import __version__
 from slmdesk.cli.chat import add_chat_parser, run_chat
 from slmdesk.cli.command_error import CommandError
 from slmdesk.cli.complete import add_complete_parser, run_complete
+from slmdesk.cli.get_models import HUB_ACTIONS, add_hub_parsers, run_hub_action
 from slmdesk.cli.train import add_train_parser, run_train
 from slmdesk.core.errors import SlmdeskError
 from slmdesk.core.gguf.info import (
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also delete the file if the library copied it")
     delete.add_argument("--keep-file", action="store_true",
                         help="keep the copied file on disk (the default without a terminal)")
+    add_hub_parsers(actions)
     add_chat_parser(commands)
     add_complete_parser(commands)
     add_train_parser(commands)
@@ -104,6 +106,8 @@ def _complete(args: argparse.Namespace) -> int:
 
 
 def _models(args: argparse.Namespace) -> int:
+    if args.action in HUB_ACTIONS:
+        return run_hub_action(args)
     library = _open_library()
     try:
         if args.action == "list":

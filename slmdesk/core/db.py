@@ -158,6 +158,31 @@ MIGRATIONS: list[list[str]] = [
         """,
         "CREATE INDEX notebooks_updated ON notebooks(updated_at)",
     ],
+    # 5: downloads from the Hugging Face Hub (core/hub/downloads.py). A row exists from the
+    # first byte to the library entry, so a restart lists paused and interrupted downloads and
+    # resumes each from its partial file; model_id is set only after the SHA-256 matched.
+    [
+        """
+        CREATE TABLE downloads (
+            id INTEGER PRIMARY KEY,
+            repo_id TEXT NOT NULL,
+            filename TEXT NOT NULL,
+            revision TEXT,
+            size INTEGER,
+            sha256 TEXT,
+            partial_path TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'queued'
+                CHECK (status IN ('queued', 'running', 'paused', 'failed', 'cancelled', 'done')),
+            bytes_done INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            pid INTEGER,
+            model_id INTEGER REFERENCES models(id) ON DELETE SET NULL,
+            created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+            updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+        )
+        """,
+        "CREATE INDEX downloads_file ON downloads(repo_id, filename)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

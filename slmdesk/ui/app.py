@@ -27,11 +27,12 @@ from slmdesk.paths import AppPaths, app_paths
 from slmdesk.ui.chat.view import ChatView
 from slmdesk.ui.finetune.page import FineTunePage
 from slmdesk.ui.library.view import LibraryView
+from slmdesk.ui.models.page import GetModelsPage
 from slmdesk.ui.notebook.view import NotebookView
 from slmdesk.ui.tasks import BackgroundTask
 
 ICON_PATH = Path(__file__).resolve().parent.parent / "resources" / "slmdesk.svg"
-SECTIONS = ["Library", "Chat", "Notebook", "Fine-tune"]  # in the order of the pages
+SECTIONS = ["Library", "Chat", "Notebook", "Fine-tune", "Get models"]  # in the order of the pages
 
 
 def app_icon() -> QIcon:
@@ -74,6 +75,9 @@ class MainWindow(QMainWindow):
         self.pages.addWidget(self.finetune_page)
         self.library_view.library_changed.connect(self.finetune_page.refresh_models)
         self.library_view.finetune_requested.connect(self.fine_tune)
+        self.get_models_page = GetModelsPage(self.paths)
+        self.pages.addWidget(self.get_models_page)
+        self.get_models_page.library_changed.connect(self._models_downloaded)
         self.finetune_page.library_changed.connect(self._adapters_changed)
         self.finetune_page.chat_requested.connect(self.open_chat)
         self.chat_view.welcome.notebook_requested.connect(self.open_notebook_with)
@@ -97,6 +101,7 @@ class MainWindow(QMainWindow):
             app.aboutToQuit.connect(self.chat_view.shutdown)
             app.aboutToQuit.connect(self.notebook_view.shutdown)
             app.aboutToQuit.connect(self.finetune_page.shutdown)
+            app.aboutToQuit.connect(self.get_models_page.shutdown)
 
         self.starter_task: BackgroundTask | None = None
         if set_up_starter:
@@ -123,6 +128,11 @@ class MainWindow(QMainWindow):
         notebook_id = self.notebook_view.open_notebook_with(model_id)
         self.show_section("Notebook")
         return notebook_id
+
+    @Slot()
+    def _models_downloaded(self) -> None:
+        self.library_view.refresh()
+        self.library_view.library_changed.emit()
 
     @Slot()
     def _adapters_changed(self) -> None:
@@ -194,6 +204,7 @@ class MainWindow(QMainWindow):
         self.chat_view.shutdown()
         self.notebook_view.shutdown()
         self.finetune_page.shutdown()
+        self.get_models_page.shutdown()
         self.library_view.wait_for_tasks()
         if self.starter_task is not None:
             self.starter_task.done.wait(60)

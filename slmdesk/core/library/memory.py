@@ -78,17 +78,44 @@ def available_memory_bytes() -> int:
 
 def kv_cache_bytes(info: ModelInfo, context_length: int) -> int:
     """Keys and values for every layer and KV head over the whole context (f16)."""
-    layers = info.block_count or 0
-    kv_heads = info.head_count_kv or info.head_count or 0
     head_dim_k = info.key_length or 0
-    head_dim_v = info.value_length or head_dim_k
+    return _kv_bytes(info.block_count or 0, info.head_count_kv or info.head_count or 0,
+                     head_dim_k, info.value_length or head_dim_k, context_length)
+
+
+def _kv_bytes(layers: int, kv_heads: int, head_dim_k: int, head_dim_v: int,
+              context_length: int) -> int:
     return layers * context_length * kv_heads * (head_dim_k + head_dim_v) * KV_BYTES_PER_ELEMENT
 
 
 def compute_buffer_bytes(info: ModelInfo) -> int:
     """Logits for a 512-token batch plus the runtime's fixed overhead."""
-    vocab = info.vocab_size or 32000
-    return RUNTIME_OVERHEAD_BYTES + vocab * 512 * 4 // 8
+    return _compute_bytes(info.vocab_size)
+
+
+def _compute_bytes(vocab_size: int | None) -> int:
+    return RUNTIME_OVERHEAD_BYTES + (vocab_size or 32000) * 512 * 4 // 8
+
+
+def estimate_memory_for_shape(weights_bytes: int, *, block_count: int | None,
+                              head_count_kv: int | None, head_dim: int | None,
+                              vocab_size: int | None, max_context_length: int | None,
+                              context_length: int | None = None,
+                              available_bytes: int | None = None) -> MemoryEstimate:
+    """The same estimate for a model not downloaded yet: the file size stands for the weights
+    and the shape comes from a catalogue rather than the header. Unknown shape fields count as
+    zero, so a file listed without them gets a lower bound (weights and buffers only)."""
+    wanted = context_length or DEFAULT_CONTEXT_LENGTH
+    if max_context_length:
+        wanted = min(wanted, max_context_length)
+    return MemoryEstimate(
+        context_length=wanted,
+        weights_bytes=weights_bytes,
+        kv_cache_bytes=_kv_bytes(block_count or 0, head_count_kv or 0, head_dim or 0,
+                                 head_dim or 0, wanted),
+        compute_bytes=_compute_bytes(vocab_size),
+        available_bytes=available_memory_bytes() if available_bytes is None else available_bytes,
+    )
 
 
 def estimate_memory(info: ModelInfo, context_length: int | None = None,

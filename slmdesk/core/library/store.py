@@ -211,7 +211,7 @@ class ModelLibrary:
 
     # Adding -------------------------------------------------------------------------------
 
-    def import_file(self, source: str | Path, *, link: bool = False,
+    def import_file(self, source: str | Path, *, link: bool = False, move: bool = False,
                     progress: ProgressCallback | None = None,
                     provenance: dict[str, Any] | None = None,
                     base_model_id: int | None = None) -> LibraryEntry:
@@ -220,7 +220,8 @@ class ModelLibrary:
         The header is validated before anything is copied, so a corrupt or foreign file leaves
         the library untouched. An adapter goes under ``base_model_id`` when given, else under a
         model of its architecture. Raises GGUFError for a bad file, DuplicateModelError when the
-        same content is already present, LibraryError for disk problems.
+        same content is already present, LibraryError for disk problems. With ``move`` the
+        file is moved in instead of copied (a verified download: same disk, no second copy).
         """
         source = Path(source).expanduser()
         info = read_model_info(source)
@@ -231,6 +232,9 @@ class ModelLibrary:
             raise DuplicateModelError(source, existing)
         if link:
             target, storage = source, "link"
+        elif move:
+            target, storage = self._move_into_library(source), "copy"
+            info = read_model_info(target)
         else:
             target, storage = self._copy_into_library(source, info.file_size, progress), "copy"
             info = read_model_info(target)
@@ -410,6 +414,17 @@ class ModelLibrary:
         except OSError as exc:
             partial.unlink(missing_ok=True)
             raise LibraryError(f"Could not copy {source.name} into the library: "
+                               f"{exc.strerror or exc}.") from exc
+        return target
+
+    def _move_into_library(self, source: Path) -> Path:
+        folder = self.paths.models_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        target = self._free_name(folder / source.name)
+        try:
+            os.replace(source, target)
+        except OSError as exc:
+            raise LibraryError(f"Could not move {source.name} into the library: "
                                f"{exc.strerror or exc}.") from exc
         return target
 

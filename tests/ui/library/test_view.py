@@ -40,7 +40,7 @@ def drop_files(window: MainWindow, paths: list[Path]) -> None:
 
 def test_sidebar_has_the_four_sections(window):
     texts = [window.sidebar.item(row).text() for row in range(window.sidebar.count())]
-    assert texts == ["Library", "Chat", "Notebook", "Fine-tune"]
+    assert texts == ["Library", "Chat", "Notebook", "Fine-tune", "Get models"]
     window.show_section("Chat")
     assert window.pages.currentIndex() == 1
     window.show_section("Notebook")
