@@ -18,7 +18,13 @@ default: questions and answers in the chat format plus the anchor term), for eac
 General chat after tuning: ten plain questions unrelated to the notes
 (``bench/general_questions.json``), asked of the base model and of each tuned one, the same way.
 
+Material: the three bench notes (default; the knowledge rules were tuned on them), or with
+``--material dev`` the dev half of bench/natural/ (documents and questions written by others),
+or ``--material heldout`` its sealed half: unpacked into a temporary folder, and only scores are
+written and printed, never a document, question or reply (bench/natural/README.md).
+
 Usage: python bench/knowledge_bench.py [--runs balanced/raw,quick/augmented,balanced/augmented]
+                                       [--material notes|dev|heldout|DIR]
                                        [--notes note_1.txt,...] [--model gemma|smollm2]
                                        [--set model_questions=3 ...]
                                        [--out bench/results/knowledge_bench.json]
@@ -40,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 NOTES = ROOT / "bench" / "knowledge_notes"
 GENERAL = ROOT / "bench" / "general_questions.json"
+NATURAL = ROOT / "bench" / "natural"
 HOME = Path(tempfile.gettempdir()) / "slmdesk-bench" / "knowledge-home"
 #: Reply length for the natural questions: room for an answer of two or three sentences (the
 #: quiz's 48 tokens cut some before their fact; the chat panel allows 512).
@@ -79,6 +86,26 @@ def starter_path(name: str = "gemma") -> Path:
     return target
 
 
+def material_folder(name: str, scratch: Path) -> tuple[Path, bool]:
+    """The folder holding the documents and their questions.json, and whether it is sealed."""
+    if name == "notes":
+        return NOTES, False
+    if name == "dev":
+        return NATURAL / "dev", False
+    if name == "heldout":
+        import tarfile
+
+        with tarfile.open(NATURAL / "heldout.tar.gz") as sealed:
+            sealed.extractall(scratch, filter="data")
+        return scratch, True
+    return Path(name), False
+
+
+def sealed_copy(items: list[dict]) -> list[dict]:
+    """Marks without texts, for the sealed half."""
+    return [{"correct": item["correct"], "strict": item.get("strict", False)} for item in items]
+
+
 def job_setting(text: str) -> tuple[str, object]:
     """``name=value`` from the command line, the value read as JSON where it parses."""
     name, _, value = text.partition("=")
@@ -103,6 +130,8 @@ def ask_questions(model: Path, adapter: Path | None, questions: list[dict]) -> l
 
 
 def complete(model: Path, adapter: Path | None, completions: list[dict]) -> list[dict]:
+    if not completions:
+        return []
     from slmdesk.core.engine.cpu_backend import import_llama_cpp
 
     Llama = import_llama_cpp()[0].Llama
@@ -176,7 +205,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", default="balanced/raw,quick/augmented,balanced/augmented",
                         help="preset/recipe pairs, recipe raw or augmented")
-    parser.add_argument("--notes", default="note_1.txt,note_2.txt,note_3.txt")
+    parser.add_argument("--material", default="notes",
+                        help="notes (the three bench notes), dev, heldout, or a folder")
+    parser.add_argument("--notes", default="", help="which documents (default: all of them)")
     parser.add_argument("--model", choices=("gemma", "smollm2"), default="gemma",
                         help="which starter is tuned")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
@@ -190,7 +221,9 @@ def main() -> int:
     from slmdesk.core.library.store import DuplicateModelError, ModelLibrary
     from slmdesk.paths import app_paths
 
-    questions = json.loads((NOTES / "questions.json").read_text(encoding="utf-8"))
+    scratch = Path(tempfile.mkdtemp(prefix="slmdesk-material-"))
+    folder, sealed = material_folder(args.material, scratch)
+    questions = json.loads((folder / "questions.json").read_text(encoding="utf-8"))
     general = json.loads(GENERAL.read_text(encoding="utf-8"))
     model = starter_path(args.model)
     library = ModelLibrary.open(app_paths())
@@ -202,15 +235,17 @@ def main() -> int:
 
     results: dict = {"what": __doc__.split("\n")[0], "model": model.name, "settings": settings,
                      "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
-                     "notes": {}}
+                     "material": args.material, "notes": {}}
     results["general_base"] = ask_questions(model, None, general)
     print(f"general questions, base model: {_score(results['general_base'])}", flush=True)
-    for note_name in args.notes.split(","):
-        note = NOTES / note_name
+    for note_name in args.notes.split(",") if args.notes else list(questions):
+        note = folder / note_name
         wanted = questions[note_name]
         entry = results["notes"][note_name] = {"recipes": {}}
         entry["base"] = {"chat": ask_questions(model, None, wanted["questions"]),
-                         "completion": complete(model, None, wanted["completions"])}
+                         "completion": complete(model, None, wanted.get("completions", []))}
+        if sealed:
+            entry["base"] = {key: sealed_copy(value) for key, value in entry["base"].items()}
         _print_row(note_name, "base", "-", entry["base"], None)
         for pair in args.runs.split(","):
             preset, recipe = pair.split("/")
@@ -218,7 +253,11 @@ def main() -> int:
             adapter = Path(trained["adapter"])
             trained["chat"] = ask_questions(model, adapter, wanted["questions"])
             trained["general"] = ask_questions(model, adapter, general)
-            trained["completion"] = complete(model, adapter, wanted["completions"])
+            trained["completion"] = complete(model, adapter, wanted.get("completions", []))
+            if sealed:
+                for key in ("chat", "completion", "general"):
+                    trained[key] = sealed_copy(trained[key])
+                trained.pop("quiz_after_answers", None)
             entry["recipes"][pair] = trained
             _print_row(note_name, preset, recipe, trained, trained)
             args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import os
 import signal
-import time
 from pathlib import Path
 
 import numpy as np
@@ -84,21 +83,24 @@ def test_max_tokens_ends_with_length(engine):
 
 @pytest.mark.slow
 def test_cancel_mid_reply_stops_quickly(engine):
+    """Counted in tokens, not seconds: a busy machine slows both the reply and the cancel."""
     params = {**GREEDY, "max_tokens": 2000}
     events = engine.chat([{"role": "user", "content": "Count: 1, 2, 3, 4, 5, 6,"}], params,
                          timeout=EVENT_TIMEOUT)
     received = 0
-    cancelled_at = None
+    after_cancel = None
     for event in events:
         if event["type"] == "token":
             received += 1
+            if after_cancel is not None:
+                after_cancel += 1
             if received == 3:
-                cancelled_at = time.perf_counter()
+                after_cancel = 0
                 engine.cancel()
         else:
             done = event
-    assert cancelled_at is not None, "the reply ended before it could be cancelled"
-    assert time.perf_counter() - cancelled_at < 0.5
+    assert after_cancel is not None, "the reply ended before it could be cancelled"
+    assert after_cancel <= 4, f"{after_cancel} tokens came after the cancel"
     assert done["finish_reason"] == "cancelled"
     assert done["completion_tokens"] < 50
     # The engine serves the next request normally.

@@ -67,12 +67,12 @@ class ChatParams:
     top_p: float = 0.95
     top_k: int = 40
     repeat_penalty: float = 1.1
-    #: Off by default. bench/loop_bench.py: at 0.5 and 0.3 the base starter's replies to 30
-    #: prompts looped 19 times instead of 24 (the instruct starter's: 0 either way), but these
-    #: penalties also weigh on the words of the question and of a tuned model's note, and the
-    #: answers were not measured with them yet (README, "Replies that loop").
-    presence_penalty: float = 0.0
-    frequency_penalty: float = 0.0
+    #: bench/loop_bench.py: at 0.5 and 0.3 the base starter's replies to 30 prompts looped 19
+    #: times instead of 24 (the instruct starter's: 0 either way); bench/penalty_check.py: the
+    #: tuned models' answers to their notes' questions hold with them (README, "Replies that
+    #: loop").
+    presence_penalty: float = 0.5
+    frequency_penalty: float = 0.3
     max_tokens: int = 512
     seed: Optional[int] = None
     stop: list[str] = field(default_factory=list)

@@ -126,6 +126,7 @@ def write_questions(model_path: str | Path, texts: Sequence[str], *, per_passage
             reply = "".join(event.get("text", "") for event in engine.chat(
                 [{"role": "user", "content": prompt}],
                 dict(temperature=0.0, top_k=1, top_p=1.0, repeat_penalty=1.05,
+                     presence_penalty=0.0, frequency_penalty=0.0,
                      max_tokens=MAX_REPLY_TOKENS, seed=0)) if event["type"] == "token")
             for question, answer in parse_pairs(reply)[:per_passage]:
                 key = question.casefold()

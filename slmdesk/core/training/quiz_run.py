@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 MAX_ANSWER_TOKENS = 48
 #: Greedy decoding with the chat panel's default repeat penalty switched off: repeatable marks.
 QUIZ_SAMPLING = dict(temperature=0.0, top_k=1, top_p=1.0, repeat_penalty=1.0,
+                     presence_penalty=0.0, frequency_penalty=0.0,
                      max_tokens=MAX_ANSWER_TOKENS, seed=0)
 #: Context of the quiz's engine: a one-turn chat with a short question and a short answer.
 QUIZ_CONTEXT_TOKENS = 1024

@@ -55,6 +55,8 @@ class SettingsPanel(QFrame):
         self.top_p = self._double(0.0, 1.0, 0.05, _tip("top_p"))
         self.top_k = self._int(0, 1000, 1, _tip("top_k"))
         self.repeat_penalty = self._double(0.5, 2.0, 0.05, _tip("repeat_penalty"))
+        self.presence_penalty = self._double(0.0, 2.0, 0.05, _tip("presence_penalty"))
+        self.frequency_penalty = self._double(0.0, 2.0, 0.05, _tip("frequency_penalty"))
         self.max_tokens = self._int(1, 32768, 64, _tip("max_tokens"))
         self.seed = self._int(-1, 2**31 - 1, 1, _tip("seed").replace("none", "Random"))
         self.seed.setSpecialValueText("Random")
@@ -68,6 +70,8 @@ class SettingsPanel(QFrame):
         form.addRow("Top-p", self.top_p)
         form.addRow("Top-k", self.top_k)
         form.addRow("Repeat penalty", self.repeat_penalty)
+        form.addRow("Presence penalty", self.presence_penalty)
+        form.addRow("Frequency penalty", self.frequency_penalty)
         form.addRow("Max tokens", self.max_tokens)
         form.addRow("Seed", self.seed)
         form.addRow("Context length", self.context_length)
@@ -118,6 +122,8 @@ class SettingsPanel(QFrame):
             self.top_p.setValue(float(settings["top_p"]))
             self.top_k.setValue(int(settings["top_k"]))
             self.repeat_penalty.setValue(float(settings["repeat_penalty"]))
+            self.presence_penalty.setValue(float(settings["presence_penalty"]))
+            self.frequency_penalty.setValue(float(settings["frequency_penalty"]))
             self.max_tokens.setValue(int(settings["max_tokens"]))
             seed = settings.get("seed")
             self.seed.setValue(-1 if seed is None else int(seed))
@@ -132,6 +138,8 @@ class SettingsPanel(QFrame):
             "top_p": round(self.top_p.value(), 3),
             "top_k": self.top_k.value(),
             "repeat_penalty": round(self.repeat_penalty.value(), 3),
+            "presence_penalty": round(self.presence_penalty.value(), 3),
+            "frequency_penalty": round(self.frequency_penalty.value(), 3),
             "max_tokens": self.max_tokens.value(),
             "seed": None if seed < 0 else seed,
             "context_length": self.context_length.value(),

@@ -23,6 +23,8 @@ RANGES: dict[str, tuple[float, float, float]] = {
     "top_p": (0.0, 1.0, 0.05),
     "top_k": (0, 1000, 1),
     "repeat_penalty": (0.5, 2.0, 0.05),
+    "presence_penalty": (0.0, 2.0, 0.05),
+    "frequency_penalty": (0.0, 2.0, 0.05),
     "max_tokens": (1, 32768, 16),
     "seed": (-1, 2**31 - 1, 1),
     "context_length": (256, 131072, 256),
