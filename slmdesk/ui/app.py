@@ -28,10 +28,11 @@ from slmdesk.ui.chat.view import ChatView
 from slmdesk.ui.finetune.page import FineTunePage
 from slmdesk.ui.library.view import LibraryView
 from slmdesk.ui.notebook.view import NotebookView
+from slmdesk.ui.server.page import ServerPage
 from slmdesk.ui.tasks import BackgroundTask
 
 ICON_PATH = Path(__file__).resolve().parent.parent / "resources" / "slmdesk.svg"
-SECTIONS = ["Library", "Chat", "Notebook", "Fine-tune"]  # in the order of the pages
+SECTIONS = ["Library", "Chat", "Notebook", "Fine-tune", "Server"]  # in the order of the pages
 
 
 def app_icon() -> QIcon:
@@ -73,6 +74,8 @@ class MainWindow(QMainWindow):
         self.finetune_page = FineTunePage(self.library, self.paths)
         self.pages.addWidget(self.finetune_page)
         self.library_view.library_changed.connect(self.finetune_page.refresh_models)
+        self.server_page = ServerPage(self.paths)
+        self.pages.addWidget(self.server_page)
         self.library_view.finetune_requested.connect(self.fine_tune)
         self.finetune_page.library_changed.connect(self._adapters_changed)
         self.finetune_page.chat_requested.connect(self.open_chat)
@@ -97,6 +100,7 @@ class MainWindow(QMainWindow):
             app.aboutToQuit.connect(self.chat_view.shutdown)
             app.aboutToQuit.connect(self.notebook_view.shutdown)
             app.aboutToQuit.connect(self.finetune_page.shutdown)
+            app.aboutToQuit.connect(self.server_page.shutdown)
 
         self.starter_task: BackgroundTask | None = None
         if set_up_starter:
@@ -194,6 +198,7 @@ class MainWindow(QMainWindow):
         self.chat_view.shutdown()
         self.notebook_view.shutdown()
         self.finetune_page.shutdown()
+        self.server_page.shutdown()
         self.library_view.wait_for_tasks()
         if self.starter_task is not None:
             self.starter_task.done.wait(60)

@@ -130,6 +130,6 @@ def _bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise ServerError(f"The server cannot listen on {host}:{port}: "
-                          f"{exc.strerror or exc}. Is another server using that port? Choose "
-                          "another with --port.", str(exc)) from exc
+                          f"{exc.strerror or exc}. Is another program using that port? Choose "
+                          "another port (--port).", str(exc)) from exc
     return sock
