@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 from openai import OpenAI
 
+from slmdesk.core.server.token import ServerToken
+
 pytestmark = pytest.mark.slow
 
 CHAT_MODEL = "smollm2-135m-instruct"
@@ -57,7 +59,9 @@ def served(tmp_path_factory):
     lora = write_smollm2_lora(home / "server-lora.gguf")
     imported = _slmdesk(env, "models", "import", str(lora))
     assert imported.returncode == 0, imported.stderr
-    proc = subprocess.Popen([sys.executable, "-m", "slmdesk", "serve", "--port", "0"],
+    old_token = ServerToken(home / "config" / "server-token").current()
+    proc = subprocess.Popen([sys.executable, "-m", "slmdesk", "serve", "--port", "0",
+                             "--rotate-token"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(line.strip() for line in proc.stdout),
@@ -68,6 +72,7 @@ def served(tmp_path_factory):
         time.sleep(0.1)
     url = next(line.split(" at ")[1] for line in lines if " at http" in line)
     token = next(line.split(" ", 1)[1] for line in lines if line.startswith("token: "))
+    assert token != old_token  # --rotate-token made a new one before serving
     yield {"url": url, "token": token, "env": env, "home": home}
     proc.terminate()
     try:

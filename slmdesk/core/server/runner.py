@@ -97,7 +97,9 @@ class EngineRunner:
         with self._cond:
             if self._closing:
                 raise SlmdeskError("The server is stopping.")
-            if len(self._jobs) >= self.max_waiting:
+            # A job in the deque with the engine idle is about to run: it waits for nothing.
+            busy = self._running is not None or bool(self._jobs)
+            if busy and len(self._jobs) >= self.max_waiting:
                 raise QueueFull(len(self._jobs), self._retry_after())
             self._jobs.append(job)
             self._cond.notify()

@@ -164,3 +164,31 @@ def test_bad_requests_are_refused_with_a_reason(server):
                               body={"model": "x", "tools": [{"type": "function"}],
                                     "messages": [{"role": "user", "content": "hi"}]})
     assert status == 400 and body["error"]["param"] == "tools"
+
+
+def test_the_queue_bound_counts_only_the_requests_that_wait():
+    """With no room to wait, an idle engine still takes a request; a busy one refuses it."""
+    import threading
+
+    from slmdesk.core.engine.protocol import ChatParams
+    from slmdesk.core.server.runner import EngineRunner, EngineTarget, Job, QueueFull
+
+    runner = EngineRunner(max_waiting=0, module="slmdesk.no_such_engine", start_engine=False)
+    failed = threading.Event()
+    events: list[dict] = []
+
+    def deliver(event: dict) -> None:
+        events.append(event)
+        failed.set()
+
+    try:
+        runner.submit(Job("complete", EngineTarget("/nowhere.gguf", 256), "hi", ChatParams(),
+                          deliver))
+        with pytest.raises(QueueFull) as refused:  # the first one has not finished yet
+            runner.submit(Job("complete", EngineTarget("/nowhere.gguf", 256), "hi",
+                              ChatParams(), deliver))
+        assert refused.value.retry_after >= 1
+        assert failed.wait(60)
+        assert events[0]["type"] == "error" and events[0]["status"] == 500
+    finally:
+        runner.close()
