@@ -11,7 +11,7 @@ from PySide6.QtGui import QGuiApplication
 
 from slmdesk.ui.app import MainWindow
 
-SCREENSHOT = Path("/tmp/19-shot.png")
+SCREENSHOT = Path("/tmp/server-page.png")
 
 
 @pytest.fixture
