@@ -63,23 +63,25 @@ def served(tmp_path_factory):
     proc = subprocess.Popen([sys.executable, "-m", "slmdesk", "serve", "--port", "0",
                              "--rotate-token"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    lines: list[str] = []
-    threading.Thread(target=lambda: lines.extend(line.strip() for line in proc.stdout),
-                     daemon=True).start()
-    deadline = time.monotonic() + 120
-    while not any(line.startswith("token: ") for line in lines):
-        assert time.monotonic() < deadline and proc.poll() is None, (lines, proc.poll())
-        time.sleep(0.1)
-    url = next(line.split(" at ")[1] for line in lines if " at http" in line)
-    token = next(line.split(" ", 1)[1] for line in lines if line.startswith("token: "))
-    assert token != old_token  # --rotate-token made a new one before serving
-    yield {"url": url, "token": token, "env": env, "home": home}
-    proc.terminate()
     try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        lines: list[str] = []
+        threading.Thread(target=lambda: lines.extend(line.strip() for line in proc.stdout),
+                         daemon=True).start()
+        deadline = time.monotonic() + 120
+        while not any(line.startswith("token: ") for line in lines):
+            assert time.monotonic() < deadline and proc.poll() is None, (lines, proc.poll())
+            time.sleep(0.1)
+        url = next(line.split(" at ")[1] for line in lines if " at http" in line)
+        token = next(line.split(" ", 1)[1] for line in lines if line.startswith("token: "))
+        assert token != old_token  # --rotate-token made a new one before serving
+        yield {"url": url, "token": token, "env": env, "home": home}
+    finally:  # never leave a server behind, even when the start failed
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.fixture(scope="module")
