@@ -29,10 +29,11 @@ from slmdesk.ui.finetune.page import FineTunePage
 from slmdesk.ui.library.view import LibraryView
 from slmdesk.ui.models.page import GetModelsPage
 from slmdesk.ui.notebook.view import NotebookView
+from slmdesk.ui.server.page import ServerPage
 from slmdesk.ui.tasks import BackgroundTask
 
 ICON_PATH = Path(__file__).resolve().parent.parent / "resources" / "slmdesk.svg"
-SECTIONS = ["Library", "Chat", "Notebook", "Fine-tune", "Get models"]  # in the order of the pages
+SECTIONS = ["Library", "Chat", "Notebook", "Fine-tune", "Get models", "Server"]  # in the order of the pages
 
 
 def app_icon() -> QIcon:
@@ -77,6 +78,8 @@ class MainWindow(QMainWindow):
         self.library_view.finetune_requested.connect(self.fine_tune)
         self.get_models_page = GetModelsPage(self.paths)
         self.pages.addWidget(self.get_models_page)
+        self.server_page = ServerPage(self.paths)
+        self.pages.addWidget(self.server_page)
         self.get_models_page.library_changed.connect(self._models_downloaded)
         self.finetune_page.library_changed.connect(self._adapters_changed)
         self.finetune_page.chat_requested.connect(self.open_chat)
@@ -102,6 +105,7 @@ class MainWindow(QMainWindow):
             app.aboutToQuit.connect(self.notebook_view.shutdown)
             app.aboutToQuit.connect(self.finetune_page.shutdown)
             app.aboutToQuit.connect(self.get_models_page.shutdown)
+            app.aboutToQuit.connect(self.server_page.shutdown)
 
         self.starter_task: BackgroundTask | None = None
         if set_up_starter:
@@ -205,6 +209,7 @@ class MainWindow(QMainWindow):
         self.notebook_view.shutdown()
         self.finetune_page.shutdown()
         self.get_models_page.shutdown()
+        self.server_page.shutdown()
         self.library_view.wait_for_tasks()
         if self.starter_task is not None:
             self.starter_task.done.wait(60)

@@ -38,9 +38,9 @@ def drop_files(window: MainWindow, paths: list[Path]) -> None:
     assert drop.isAccepted()
 
 
-def test_sidebar_has_the_four_sections(window):
+def test_sidebar_has_the_six_sections(window):
     texts = [window.sidebar.item(row).text() for row in range(window.sidebar.count())]
-    assert texts == ["Library", "Chat", "Notebook", "Fine-tune", "Get models"]
+    assert texts == ["Library", "Chat", "Notebook", "Fine-tune", "Get models", "Server"]
     window.show_section("Chat")
     assert window.pages.currentIndex() == 1
     window.show_section("Notebook")

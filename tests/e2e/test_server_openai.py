@@ -1,0 +1,170 @@
+"""`slmdesk serve` end to end: the real `openai` client against the running server on the real
+SmolLM2 starter, and a LoRA adapter addressed by its own model name."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from openai import OpenAI
+
+from slmdesk.core.server.token import ServerToken
+
+pytestmark = pytest.mark.slow
+
+CHAT_MODEL = "smollm2-135m-instruct"
+QUESTION = [{"role": "user", "content": "How many days are there in a week?"}]
+GREEDY = {"temperature": 0, "max_tokens": 12}
+
+
+def write_smollm2_lora(path: Path, rank: int = 4) -> Path:
+    """A random LoRA on every ffn_down of SmolLM2 135M (1536 -> 576): it changes replies."""
+    import gguf
+
+    rng = np.random.default_rng(0)
+    writer = gguf.GGUFWriter(str(path), arch="llama")
+    writer.add_string("general.type", "adapter")
+    writer.add_string("general.name", "Server test adapter")
+    writer.add_string("adapter.type", "lora")
+    writer.add_float32("adapter.lora.alpha", float(rank))
+    for block in range(30):
+        writer.add_tensor(f"blk.{block}.ffn_down.weight.lora_a",
+                          rng.normal(0, 0.5, (rank, 1536)).astype(np.float32))
+        writer.add_tensor(f"blk.{block}.ffn_down.weight.lora_b",
+                          rng.normal(0, 0.5, (576, rank)).astype(np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def _slmdesk(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "slmdesk", *args], capture_output=True,
+                          text=True, env=env, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """`slmdesk serve --port 0` on a home with the starters and an adapter for SmolLM2."""
+    home = tmp_path_factory.mktemp("server-home")
+    env = {**os.environ, "SLMDESK_HOME": str(home)}
+    lora = write_smollm2_lora(home / "server-lora.gguf")
+    imported = _slmdesk(env, "models", "import", str(lora))
+    assert imported.returncode == 0, imported.stderr
+    old_token = ServerToken(home / "config" / "server-token").current()
+    proc = subprocess.Popen([sys.executable, "-m", "slmdesk", "serve", "--port", "0",
+                             "--rotate-token"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        lines: list[str] = []
+        threading.Thread(target=lambda: lines.extend(line.strip() for line in proc.stdout),
+                         daemon=True).start()
+        deadline = time.monotonic() + 120
+        while not any(line.startswith("token: ") for line in lines):
+            assert time.monotonic() < deadline and proc.poll() is None, (lines, proc.poll())
+            time.sleep(0.1)
+        url = next(line.split(" at ")[1] for line in lines if " at http" in line)
+        token = next(line.split(" ", 1)[1] for line in lines if line.startswith("token: "))
+        assert token != old_token  # --rotate-token made a new one before serving
+        yield {"url": url, "token": token, "env": env, "home": home}
+    finally:  # never leave a server behind, even when the start failed
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def client(served):
+    return OpenAI(base_url=served["url"], api_key=served["token"], max_retries=0, timeout=300)
+
+
+def test_serve_prints_a_loopback_url_and_the_token(served):
+    assert served["url"].startswith("http://127.0.0.1:") and served["url"].endswith("/v1")
+    token_file = served["home"] / "config" / "server-token"
+    assert token_file.read_text().strip() == served["token"]
+
+
+def test_the_model_list_has_each_model_and_each_base_with_adapter(client):
+    models = {m.id: m for m in client.models.list().data}
+    assert {CHAT_MODEL, "gemma-3-270m", f"{CHAT_MODEL}+server-test-adapter"} <= set(models)
+    assert models[CHAT_MODEL].owned_by == "slmdesk"
+    assert client.models.retrieve(f"{CHAT_MODEL}+server-test-adapter").id == \
+        f"{CHAT_MODEL}+server-test-adapter"
+
+
+def test_a_streamed_chat_is_the_reply_slmdesk_chat_gives(client, served):
+    stream = client.chat.completions.create(model=CHAT_MODEL, messages=QUESTION, stream=True,
+                                            stream_options={"include_usage": True}, **GREEDY)
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    reasons = [c.choices[0].finish_reason for c in chunks if c.choices and
+               c.choices[0].finish_reason]
+    usage = chunks[-1].usage
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert len({c.id for c in chunks}) == 1
+    assert "7" in text or "seven" in text.lower(), text
+    assert reasons in (["stop"], ["length"])
+    assert 0 < usage.completion_tokens <= GREEDY["max_tokens"]
+    if reasons == ["length"]:
+        assert usage.completion_tokens == GREEDY["max_tokens"]
+
+    # The same engine, chat format and counts as the command line's chat (and the Chat page).
+    cli = _slmdesk(served["env"], "chat", CHAT_MODEL.replace(CHAT_MODEL, _model_id(served)),
+                   QUESTION[0]["content"], "--temperature", "0", "--max-tokens", "12", "--json")
+    assert cli.returncode == 0, cli.stderr
+    direct = json.loads(cli.stdout)
+    assert direct["reply"] == text
+    assert (direct["prompt_tokens"], direct["completion_tokens"]) == (
+        usage.prompt_tokens, usage.completion_tokens)
+    served["base_reply"] = text
+
+
+def _model_id(served) -> str:
+    listed = json.loads(_slmdesk(served["env"], "models", "list", "--json").stdout)
+    return str(next(m["id"] for m in listed if m["display_name"] == "SmolLM2 135M Instruct"))
+
+
+def test_a_completion_not_streamed_counts_its_tokens(client):
+    answer = client.completions.create(model=CHAT_MODEL, prompt="Monday, Tuesday, Wednesday,",
+                                       max_tokens=5, temperature=0)
+    assert answer.object == "text_completion"
+    assert answer.choices[0].finish_reason == "length"
+    assert answer.choices[0].text.strip()
+    assert answer.usage.completion_tokens == 5
+    assert answer.usage.prompt_tokens >= 6
+    assert answer.usage.total_tokens == answer.usage.prompt_tokens + 5
+
+    stopped = client.completions.create(model=CHAT_MODEL, prompt="Monday, Tuesday, Wednesday,",
+                                        max_tokens=5, temperature=0, stop=[" Thursday"])
+    assert answer.choices[0].text.startswith(stopped.choices[0].text + " Thursday")
+    assert stopped.choices[0].finish_reason == "stop"
+
+
+def test_an_adapter_is_addressed_by_its_name(client, served):
+    base = served.get("base_reply")
+    reply = client.chat.completions.create(model=f"{CHAT_MODEL}+server-test-adapter",
+                                           messages=QUESTION, **GREEDY)
+    assert reply.model == f"{CHAT_MODEL}+server-test-adapter"
+    assert reply.usage.completion_tokens > 0
+    if base is not None:
+        assert reply.choices[0].message.content != base
+    again = client.chat.completions.create(model=CHAT_MODEL, messages=QUESTION, **GREEDY)
+    if base is not None:
+        assert again.choices[0].message.content == base  # the adapter is off again
+    log = (served["home"] / "logs" / "server-requests.log").read_text().splitlines()
+    records = [json.loads(line) for line in log]
+    assert {r["model"] for r in records} >= {CHAT_MODEL, f"{CHAT_MODEL}+server-test-adapter"}
+    assert all(set(r) == {"time", "endpoint", "model", "status", "outcome", "prompt_tokens",
+                          "completion_tokens", "seconds"} for r in records)
+    assert not any("week" in line for line in log)  # never the text
