@@ -185,6 +185,8 @@ def _info(library: ModelLibrary, model: str, as_json: bool) -> int:
     info = entry.info if entry is not None else read_model_info(path)
     if as_json:
         data = _entry_json(entry) if entry else {"info": info.to_dict()}
+        data["loadable"] = info.not_loadable_reason is None
+        data["not_loadable_reason"] = info.not_loadable_reason
         print(json.dumps(data, indent=2))
         return 0
     _print_info(info, entry)
@@ -198,7 +200,11 @@ def _print_info(info: ModelInfo, entry: LibraryEntry | None) -> None:
         if entry.is_missing:
             rows.append(("Status", "the file is missing"))
     rows.append(("Path", str(entry.path if entry else info.path)))
-    if info.kind == "model":
+    not_loadable = info.not_loadable_reason
+    if not_loadable is not None:  # said first and plainly: the rows below would suggest a model
+        print(not_loadable + "\n")
+        rows.insert(0, ("Status", "not a loadable model"))
+    elif info.kind == "model":
         rows.append(("Memory", estimate_memory(info).explain()))
     width = max(len(label) for label, _ in rows)
     for label, value in rows:

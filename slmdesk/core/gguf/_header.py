@@ -72,7 +72,9 @@ class GGUFError(SlmdeskError):
     Attributes:
         path: the file that was being read.
         reason: short machine tag: 'directory', 'missing', 'unreadable', 'empty', 'not_gguf',
-            'unsupported_version', 'truncated', 'corrupt' or 'absurd_counts'.
+            'unsupported_version', 'truncated', 'corrupt' or 'absurd_counts'; the library adds
+            'not_loadable' for a readable header llama.cpp would refuse
+            (:attr:`~slmdesk.core.gguf.info.ModelInfo.not_loadable_reason`).
     """
 
     def __init__(self, path: Path, reason: str, message: str, detail: str = "") -> None:
