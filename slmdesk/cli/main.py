@@ -26,6 +26,7 @@ from slmdesk.core.gguf.info import (
 )
 from slmdesk.core.library.memory import estimate_memory
 from slmdesk.core.library.store import LibraryEntry, LibraryError, ModelLibrary
+from slmdesk.core.logs import send_library_logs_to_file
 from slmdesk.paths import app_paths
 
 
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_cli(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
+    send_library_logs_to_file(app_paths().log_dir)  # a library's warning is not ours to print
     try:
         handler = {"models": _models, "chat": _chat, "complete": _complete, "train": run_train,
                    "runs": run_train}[args.command]

@@ -9,6 +9,7 @@ are estimated from the characters, and they are marked as estimates.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -182,7 +183,8 @@ class DocumentsPage(QWidget):
             self.add_paths([Path(folder)])
 
     def add_paths(self, paths: list[Path]) -> None:
-        new = [Path(p).expanduser().resolve() for p in paths]
+        # Absolute, not resolved: a symbolic link keeps the name the person chose.
+        new = [Path(os.path.abspath(Path(p).expanduser())) for p in paths]
         self._sources += [p for p in new if p not in self._sources]
         self._read()
 
