@@ -16,6 +16,14 @@ LOG_NAME = "slmdesk.log"
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+class _LogFile(logging.FileHandler):
+    """Our handler, told apart from any a library or a test added."""
+
+
+class _NoLogFile(logging.NullHandler):
+    """Stands in for :class:`_LogFile` when the log folder cannot be written."""
+
+
 def send_library_logs_to_file(log_dir: Path) -> Path | None:
     """Send warnings and log records of every library to ``log_dir/slmdesk.log``; idempotent.
 
@@ -23,17 +31,16 @@ def send_library_logs_to_file(log_dir: Path) -> Path | None:
     dropped rather than shown, since a read-only home must not turn warnings back into clutter.
     """
     root = logging.getLogger()
-    path = log_dir / LOG_NAME
-    if any(getattr(handler, "slmdesk_log", False) for handler in root.handlers):
+    path: Path | None = log_dir / LOG_NAME
+    if any(isinstance(handler, (_LogFile, _NoLogFile)) for handler in root.handlers):
         return path
     handler: logging.Handler
     try:
         log_dir.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(path, encoding="utf-8", delay=True)
+        handler = _LogFile(log_dir / LOG_NAME, encoding="utf-8", delay=True)
     except OSError:
-        handler, path = logging.NullHandler(), None
+        handler, path = _NoLogFile(), None
     handler.setFormatter(logging.Formatter(_FORMAT))
-    handler.slmdesk_log = True  # type: ignore[attr-defined]
     root.addHandler(handler)  # the root keeps its level, WARNING: warnings and errors only
     logging.captureWarnings(True)
     return path
