@@ -27,6 +27,7 @@ from slmdesk.core.gguf._header import (
     HeaderParser,
     TensorEntry,
     read_header,
+    shown,
 )
 
 # GGUFError is raised by the header walk but caught by callers as part of this module's interface.
@@ -193,7 +194,7 @@ def read_tensor_shapes(path: str | os.PathLike[str]) -> dict[str, tuple[int, ...
 
 def _not_loadable_reason(info: ModelInfo) -> str | None:
     name, what = f'"{info.path.name}"', "adapter" if info.is_adapter else "model"
-    architecture = "".join(c if c.isprintable() else "?" for c in info.architecture[:60])
+    architecture = shown(info.architecture)
     if info.architecture == "clip":
         return (f"{name} is not a loadable model: it is the picture part (mmproj) of a model that "
                 "reads images, not a language model of its own.")
@@ -206,7 +207,7 @@ def _not_loadable_reason(info: ModelInfo) -> str | None:
         return (f"{name} is not a loadable {what}: it is {kind}, an architecture the llama.cpp in this "
                 f"SLM Desk (llama-cpp-python {LLAMA_CPP_PYTHON_VERSION}) cannot run.")
     if info.is_adapter and info.adapter_type != "lora":
-        stated = f'of type "{info.adapter_type[:60]}"' if info.adapter_type else "of no stated type"
+        stated = f'of type "{shown(info.adapter_type)}"' if info.adapter_type else "of no stated type"
         return (f"{name} is not a loadable adapter: llama.cpp uses only LoRA adapters, and this one is "
                 f"{stated} (adapter.type).")
     return None
