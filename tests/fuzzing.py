@@ -8,7 +8,8 @@ database), so a failure reported with its batch reruns the same way.
 * A normal run (``.ci/run``) is one batch per test, sized to keep all fuzz tests together within
   about a minute.
 * ``FUZZ_MINUTES=20`` turns every fuzz test into batches of :data:`LONG_BATCH` cases with seeds 0,
-  1, 2, ... until that many minutes are spent *per test* (set ``FUZZ_BATCH`` for another size).
+  1, 2, ... until its share of the 20 minutes is spent (the shares of all fuzz tests add up to
+  one, so the whole fuzz run takes about that long; set ``FUZZ_BATCH`` for another batch size).
   Each test prints its case count (``pytest -s`` shows it).
 
 A case whose input makes the code under test fail is written to ``$FUZZ_CRASH_DIR`` (default:
@@ -137,8 +138,9 @@ def keep_crasher(data: bytes, suffix: str) -> Path:
     return path
 
 
-def fuzz(cases: st.SearchStrategy[Any], check: Callable[[Any], None], *, examples: int, name: str) -> int:
-    """Run ``check`` on ``examples`` cases (seed 0), or on batches until ``FUZZ_MINUTES`` are spent.
+def fuzz(cases: st.SearchStrategy[Any], check: Callable[[Any], None], *, examples: int, name: str,
+         share: float) -> int:
+    """Run ``check`` on ``examples`` cases (seed 0), or on batches until ``share`` of ``FUZZ_MINUTES`` is spent.
 
     Returns how many cases were checked (shrinking a failure re-runs cases; they are not counted
     as a success). Health checks on slow or filtered data are off: our cases are files, big on
@@ -151,7 +153,7 @@ def fuzz(cases: st.SearchStrategy[Any], check: Callable[[Any], None], *, example
         check(case)
         count += 1
 
-    ends = time.monotonic() + FUZZ_MINUTES * 60
+    ends = time.monotonic() + FUZZ_MINUTES * 60 * share
     batch = 0
     while True:
         run = settings(max_examples=LONG_BATCH if FUZZ_MINUTES else examples, deadline=None,
