@@ -327,7 +327,10 @@ class DocumentsPage(QWidget):
         for source in self._sources:
             docs = [d for d in self.documents if belongs(Path(d.path), source)]
             skipped = [s for s in self.found.skipped if belongs(Path(s.path), source)]
-            if source.is_dir():
+            if source.is_dir() and not docs and [Path(s.path) for s in skipped] == [source]:
+                item = skipped_item(source, skipped[0].reason, source.parent)  # nothing we read in it
+                item.setText(0, source.name + "/")
+            elif source.is_dir():
                 item = QTreeWidgetItem([source.name + "/", "", "", ""])
                 for doc in docs:
                     item.addChild(document_item(doc, tokens, source))
