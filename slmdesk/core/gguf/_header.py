@@ -28,12 +28,16 @@ DEFAULT_ALIGNMENT = 32
 MAX_TENSOR_DIMS = 4
 SHORT_ARRAY_LIMIT = 16  # arrays up to this many elements are kept in ``metadata`` as lists
 MAX_KEPT_STRING_BYTES = 1 << 20  # longer strings (e.g. an embedded tokenizer.json) are summarised
+MAX_KEPT_TEXT_BYTES = 16 << 20  # all kept text together; real headers keep well under 1 MiB
+MAX_KEY_BYTES = 1024  # metadata names are like "tokenizer.ggml.tokens"
 MAX_TENSOR_NAME_BYTES = 1024  # ggml allows 63; anything this long is damage, not a name
 
 # Counts beyond these are never real, whatever the file size; below them, a count that does not fit
 # in the rest of the file most likely means the file was cut short (a truncated download).
-PLAUSIBLE_KV_COUNT = 1 << 20
-PLAUSIBLE_TENSOR_COUNT = 1 << 20
+# Real models have tens of metadata entries and a few thousand tensors; a crafted header with
+# a million entries of a few bytes each (a 20 MB file) took 90 MB and seconds to read.
+PLAUSIBLE_KV_COUNT = 1 << 16
+PLAUSIBLE_TENSOR_COUNT = 1 << 17
 PLAUSIBLE_STRING_ARRAY_LENGTH = 1 << 24  # we walk these one by one, so they bound our run time
 PLAUSIBLE_ARRAY_LENGTH = 1 << 40
 PLAUSIBLE_STRING_BYTES = 1 << 30
@@ -139,6 +143,7 @@ class HeaderParser:
         self.name = f'"{shown(path.name, 200)}"'
         self.buffer, self.buffer_start, self.pos = b"", 0, 0
         self.version = 0
+        self.kept_text = 0  # bytes of strings kept so far (MAX_KEPT_TEXT_BYTES)
 
     # -- low-level reading -------------------------------------------------------------------------
 
@@ -164,9 +169,10 @@ class HeaderParser:
         """Read one length-prefixed UTF-8 string; None (and skipped) if it is too long to keep."""
         length = self._unpack(_U64)
         self._check_fits(length, 1, PLAUSIBLE_STRING_BYTES, f"a text of {length} bytes in {what}")
-        if length > MAX_KEPT_STRING_BYTES:
+        if length > MAX_KEPT_STRING_BYTES or self.kept_text + length > MAX_KEPT_TEXT_BYTES:
             self.pos += length
             return None
+        self.kept_text += length
         self._ensure(length)
         start = self.pos - self.buffer_start
         self.pos += length
@@ -216,7 +222,7 @@ class HeaderParser:
         array_lengths: dict[str, int] = {}
         for _ in range(kv_count):
             key = self._read_string("a metadata name")
-            if key is None or key in metadata:
+            if key is None or len(key) > MAX_KEY_BYTES or key in metadata:
                 raise self._corrupt("its metadata names are garbled")
             metadata[key] = self._read_value(self._unpack(_U32), key, array_lengths, depth=0)
         alignment = metadata.get(Keys.General.ALIGNMENT, DEFAULT_ALIGNMENT)
