@@ -205,7 +205,7 @@ def _print_info(info: ModelInfo, entry: LibraryEntry | None) -> None:
     not_loadable = info.not_loadable_reason
     if not_loadable is not None:  # said first and plainly: the rows below would suggest a model
         print(not_loadable + "\n")
-        rows.insert(0, ("Status", "not a loadable model"))
+        rows = [("Status", "not a loadable model")] + [row for row in rows if row[0] != "Type"]
     elif info.kind == "model":
         rows.append(("Memory", estimate_memory(info).explain()))
     width = max(len(label) for label, _ in rows)
