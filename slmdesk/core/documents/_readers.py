@@ -194,4 +194,4 @@ def _table_row_text(row: _Row) -> str:
     time to build it) a hundred million long; the fuzz tests found it."""
     from docx.table import _Cell
 
-    return " | ".join(" ".join(_Cell(tc, row._parent).text.split()) for tc in row._tr.tc_lst)
+    return " | ".join(" ".join(_Cell(tc, row.table).text.split()) for tc in row._tr.tc_lst)
