@@ -9,7 +9,8 @@ database), so a failure reported with its batch reruns the same way.
   about a minute.
 * ``FUZZ_MINUTES=20`` turns every fuzz test into batches of :data:`LONG_BATCH` cases with seeds 0,
   1, 2, ... until its share of the 20 minutes is spent (the shares of all fuzz tests add up to
-  one, so the whole fuzz run takes about that long; set ``FUZZ_BATCH`` for another batch size).
+  one, so the whole fuzz run takes about that long; set ``FUZZ_BATCH`` for another batch size, and
+  ``FUZZ_FIRST_BATCH`` to start at another batch: the one a failure named, or where a run stopped).
   Each test prints its case count (``pytest -s`` shows it).
 
 A case whose input makes the code under test fail is written to ``$FUZZ_CRASH_DIR`` (default:
@@ -40,6 +41,7 @@ from hypothesis import strategies as st
 
 FUZZ_MINUTES = float(os.environ.get("FUZZ_MINUTES") or 0)
 LONG_BATCH = int(os.environ.get("FUZZ_BATCH") or 2000)
+FIRST_BATCH = int(os.environ.get("FUZZ_FIRST_BATCH") or 0)  # to replay a reported batch, or go on
 CRASH_DIR = Path(os.environ.get("FUZZ_CRASH_DIR") or Path(tempfile.gettempdir()) / "slmdesk-fuzz-crashers")
 
 
@@ -154,7 +156,7 @@ def fuzz(cases: st.SearchStrategy[Any], check: Callable[[Any], None], *, example
         count += 1
 
     ends = time.monotonic() + FUZZ_MINUTES * 60 * share
-    batch = 0
+    batch = FIRST_BATCH
     while True:
         run = settings(max_examples=LONG_BATCH if FUZZ_MINUTES else examples, deadline=None,
                        database=None, derandomize=False, phases=[Phase.generate, Phase.shrink],
@@ -167,7 +169,7 @@ def fuzz(cases: st.SearchStrategy[Any], check: Callable[[Any], None], *, example
         batch += 1
         if not FUZZ_MINUTES or time.monotonic() > ends:
             break
-    print(f"fuzz {name}: {count} cases in {batch} batch(es)")
+    print(f"fuzz {name}: {count} cases in batches {FIRST_BATCH} to {batch - 1}")
     return count
 
 

@@ -166,7 +166,8 @@ class HeaderParser:
         return value
 
     def _read_string(self, what: str) -> str | None:
-        """Read one length-prefixed UTF-8 string; None (and skipped) if it is too long to keep."""
+        """Read one length-prefixed UTF-8 string; None (and skipped) if it is too long to keep, or the
+        header has already kept MAX_KEPT_TEXT_BYTES of text."""
         length = self._unpack(_U64)
         self._check_fits(length, 1, PLAUSIBLE_STRING_BYTES, f"a text of {length} bytes in {what}")
         if length > MAX_KEPT_STRING_BYTES or self.kept_text + length > MAX_KEPT_TEXT_BYTES:
