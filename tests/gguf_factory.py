@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from gguf import GGUFWriter
-from gguf.constants import GGMLQuantizationType, LlamaFileType
+from gguf.constants import GGMLQuantizationType, Keys, LlamaFileType
 from gguf.quants import quantize
 
 TINY_EMBEDDING_LENGTH = 32  # one Q8_0 block per row, so quantised rows stay valid
@@ -62,10 +62,18 @@ def tiny_model_tensor_count() -> int:
     return len(_tiny_tensor_shapes())
 
 
+def _writer(path: Path, architecture: str | None) -> GGUFWriter:
+    """A writer for ``architecture``; None leaves ``general.architecture`` out (the writer always adds it)."""
+    writer = GGUFWriter(path, architecture or "llama")
+    if architecture is None:
+        del writer.kv_data[0][Keys.General.ARCHITECTURE]
+    return writer
+
+
 def write_tiny_model(
     path: Path,
     *,
-    architecture: str = "llama",
+    architecture: str | None = "llama",
     name: str | None = "Tiny Test Model",
     quantized: bool = False,
     declare_file_type: bool = True,
@@ -76,10 +84,11 @@ def write_tiny_model(
     """Write a model whose 2-D weights are Q8_0 when ``quantized``; norms always stay F32 as in real files.
 
     ``declare_file_type=False`` leaves out ``general.file_type`` so a reader must infer the quantisation
-    from the tensors.
+    from the tensors. ``architecture=None`` writes a header without ``general.architecture``, a file
+    llama.cpp cannot load.
     """
     rng = np.random.default_rng(0)
-    writer = GGUFWriter(path, architecture)
+    writer = _writer(path, architecture)
     writer.add_type("model")
     if name is not None:
         writer.add_name(name)
@@ -115,10 +124,10 @@ def write_tiny_model(
     return path
 
 
-def write_tiny_adapter(path: Path, *, architecture: str = "llama", lora_alpha: float = 16.0) -> Path:
+def write_tiny_adapter(path: Path, *, architecture: str | None = "llama", lora_alpha: float = 16.0) -> Path:
     """Write a LoRA adapter for :func:`write_tiny_model`, as llama.cpp's convert_lora_to_gguf does."""
     rng = np.random.default_rng(1)
-    writer = GGUFWriter(path, architecture)
+    writer = _writer(path, architecture)
     writer.add_type("adapter")
     writer.add_string("adapter.type", "lora")
     writer.add_float32("adapter.lora.alpha", lora_alpha)

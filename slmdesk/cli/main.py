@@ -28,6 +28,7 @@ from slmdesk.core.gguf.info import (
 )
 from slmdesk.core.library.memory import estimate_memory
 from slmdesk.core.library.store import LibraryEntry, LibraryError, ModelLibrary
+from slmdesk.core.logs import send_library_logs_to_file
 from slmdesk.paths import app_paths
 
 
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_cli(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
+    send_library_logs_to_file(app_paths().log_dir)  # a library's warning is not ours to print
     try:
         handler = {"models": _models, "chat": _chat, "complete": _complete, "train": run_train,
                    "runs": run_train, "serve": run_serve}[args.command]
@@ -191,6 +193,8 @@ def _info(library: ModelLibrary, model: str, as_json: bool) -> int:
     info = entry.info if entry is not None else read_model_info(path)
     if as_json:
         data = _entry_json(entry) if entry else {"info": info.to_dict()}
+        data["loadable"] = info.not_loadable_reason is None
+        data["not_loadable_reason"] = info.not_loadable_reason
         print(json.dumps(data, indent=2))
         return 0
     _print_info(info, entry)
@@ -204,7 +208,11 @@ def _print_info(info: ModelInfo, entry: LibraryEntry | None) -> None:
         if entry.is_missing:
             rows.append(("Status", "the file is missing"))
     rows.append(("Path", str(entry.path if entry else info.path)))
-    if info.kind == "model":
+    not_loadable = info.not_loadable_reason
+    if not_loadable is not None:  # said first and plainly: the rows below would suggest a model
+        print(not_loadable + "\n")
+        rows = [("Status", "not a loadable model")] + [row for row in rows if row[0] != "Type"]
+    elif info.kind == "model":
         rows.append(("Memory", estimate_memory(info).explain()))
     width = max(len(label) for label, _ in rows)
     for label, value in rows:

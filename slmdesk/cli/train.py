@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -146,7 +147,8 @@ def _job_from_args(args: argparse.Namespace) -> Any:
     if args.sequence_length is not None:  # keep the preset's overlap valid for short chunks
         overlap = PRESETS[args.preset]["overlap"]
         overrides["overlap"] = min(overlap, max(0, args.sequence_length // 8))
-    docs = [str(Path(doc).expanduser().resolve()) for doc in args.docs]
+    # Absolute but not resolved: a symbolic link is reported by the name the person gave.
+    docs = [os.path.abspath(Path(doc).expanduser()) for doc in args.docs]
     return job_from_preset(args.preset, entry.path, docs, base_model_id=entry.id, **overrides)
 
 
@@ -156,13 +158,34 @@ def _check_documents(job: Any) -> tuple[int, int]:
     from slmdesk.core.documents.collect import collect_documents
 
     found = collect_documents(job.documents)
-    for skipped in found.skipped:
-        print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+    for line in _document_lines(job.documents, found):
+        print(line, file=sys.stderr)
     if not found.documents:
         raise CommandError("None of the documents can be read, so there is nothing to train on.")
     print(f"Documents: {len(found.documents)} readable, {found.total_characters:,} characters",
           file=sys.stderr)
     return found.total_characters, len(found.documents)
+
+
+def _document_lines(given: list[str], found: Any) -> list[str]:
+    """A line for every path the person gave: what was read from it, then what was skipped in it."""
+    lines, reported = [], set()
+    for source in map(Path, given):
+        def within(path: Path, source: Path = source) -> bool:
+            return path == source or source in path.parents
+
+        documents = [doc for doc in found.documents if within(doc.path)]
+        if documents:
+            characters = sum(doc.characters for doc in documents)
+            count = len(documents)
+            what = "" if documents[0].path == source else f"{count} document{'s' * (count != 1)}, "
+            lines.append(f"read    {source}: {what}{characters:,} characters")
+        for index, skipped in enumerate(found.skipped):
+            if index not in reported and within(Path(skipped.path)):
+                reported.add(index)
+                lines.append(f"skipped {skipped.path}: {skipped.reason}")
+    lines += [f"skipped {s.path}: {s.reason}" for i, s in enumerate(found.skipped) if i not in reported]
+    return lines
 
 
 def _print_estimate(job: Any, characters: int, documents: int) -> None:

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from slmdesk import __version__
 from slmdesk.core.library.store import LibraryEntry, ModelLibrary
+from slmdesk.core.logs import send_library_logs_to_file
 from slmdesk.core.settings import get_setting, set_setting
 from slmdesk.paths import AppPaths, app_paths
 from slmdesk.ui.chat.view import ChatView
@@ -252,6 +253,7 @@ class MainWindow(QMainWindow):
 
 
 def run_gui(argv: list[str] | None = None) -> int:
+    send_library_logs_to_file(app_paths().log_dir)
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
     app.setApplicationName("SLM Desk")
     app.setOrganizationName("SLMDesk")

@@ -109,3 +109,40 @@ def test_first_start_sets_up_both_starter_models():
     assert instruct["display_name"] == "SmolLM2 135M Instruct" and Path(instruct["path"]).is_file()
     table = slmdesk("models", "list").stdout  # readable names and the chat/base mark
     assert "SmolLM2 135M Instruct" in table and " chat " in table and " base " in table
+
+
+def test_a_model_without_an_architecture_is_refused_and_info_says_why(no_starter, tmp_path):
+    """A valid container whose header names no architecture: llama.cpp cannot load it."""
+    nameless = write_tiny_model(tmp_path / "no-arch.gguf", architecture=None, name="No Arch")
+    refused = slmdesk("models", "import", str(nameless))
+    assert refused.returncode == 1
+    assert ('slmdesk: "no-arch.gguf" is not a loadable model: its header does not say which model '
+            "architecture it is (general.architecture is missing)") in refused.stderr
+    assert slmdesk("models", "import", str(nameless), "--link").returncode == 1
+    assert json.loads(slmdesk("models", "list", "--json").stdout) == []
+
+    info = slmdesk("models", "info", str(nameless))
+    assert info.returncode == 0, info.stderr
+    assert info.stdout.startswith('"no-arch.gguf" is not a loadable model')
+    assert "Status" in info.stdout and "not a loadable model" in info.stdout
+    assert "Memory" not in info.stdout and "base model" not in info.stdout  # nothing suggests it runs
+    info_json = json.loads(slmdesk("models", "info", str(nameless), "--json").stdout)
+    assert info_json["loadable"] is False and "general.architecture" in info_json["not_loadable_reason"]
+
+
+def test_only_architectures_llama_cpp_lists_enter_the_library(no_starter, tmp_path):
+    """An unknown architecture, and an adapter that names no base architecture, are refused too;
+    a folder scan reports them and adds only the loadable model."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    write_tiny_model(folder / "martian.gguf", architecture="martian-lm")
+    write_tiny_adapter(folder / "orphan-lora.gguf", architecture=None)
+    write_tiny_model(folder / "fine.gguf", architecture="llama")
+    scan = slmdesk("models", "scan", str(folder))
+    assert scan.returncode == 0, scan.stderr
+    assert ('"martian.gguf" is not a loadable model: it is a "martian-lm" model, an architecture '
+            "the llama.cpp in this SLM Desk") in scan.stderr
+    assert ('"orphan-lora.gguf" is not a loadable adapter: its header does not say the architecture '
+            "of the model it adapts") in scan.stderr
+    assert "1 added, 2 could not be read" in scan.stdout
+    assert [e["architecture"] for e in json.loads(slmdesk("models", "list", "--json").stdout)] == ["llama"]

@@ -139,3 +139,30 @@ def test_ctrl_c_checkpoints_and_says_how_to_resume(tmp_path, cached_training_bas
     assert runs_json()[0]["status"] == "finished"
     again = slmdesk("train", "--resume", "1")
     assert again.returncode == 1 and "only a stopped" in again.stderr
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symbolic links need privileges on Windows")
+def test_every_path_given_gets_a_line_and_library_warnings_stay_in_the_log(tmp_path, slmdesk_home):
+    """An empty folder, a dangling link and a PDF without its end marker: each named as given."""
+    from tests.document_factory import write_pdf
+
+    empty = tmp_path / "a-folder.md"
+    empty.mkdir()
+    link = tmp_path / "dangling-link.txt"
+    link.symlink_to(tmp_path / "gone.txt")
+    cut = tmp_path / "cut.pdf"
+    cut.write_bytes(write_pdf(tmp_path / "whole.pdf", [["Some text"]]).read_bytes().replace(b"%%EOF", b""))
+    job_path = tmp_path / "job.json"
+    result = slmdesk("train", "--docs", str(NOTE), str(empty), str(link), str(cut),
+                     "--save-job", str(job_path))
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert f"read    {NOTE}: {len(NOTE.read_text().strip()):,} characters" in lines
+    assert (f"skipped {empty}: This folder holds no documents we can read (0 files of other types); "
+            "SLM Desk reads txt, md, pdf, docx and html files.") in lines
+    assert f"skipped {link}: This is a link to a missing file: it points to {tmp_path / 'gone.txt'}" \
+        ", which does not exist (it may have been moved or deleted)." in lines
+    assert f"skipped {cut}: The PDF is damaged: SLM Desk could not read its structure." in lines
+    assert "EOF marker" not in result.stderr  # pypdf's own words went to the log instead
+    assert "EOF marker not found" in (slmdesk_home / "logs" / "slmdesk.log").read_text()
+    assert TrainingJob.load(job_path).documents == [str(NOTE), str(empty), str(link), str(cut)]

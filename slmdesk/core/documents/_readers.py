@@ -26,7 +26,7 @@ from slmdesk.core.documents._text import (
 
 if TYPE_CHECKING:
     from bs4.element import PageElement
-    from docx.table import _Cell, _Row
+    from docx.table import _Row
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # old .doc files, and password-protected .docx
 
@@ -104,7 +104,9 @@ def _decode_html(data: bytes) -> tuple[str, str]:
     declared = (EncodingDetector.find_declared_encoding(data, is_html=True) or "").lower()
     if declared and not any(data.startswith(bom) for bom, _ in BOMS):
         declared = "cp1252" if declared in _HTML_AS_CP1252 else declared
-        with contextlib.suppress(LookupError, UnicodeDecodeError):  # a wrong label: guess instead
+        # A wrong label (unknown, or garbled into "utf\x00-8", which decode() takes for a
+        # ValueError; the fuzz tests found it): guess instead.
+        with contextlib.suppress(LookupError, UnicodeDecodeError, ValueError):
             text = data.decode(declared)
             refuse_binary(text)
             return text, codecs.lookup(declared).name
@@ -187,10 +189,9 @@ def read_docx(data: bytes) -> Extracted:
 
 
 def _table_row_text(row: _Row) -> str:
-    cells: list[str] = []
-    previous: _Cell | None = None
-    for cell in row.cells:
-        if previous is None or cell._tc is not previous._tc:  # a merged cell repeats per column
-            cells.append(" ".join(cell.text.split()))
-        previous = cell
-    return " | ".join(cells)
+    """The row's cells as the file holds them, each once. python-docx's ``row.cells`` lists a cell
+    once per grid column it spans, and a damaged ``gridSpan="99999999"`` made that list (and the
+    time to build it) a hundred million long; the fuzz tests found it."""
+    from docx.table import _Cell
+
+    return " | ".join(" ".join(_Cell(tc, row.table).text.split()) for tc in row._tr.tc_lst)

@@ -99,6 +99,9 @@ def read_document(path: str | Path) -> Document:
     except PermissionError as exc:
         raise DocumentError("Permission denied.", str(exc)) from None
     except FileNotFoundError as exc:
+        if path.is_symlink():  # the link is there, the file it points to is not
+            raise DocumentError(f"This is a link to a missing file: it points to {os.readlink(path)}, "
+                                "which does not exist (it may have been moved or deleted).", str(exc)) from None
         raise DocumentError("The file does not exist (it may have been moved or deleted).", str(exc)) from None
     except OSError as exc:
         raise DocumentError(f"SLM Desk could not read the file: {exc.strerror or exc}.", str(exc)) from None
@@ -119,12 +122,20 @@ def collect_documents(paths: Iterable[str | Path], progress: ProgressCallback | 
 
     A folder gives its files in name order, then its subfolders, leaving out hidden ones. Files of
     kinds we do not read (pictures, spreadsheets) are ignored in folders, but a file named
-    explicitly always ends up in ``documents`` or ``skipped``. A file reached twice is read once.
+    explicitly always ends up in ``documents`` or ``skipped``, and so does a folder named
+    explicitly that holds nothing we read. A file reached twice is read once. Paths are kept as
+    given: a symbolic link is reported by its own name, never by the file it points to.
     """
     result, candidates, seen = DocumentSet(), [], set()
     for path in map(Path, paths):
         path = path.expanduser()
-        for file in _folder_files(path, result.skipped) if path.is_dir() else [path]:
+        if path.is_dir():
+            files, others = _folder_files(path, result.skipped)
+            if not files and not any(skip.path == path for skip in result.skipped):
+                result.skipped.append(SkippedFile(path, _empty_folder_reason(others)))
+        else:
+            files = [path]
+        for file in files:
             real = os.path.realpath(file)  # unlike Path.resolve, never raises on a symlink loop
             if real not in seen:
                 seen.add(real)
@@ -142,19 +153,28 @@ def collect_documents(paths: Iterable[str | Path], progress: ProgressCallback | 
     return result
 
 
-def _folder_files(folder: Path, skipped: list[SkippedFile]) -> list[Path]:
+def _empty_folder_reason(others: int) -> str:
+    kinds = "1 file of another type" if others == 1 else f"{others} files of other types"
+    return (f"This folder holds no documents we can read ({kinds}); SLM Desk reads txt, md, pdf, "
+            "docx and html files.")
+
+
+def _folder_files(folder: Path, skipped: list[SkippedFile]) -> tuple[list[Path], int]:
+    """The files we read under ``folder``, and how many others (pictures, hidden files) it holds."""
     def report(error: OSError) -> None:
         reason = ("Permission denied." if isinstance(error, PermissionError)
                   else f"SLM Desk could not open this folder: {error.strerror or error}.")
         skipped.append(SkippedFile(Path(error.filename or folder), reason, str(error)))
 
-    files = []
+    files, others = [], 0
     for root, dirs, names in os.walk(folder, onerror=report):
         dirs[:] = sorted(name for name in dirs if not name.startswith("."))
         # "~$notes.docx" is the lock file Word keeps beside an open document, not a document.
-        files += [Path(root, name) for name in sorted(names) if not name.startswith((".", "~$"))
-                  and Path(name).suffix.lower() in SUPPORTED_SUFFIXES]
-    return files
+        taken = [Path(root, name) for name in sorted(names) if not name.startswith((".", "~$"))
+                 and Path(name).suffix.lower() in SUPPORTED_SUFFIXES]
+        files += taken
+        others += len(names) - len(taken)
+    return files, others
 
 
 def _size_limit(kind: str) -> int:

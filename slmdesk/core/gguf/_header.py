@@ -28,12 +28,16 @@ DEFAULT_ALIGNMENT = 32
 MAX_TENSOR_DIMS = 4
 SHORT_ARRAY_LIMIT = 16  # arrays up to this many elements are kept in ``metadata`` as lists
 MAX_KEPT_STRING_BYTES = 1 << 20  # longer strings (e.g. an embedded tokenizer.json) are summarised
+MAX_KEPT_TEXT_BYTES = 16 << 20  # all kept text together; real headers keep well under 1 MiB
+MAX_KEY_BYTES = 1024  # metadata names are like "tokenizer.ggml.tokens"
 MAX_TENSOR_NAME_BYTES = 1024  # ggml allows 63; anything this long is damage, not a name
 
 # Counts beyond these are never real, whatever the file size; below them, a count that does not fit
 # in the rest of the file most likely means the file was cut short (a truncated download).
-PLAUSIBLE_KV_COUNT = 1 << 20
-PLAUSIBLE_TENSOR_COUNT = 1 << 20
+# Real models have tens of metadata entries and a few thousand tensors; a crafted header with
+# a million entries of a few bytes each (a 20 MB file) took 90 MB and seconds to read.
+PLAUSIBLE_KV_COUNT = 1 << 16
+PLAUSIBLE_TENSOR_COUNT = 1 << 17
 PLAUSIBLE_STRING_ARRAY_LENGTH = 1 << 24  # we walk these one by one, so they bound our run time
 PLAUSIBLE_ARRAY_LENGTH = 1 << 40
 PLAUSIBLE_STRING_BYTES = 1 << 30
@@ -72,13 +76,22 @@ class GGUFError(SlmdeskError):
     Attributes:
         path: the file that was being read.
         reason: short machine tag: 'directory', 'missing', 'unreadable', 'empty', 'not_gguf',
-            'unsupported_version', 'truncated', 'corrupt' or 'absurd_counts'.
+            'unsupported_version', 'truncated', 'corrupt' or 'absurd_counts'; the library adds
+            'not_loadable' for a readable header llama.cpp would refuse
+            (:attr:`~slmdesk.core.gguf.info.ModelInfo.not_loadable_reason`).
     """
 
     def __init__(self, path: Path, reason: str, message: str, detail: str = "") -> None:
         super().__init__(message, detail)
         self.path = path
         self.reason = reason
+
+
+def shown(text: str, limit: int = 60) -> str:
+    """A name from the file (a metadata key, a tensor name) as it may appear in a message: control
+    characters, which could garble a terminal, become "?", and a long name is cut short."""
+    text = "".join(char if char.isprintable() else "?" for char in text[:limit + 1])
+    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
 
 
 def _format_size_one_decimal(n: int) -> str:
@@ -88,7 +101,7 @@ def _format_size_one_decimal(n: int) -> str:
 
 def read_header(path: Path, read: Callable[[HeaderParser], _T]) -> _T:
     """Open ``path`` and run ``read`` on a parser over it, turning every failure into a :class:`GGUFError`."""
-    name = f'"{path.name}"'
+    name = f'"{shown(path.name, 200)}"'
     if path.is_dir():
         raise GGUFError(path, "directory", f"{name} is a folder, not a model file.")
     try:
@@ -127,9 +140,10 @@ class HeaderParser:
 
     def __init__(self, path: Path, stream: BinaryIO, file_size: int) -> None:
         self.path, self.stream, self.file_size = path, stream, file_size
-        self.name = f'"{path.name}"'
+        self.name = f'"{shown(path.name, 200)}"'
         self.buffer, self.buffer_start, self.pos = b"", 0, 0
         self.version = 0
+        self.kept_text = 0  # bytes of strings kept so far (MAX_KEPT_TEXT_BYTES)
 
     # -- low-level reading -------------------------------------------------------------------------
 
@@ -152,12 +166,14 @@ class HeaderParser:
         return value
 
     def _read_string(self, what: str) -> str | None:
-        """Read one length-prefixed UTF-8 string; None (and skipped) if it is too long to keep."""
+        """Read one length-prefixed UTF-8 string; None (and skipped) if it is too long to keep, or the
+        header has already kept MAX_KEPT_TEXT_BYTES of text."""
         length = self._unpack(_U64)
         self._check_fits(length, 1, PLAUSIBLE_STRING_BYTES, f"a text of {length} bytes in {what}")
-        if length > MAX_KEPT_STRING_BYTES:
+        if length > MAX_KEPT_STRING_BYTES or self.kept_text + length > MAX_KEPT_TEXT_BYTES:
             self.pos += length
             return None
+        self.kept_text += length
         self._ensure(length)
         start = self.pos - self.buffer_start
         self.pos += length
@@ -207,15 +223,15 @@ class HeaderParser:
         array_lengths: dict[str, int] = {}
         for _ in range(kv_count):
             key = self._read_string("a metadata name")
-            if key is None or key in metadata:
+            if key is None or len(key) > MAX_KEY_BYTES or key in metadata:
                 raise self._corrupt("its metadata names are garbled")
             metadata[key] = self._read_value(self._unpack(_U32), key, array_lengths, depth=0)
-        tensors = [self._read_tensor_info(index) for index in range(tensor_count)]
         alignment = metadata.get(Keys.General.ALIGNMENT, DEFAULT_ALIGNMENT)
         if type(alignment) is not int or alignment <= 0 or alignment & (alignment - 1):
             raise self._corrupt(f"its data alignment ({alignment!r}) is not a power of two")
+        tensors = self._read_tensor_infos(tensor_count, alignment)
         data_start = -(-self.pos // alignment) * alignment
-        self._check_tensor_layout(tensors, data_start, alignment)
+        self._check_tensors_fit(tensors, data_start)
         return metadata, array_lengths, tensors
 
     def _check_magic_and_version(self) -> None:
@@ -244,14 +260,14 @@ class HeaderParser:
         if value_type in _SCALAR_FORMATS:
             return self._unpack(_SCALAR_FORMATS[value_type])
         if value_type == GGUFValueType.STRING:
-            text = self._read_string(f'"{key}"')
+            text = self._read_string(f'"{shown(key)}"')
             return text if text is not None else UNLOADED_TEXT
         if value_type != GGUFValueType.ARRAY or depth > 2:
-            raise self._corrupt(f'the metadata entry "{key}" has an unknown kind of value ({value_type})')
+            raise self._corrupt(f'the metadata entry "{shown(key)}" has an unknown kind of value ({value_type})')
         item_type, count = self._unpack(_U32), self._unpack(_U64)
         array_lengths.setdefault(key, count)
         summary = f"[array of {count} {_VALUE_TYPE_NAMES.get(item_type, 'unknown')}]"
-        claim = f'{count} elements in the list "{key}"'
+        claim = f'{count} elements in the list "{shown(key)}"'
         if item_type == GGUFValueType.ARRAY:  # nested lists are rare; walk them to find their end
             self._check_fits(count, 12, PLAUSIBLE_KV_COUNT, claim)
             for _ in range(count):
@@ -262,12 +278,12 @@ class HeaderParser:
         elif item_type == GGUFValueType.STRING:
             item_size, plausible = 8, PLAUSIBLE_STRING_ARRAY_LENGTH  # a string is at least its length
         else:
-            raise self._corrupt(f'the list "{key}" has an unknown kind of element ({item_type})')
+            raise self._corrupt(f'the list "{shown(key)}" has an unknown kind of element ({item_type})')
         self._check_fits(count, item_size, plausible, claim)
         if count <= SHORT_ARRAY_LIMIT:
             return [self._read_value(item_type, key, array_lengths, depth + 1) for _ in range(count)]
         if item_type == GGUFValueType.STRING:
-            self._skip_strings(count, f'"{key}"')
+            self._skip_strings(count, f'"{shown(key)}"')
         else:
             self.pos += count * item_size
         return summary
@@ -278,30 +294,39 @@ class HeaderParser:
             raise self._corrupt(f"tensor {index} has a garbled name")
         n_dims = self._unpack(_U32)
         if n_dims > MAX_TENSOR_DIMS:
-            raise self._corrupt(f'tensor "{name}" claims {n_dims} dimensions (at most {MAX_TENSOR_DIMS})')
+            raise self._corrupt(f'tensor "{shown(name)}" claims {n_dims} dimensions (at most {MAX_TENSOR_DIMS})')
         dims = tuple(self._unpack(_U64) for _ in range(n_dims))
         type_id, offset = self._unpack(_U32), self._unpack(_U64)
         if type_id not in _TENSOR_TYPES:
-            raise self._corrupt(f'tensor "{name}" uses an unknown number format ({type_id}); '
+            raise self._corrupt(f'tensor "{shown(name)}" uses an unknown number format ({type_id}); '
                                 "if the file is not damaged, it needs a newer SLM Desk")
         type_name, block_size, block_bytes = _TENSOR_TYPES[type_id]
         elements = math.prod(dims)
         if any(d == 0 for d in dims) or elements >= 1 << 63 or (dims and dims[0] % block_size):
-            raise self._corrupt(f'tensor "{name}" has an impossible shape {list(dims)} for its {type_name} format')
+            raise self._corrupt(f'tensor "{shown(name)}" has an impossible shape {list(dims)} for its {type_name} format')
         return TensorEntry(name, type_name, elements, elements // block_size * block_bytes, offset, dims)
 
-    def _check_tensor_layout(self, tensors: list[TensorEntry], data_start: int, alignment: int) -> None:
-        """Tensors must sit back to back in header order, as llama.cpp requires, and inside the file."""
-        expected_offset, data_end, seen_names = 0, data_start, set()
-        for tensor in tensors:
+    def _read_tensor_infos(self, count: int, alignment: int) -> list[TensorEntry]:
+        """Tensors must sit back to back in header order, as llama.cpp requires. Each is checked as
+        it is read, so a damaged count (a million tensors from zeros) fails at the first misfit,
+        before a million entries are built."""
+        tensors: list[TensorEntry] = []
+        expected_offset, seen_names = 0, set()
+        for index in range(count):
+            tensor = self._read_tensor_info(index)
             if tensor.name in seen_names:
-                raise self._corrupt(f'the tensor "{tensor.name}" appears twice')
+                raise self._corrupt(f'the tensor "{shown(tensor.name)}" appears twice')
             seen_names.add(tensor.name)
             if tensor.offset % alignment or tensor.offset != expected_offset:
-                raise self._corrupt(f'tensor "{tensor.name}" starts at byte {tensor.offset} of the weights, '
+                raise self._corrupt(f'tensor "{shown(tensor.name)}" starts at byte {tensor.offset} of the weights, '
                                     f"but should start at byte {expected_offset}")
-            data_end = data_start + tensor.offset + tensor.nbytes
             expected_offset = tensor.offset + -(-tensor.nbytes // alignment) * alignment
+            tensors.append(tensor)
+        return tensors
+
+    def _check_tensors_fit(self, tensors: list[TensorEntry], data_start: int) -> None:
+        """The last tensor must end inside the file."""
+        data_end = data_start + tensors[-1].offset + tensors[-1].nbytes if tensors else data_start
         if data_end > self.file_size:
             have, need = _format_size_one_decimal(self.file_size), _format_size_one_decimal(data_end)
             if have == need:

@@ -27,10 +27,12 @@ from slmdesk.core.gguf._header import (
     HeaderParser,
     TensorEntry,
     read_header,
+    shown,
 )
 
 # GGUFError is raised by the header walk but caught by callers as part of this module's interface.
 from slmdesk.core.gguf._names import looks_like_chat_model, readable_model_name
+from slmdesk.core.gguf.architectures import LLAMA_CPP_PYTHON_VERSION, LOADABLE_ARCHITECTURES
 
 __all__ = ["GGUFError", "ModelInfo", "format_bytes", "format_parameter_count", "read_model_info",
            "read_tensor_shapes"]
@@ -98,6 +100,17 @@ class ModelInfo:
     @property
     def is_adapter(self) -> bool:
         return self.kind == "adapter"
+
+    @property
+    def not_loadable_reason(self) -> str | None:
+        """Why llama.cpp would refuse this file, as a sentence; None when it can load it.
+
+        A readable header is not enough: llama.cpp builds a model only for an architecture it
+        knows (:data:`~slmdesk.core.gguf.architectures.LOADABLE_ARCHITECTURES`), and attaches
+        only LoRA adapters that name their base model's architecture. The library refuses files
+        with a reason; ``slmdesk models info`` shows it.
+        """
+        return _not_loadable_reason(self)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable copy, so the library can cache headers instead of re-reading files."""
@@ -177,6 +190,27 @@ def read_tensor_shapes(path: str | os.PathLike[str]) -> dict[str, tuple[int, ...
         return {tensor.name: tensor.dims[::-1] for tensor in tensors}
 
     return read_header(Path(path), shapes)
+
+
+def _not_loadable_reason(info: ModelInfo) -> str | None:
+    name, what = f'"{info.path.name}"', "adapter" if info.is_adapter else "model"
+    architecture = shown(info.architecture)
+    if info.architecture == "clip":
+        return (f"{name} is not a loadable model: it is the picture part (mmproj) of a model that "
+                "reads images, not a language model of its own.")
+    if not info.architecture:
+        named = "the architecture of the model it adapts" if info.is_adapter else "which model architecture it is"
+        return (f"{name} is not a loadable {what}: its header does not say {named} "
+                "(general.architecture is missing), so llama.cpp cannot load it.")
+    if info.architecture not in LOADABLE_ARCHITECTURES:
+        kind = f'an adapter for "{architecture}" models' if info.is_adapter else f'a "{architecture}" model'
+        return (f"{name} is not a loadable {what}: it is {kind}, an architecture the llama.cpp in this "
+                f"SLM Desk (llama-cpp-python {LLAMA_CPP_PYTHON_VERSION}) cannot run.")
+    if info.is_adapter and info.adapter_type != "lora":
+        stated = f'of type "{shown(info.adapter_type)}"' if info.adapter_type else "of no stated type"
+        return (f"{name} is not a loadable adapter: llama.cpp uses only LoRA adapters, and this one is "
+                f"{stated} (adapter.type).")
+    return None
 
 
 def _parse_model_info(parser: HeaderParser) -> ModelInfo:

@@ -218,13 +218,17 @@ class ModelLibrary:
         """Add one GGUF file, copied into the library or linked in place.
 
         The header is validated before anything is copied, so a corrupt or foreign file leaves
-        the library untouched. An adapter goes under ``base_model_id`` when given, else under a
-        model of its architecture. Raises GGUFError for a bad file, DuplicateModelError when the
-        same content is already present, LibraryError for disk problems. With ``move`` the
-        file is moved in instead of copied (a verified download: same disk, no second copy).
+        the library untouched; so is a readable header that llama.cpp could not load (no
+        architecture, or one it does not know). An adapter goes under ``base_model_id`` when given,
+        else under a model of its architecture. Raises GGUFError for a bad or unloadable file,
+        DuplicateModelError when the same content is already present, LibraryError for disk
+        problems. With ``move`` the file is moved in instead of copied (a verified download: same
+        disk, no second copy).
         """
         source = Path(source).expanduser()
         info = read_model_info(source)
+        if (reason := info.not_loadable_reason) is not None:
+            raise GGUFError(source, "not_loadable", reason)
         source = source.resolve()
         fingerprint = file_fingerprint(source)
         existing = self.find_by_fingerprint(fingerprint)

@@ -381,3 +381,39 @@ def test_collect_accepts_string_paths_and_single_files(tmp_path):
     path = _write(tmp_path / "Notes.TXT", b"upper-case suffix")
     result = collect_documents([str(path)])
     assert [d.text for d in result.documents] == ["upper-case suffix"] and result.skipped == []
+
+
+def test_a_folder_given_that_holds_nothing_we_read_gets_a_line(tmp_path):
+    empty = tmp_path / "a-folder.md"  # a folder, whatever its name says
+    empty.mkdir()
+    pictures = tmp_path / "pictures"
+    _write(pictures / "one.png", b"\x89PNG")
+    _write(pictures / "sub" / "two.jpg", b"\xff\xd8")
+    single = tmp_path / "single"
+    _write(single / "budget.xlsx", b"PK")
+    result = collect_documents([empty, pictures, single])
+    assert result.documents == []
+    assert [(s.path, s.reason.split(";")[0]) for s in result.skipped] == [
+        (empty, "This folder holds no documents we can read (0 files of other types)"),
+        (pictures, "This folder holds no documents we can read (2 files of other types)"),
+        (single, "This folder holds no documents we can read (1 file of another type)")]
+
+
+def test_a_folder_with_documents_gets_no_extra_line(tmp_path):
+    _write(tmp_path / "notes" / "a.txt", b"some notes")
+    result = collect_documents([tmp_path / "notes"])
+    assert [d.text for d in result.documents] == ["some notes"] and result.skipped == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symbolic links need privileges on Windows")
+def test_a_dangling_link_is_reported_by_its_own_name(tmp_path):
+    link = tmp_path / "dangling-link.txt"
+    link.symlink_to(tmp_path / "gone.txt")
+    in_folder = tmp_path / "folder"
+    in_folder.mkdir()
+    (in_folder / "also-dangling.md").symlink_to("nowhere.md")  # a relative target
+    result = collect_documents([link, in_folder])
+    assert [s.path for s in result.skipped] == [link, in_folder / "also-dangling.md"]
+    assert result.skipped[0].reason == (f"This is a link to a missing file: it points to {tmp_path / 'gone.txt'}, "
+                                        "which does not exist (it may have been moved or deleted).")
+    assert result.skipped[1].reason.startswith("This is a link to a missing file: it points to nowhere.md,")

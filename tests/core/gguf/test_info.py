@@ -385,3 +385,22 @@ def test_random_header_damage_never_escapes_as_another_error(tmp_path: Path) -> 
             outcomes["error"] += 1
     assert time.perf_counter() - started < 10
     assert outcomes["error"] > 0
+
+
+def _header_with_keys(keys: list[bytes]) -> bytes:
+    """A GGUF header of one-byte metadata entries and no tensors."""
+    entries = b"".join(struct.pack("<Q", len(key)) + key + struct.pack("<IB", 0, 1) for key in keys)
+    return b"GGUF" + struct.pack("<IQQ", 3, 0, len(keys)) + entries + bytes(64)
+
+
+def test_more_metadata_entries_than_any_model_are_refused_before_they_are_built(tmp_path: Path) -> None:
+    """70,000 entries of a few bytes each: read one by one they would cost memory many times the file."""
+    path = tmp_path / "many.gguf"
+    path.write_bytes(_header_with_keys([b"k%d" % i for i in range(70_000)]))
+    _expect_error(path, "absurd_counts", "claims 70000 metadata entries, far more than any real model has")
+
+
+def test_a_metadata_name_too_long_to_be_one_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "long-key.gguf"
+    path.write_bytes(_header_with_keys([b"general.architecture", b"x" * 5000]))
+    _expect_error(path, "corrupt", "its metadata names are garbled")

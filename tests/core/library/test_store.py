@@ -205,3 +205,15 @@ def test_library_survives_reopening(tmp_path):
     assert [e.id for e in second.entries()] == [entry.id]
     assert second.get(entry.id).info == entry.info
     second.close()
+
+
+def test_a_header_llama_cpp_cannot_load_never_enters_the_library(library, tmp_path):
+    """The same core path as the window's import: refused before anything is copied."""
+    for source in (write_tiny_model(tmp_path / "no-arch.gguf", architecture=None),
+                   write_tiny_adapter(tmp_path / "no-arch-lora.gguf", architecture=None)):
+        for link in (False, True):
+            with pytest.raises(GGUFError, match="is not a loadable") as refused:
+                library.import_file(source, link=link)
+            assert refused.value.reason == "not_loadable"
+    assert library.entries() == []
+    assert not any(library.paths.models_dir.iterdir())

@@ -279,6 +279,23 @@ def test_events_split_across_reads_are_reassembled(qtbot):
     assert [e["step"] for e in seen] == [3]
 
 
+
+@pytest.mark.skipif(os.name != "posix", reason="symbolic links need privileges on Windows")
+def test_an_empty_folder_and_a_dangling_link_say_so_under_the_names_given(qtbot, tiny_window, tmp_path):
+    wizard = tiny_window.finetune_page.wizard
+    wizard.go_to(DOCUMENTS)
+    empty = tmp_path / "a-folder.md"
+    empty.mkdir()
+    link = tmp_path / "dangling-link.txt"
+    link.symlink_to(tmp_path / "gone.txt")
+    add_documents(qtbot, wizard, [empty, link, NOTE], preview=False)
+    page = wizard.documents_page
+    top = [page.tree.topLevelItem(i) for i in range(page.tree.topLevelItemCount())]
+    assert [item.text(0) for item in top] == ["a-folder.md/", "dangling-link.txt", "family_note.txt"]
+    assert top[0].text(1).startswith("Skipped: This folder holds no documents we can read (0 files of other")
+    assert top[0].childCount() == 0
+    assert top[1].text(1).startswith("Skipped: This is a link to a missing file")
+
 # --- slow: the real thing ------------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ are estimated from the characters, and they are marked as estimates.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -182,7 +183,8 @@ class DocumentsPage(QWidget):
             self.add_paths([Path(folder)])
 
     def add_paths(self, paths: list[Path]) -> None:
-        new = [Path(p).expanduser().resolve() for p in paths]
+        # Absolute, not resolved: a symbolic link keeps the name the person chose.
+        new = [Path(os.path.abspath(Path(p).expanduser())) for p in paths]
         self._sources += [p for p in new if p not in self._sources]
         self._read()
 
@@ -325,7 +327,10 @@ class DocumentsPage(QWidget):
         for source in self._sources:
             docs = [d for d in self.documents if belongs(Path(d.path), source)]
             skipped = [s for s in self.found.skipped if belongs(Path(s.path), source)]
-            if source.is_dir():
+            if source.is_dir() and not docs and [Path(s.path) for s in skipped] == [source]:
+                item = skipped_item(source, skipped[0].reason, source.parent)  # nothing we read in it
+                item.setText(0, source.name + "/")
+            elif source.is_dir():
                 item = QTreeWidgetItem([source.name + "/", "", "", ""])
                 for doc in docs:
                     item.addChild(document_item(doc, tokens, source))
