@@ -30,6 +30,7 @@ class StarterRole(enum.Enum):
 
     CHAT = "chat"
     TRAINING = "training"
+    NOTEBOOK = "notebook"
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ STARTERS: tuple[Starter, ...] = (GEMMA, SMOLLM2)  # set up in this order (ids 1,
 ROLE_ORDER: dict[StarterRole, tuple[Starter, ...]] = {
     StarterRole.CHAT: (SMOLLM2, GEMMA),
     StarterRole.TRAINING: (GEMMA, SMOLLM2),
+    StarterRole.NOTEBOOK: (GEMMA, SMOLLM2),
 }
 
 

@@ -60,7 +60,7 @@ def _label(entry: LibraryEntry) -> str:
 def default_model(library: ModelLibrary) -> int | None:
     """A base model if the library has one (the base starter first), else the first model."""
     models = [entry for entry in library.models() if not entry.is_missing]
-    starter = library.starter(StarterRole.TRAINING)  # the base starter, Gemma 3 270M
+    starter = library.starter(StarterRole.NOTEBOOK)  # the base starter, Gemma 3 270M
     if starter is not None and not starter.info.is_chat_model:
         return starter.id
     base = next((entry for entry in models if not entry.info.is_chat_model), None)

@@ -67,3 +67,14 @@ def test_a_second_start_stays_where_it_was(qtbot, first_window, slmdesk_home):
     assert again.pages.currentWidget() is again.library_view
     again.close()
     again.library.close()
+
+
+def test_the_wizard_proposes_the_measured_starter_and_the_notebook_the_base_one(first_window):
+    from slmdesk.core.library.starters import ROLE_ORDER, StarterRole
+
+    library = first_window.library
+    proposed = first_window.finetune_page.wizard.model_page.selected_model()
+    assert proposed is not None and proposed.path.name == ROLE_ORDER[StarterRole.TRAINING][0].file_name
+    notebook = first_window.notebook_view.model_picker
+    base = library.starter(StarterRole.NOTEBOOK)
+    assert not base.info.is_chat_model and notebook.currentText().startswith(base.display_name)

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 
 from slmdesk.core.gguf.info import format_bytes, format_parameter_count
 from slmdesk.core.library.memory import Verdict, available_memory_bytes
+from slmdesk.core.library.starters import StarterRole
 from slmdesk.core.library.store import LibraryEntry, ModelLibrary
 from slmdesk.core.training.base_model import is_cached
 from slmdesk.core.training.job import TrainingJob
@@ -85,7 +86,9 @@ class ModelPage(QWidget):
         if keep in self._entries:
             self.select_model(keep)
         elif self._entries and self.table.currentItem() is None:
-            self.table.setCurrentItem(self.table.topLevelItem(0))
+            proposed = self.library.starter(StarterRole.TRAINING)  # measured: see starters.py
+            if proposed is None or not self.select_model(proposed.id):
+                self.table.setCurrentItem(self.table.topLevelItem(0))
         for column in range(1, len(COLUMNS)):
             self.table.resizeColumnToContents(column)
         self.changed.emit()
