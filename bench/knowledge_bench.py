@@ -34,7 +34,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 NOTES = ROOT / "bench" / "knowledge_notes"
-HOME = Path(tempfile.gettempdir()) / "slmdesk-bench" / "knowledge-home"
+#: The bench's own SLM Desk home; SLMDESK_BENCH_HOME gives another, so that two benches at once
+#: (e.g. on two branches) share no run database.
+HOME = Path(os.environ.get("SLMDESK_BENCH_HOME")
+            or Path(tempfile.gettempdir()) / "slmdesk-bench" / "knowledge-home")
 #: Reply length for the natural questions: room for an answer of two or three sentences (the
 #: quiz's 48 tokens cut some before their fact; the chat panel allows 512).
 NATURAL_REPLY_TOKENS = 128
@@ -102,7 +105,8 @@ def complete(model: Path, adapter: Path | None, completions: list[dict]) -> list
         llm.close()
 
 
-def train(model: Path, base_id: int, note: Path, preset: str, recipe: str) -> dict:
+def train(model: Path, base_id: int, note: Path, preset: str, recipe: str,
+          dtype: str = "auto") -> dict:
     from slmdesk.core.gguf.info import read_model_info
     from slmdesk.core.training import events as ev
     from slmdesk.core.training.job import estimate_training, job_from_preset
@@ -110,7 +114,7 @@ def train(model: Path, base_id: int, note: Path, preset: str, recipe: str) -> di
     from slmdesk.core.training.runs import RunStore
     from slmdesk.paths import app_paths
 
-    overrides = {"base_model_id": base_id}
+    overrides = {"base_model_id": base_id, "dtype": dtype}
     if recipe == "raw":
         overrides.update(knowledge_augmentation=False, anchor_weight=0.0)
     job = job_from_preset(preset, model, [str(note)], **overrides)
@@ -130,11 +134,13 @@ def train(model: Path, base_id: int, note: Path, preset: str, recipe: str) -> di
     dataset = next(e for e in events if e["type"] == ev.DATASET)
     plan = next(e for e in events if e["type"] == ev.PLAN)
     metrics = last["metrics"]
+    precision = next((e for e in events if e["type"] == ev.PRECISION), {})
     info = read_model_info(model)
     lengths = [dataset["train_tokens"] // max(dataset["train_chunks"], 1)] * dataset["train_chunks"]
     estimate = estimate_training(job, info, train_chunk_lengths=lengths, cached=True)
     return {"adapter": last["adapter_path"], "seconds": round(seconds, 1),
             "estimate_seconds": round(estimate.total_seconds, 1),
+            "dtype": precision.get("dtype"), "precision": precision.get("message"),
             "steps": len(steps), "epochs": plan["epochs"], "train_tokens": plan["train_tokens"],
             "tokens_per_second": round(steps[-1]["tokens_per_second"], 1) if steps else None,
             "final_loss": steps[-1]["loss"] if steps else None,
@@ -156,6 +162,10 @@ def main() -> int:
                         help="preset/recipe pairs, recipe raw or augmented")
     parser.add_argument("--notes", default="note_1.txt,note_2.txt,note_3.txt")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "knowledge_bench.json")
+    parser.add_argument("--dtype", choices=("auto", "fp32", "bf16"), default="auto",
+                        help="force the training dtype (the quality guard of bf16)")
+    parser.add_argument("--no-base", action="store_true",
+                        help="skip asking the base model (its marks are in earlier results)")
     args = parser.parse_args()
 
     HOME.mkdir(parents=True, exist_ok=True)
@@ -172,19 +182,20 @@ def main() -> int:
         base = exc.existing
     library.close()
 
-    results: dict = {"what": __doc__.split("\n")[0], "model": model.name,
+    results: dict = {"what": __doc__.split("\n")[0], "model": model.name, "dtype": args.dtype,
                      "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
                      "notes": {}}
     for note_name in args.notes.split(","):
         note = NOTES / note_name
         wanted = questions[note_name]
         entry = results["notes"][note_name] = {"recipes": {}}
-        entry["base"] = {"chat": ask_questions(model, None, wanted["questions"]),
-                         "completion": complete(model, None, wanted["completions"])}
-        _print_row(note_name, "base", "-", entry["base"], None)
+        if not args.no_base:
+            entry["base"] = {"chat": ask_questions(model, None, wanted["questions"]),
+                             "completion": complete(model, None, wanted["completions"])}
+            _print_row(note_name, "base", "-", entry["base"], None)
         for pair in args.runs.split(","):
             preset, recipe = pair.split("/")
-            trained = train(model, base.id, note, preset, recipe)
+            trained = train(model, base.id, note, preset, recipe, args.dtype)
             adapter = Path(trained["adapter"])
             trained["chat"] = ask_questions(model, adapter, wanted["questions"])
             trained["completion"] = complete(model, adapter, wanted["completions"])
@@ -204,13 +215,15 @@ def summarise(notes: dict) -> list[dict]:
     """One row per recipe (and the base model), per note: the README's table."""
     rows = []
     for note, entry in notes.items():
-        base = entry["base"]
-        rows.append({"note": note, "recipe": "base model", "chat": _score(base["chat"]),
-                     "chat_strict": _score(base["chat"], "strict"),
-                     "completion": _score(base["completion"])})
+        base = entry.get("base")
+        if base:
+            rows.append({"note": note, "recipe": "base model", "chat": _score(base["chat"]),
+                         "chat_strict": _score(base["chat"], "strict"),
+                         "completion": _score(base["completion"])})
         for name, run in entry["recipes"].items():
             before, after = run["general_perplexity_before"], run["general_perplexity_after"]
-            rows.append({"note": note, "recipe": name, "chat": _score(run["chat"]),
+            rows.append({"note": note, "recipe": f"{name} ({run.get('dtype')})",
+                         "chat": _score(run["chat"]),
                          "chat_strict": _score(run["chat"], "strict"),
                          "completion": _score(run["completion"]),
                          "quiz": f"{run['quiz_before']} -> {run['quiz_after']}",
