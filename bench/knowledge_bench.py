@@ -141,6 +141,9 @@ def train(model: Path, base_id: int, note: Path, preset: str, recipe: str,
     return {"adapter": last["adapter_path"], "seconds": round(seconds, 1),
             "estimate_seconds": round(estimate.total_seconds, 1),
             "dtype": precision.get("dtype"), "precision": precision.get("message"),
+            "probe": {k: precision.get(k) for k in ("speedup", "fp32_gflops", "bf16_gflops",
+                                                     "probe_seconds")},
+            "split_seconds": time_split(events),
             "steps": len(steps), "epochs": plan["epochs"], "train_tokens": plan["train_tokens"],
             "tokens_per_second": round(steps[-1]["tokens_per_second"], 1) if steps else None,
             "final_loss": steps[-1]["loss"] if steps else None,
@@ -150,6 +153,27 @@ def train(model: Path, base_id: int, note: Path, preset: str, recipe: str,
             "quiz_before": _quiz_score(metrics.get("quiz_before")),
             "quiz_after": _quiz_score(metrics.get("quiz_after")),
             "quiz_after_answers": (metrics.get("quiz_after") or {}).get("answers", [])}
+
+
+def time_split(events: list[dict]) -> dict:
+    """The run's seconds in setup (reading, loading, the base pass, evaluations before), the
+    quizzes, the training steps, and finishing (evaluations after, saving, exporting)."""
+    from slmdesk.core.training import events as ev
+
+    steps = [e for e in events if e["type"] == ev.STEP]
+    quizzes = sum(e.get("seconds", 0.0) for e in events if e["type"] == ev.QUIZ
+                  and not e.get("cached"))
+    start, end = events[0]["time"], events[-1]["time"]
+    if not steps:
+        return {"quizzes": round(quizzes, 1), "total": round(end - start, 1)}
+    before_first = max(e["time"] for e in events if e["time"] < steps[0]["time"]
+                       and e["type"] != ev.STEP)
+    quiz_before = sum(e.get("seconds", 0.0) for e in events if e["type"] == ev.QUIZ
+                      and e.get("stage") == "before" and not e.get("cached"))
+    return {"setup": round(before_first - start - quiz_before, 1), "quizzes": round(quizzes, 1),
+            "steps": round(steps[-1]["time"] - before_first, 1),
+            "finishing": round(end - steps[-1]["time"] - (quizzes - quiz_before), 1),
+            "total": round(end - start, 1)}
 
 
 def _quiz_score(quiz: dict | None) -> str | None:
