@@ -6,12 +6,13 @@ AVX2-only CPU has no bf16 units at all and emulates them (slower than fp32). So 
 not guess: at start it times fp32 against ``torch.autocast("cpu", dtype=torch.bfloat16)`` on the
 model's own layer shapes (hidden x hidden, hidden x intermediate and back, for a batch of the
 run's token count), a few repetitions each, interleaved so that a busy machine slows both alike,
-and trains in the faster one. The probe also times bf16 with weights kept in bf16 (no cast per
-call), recorded for comparison.
+and trains in bf16 only where the products gain enough for whole steps to gain
+(:data:`MIN_BF16_SPEEDUP`: measured, the products are only part of a step). The probe also
+times bf16 with weights kept in bf16 (no cast per call), recorded for comparison.
 
-Under bf16 the base model's weights stay fp32 in memory and autocast runs the matrix products in
-bf16; the LoRA weights, their gradients and the optimizer state are fp32, the losses are reduced
-in fp32, and every figure shown to the user (validation and general perplexity, the base model's
+Under bf16 the base model's weights stay fp32 in memory and autocast runs the body's matrix
+products in bf16; the candidate output layer, the LoRA weights, their gradients and the
+optimizer state are fp32, the losses are reduced in fp32, and every figure shown to the user (validation and general perplexity, the base model's
 predictions the anchor keeps to) is computed in fp32 outside autocast.
 
 A job may force either dtype (``TrainingJob.dtype``); a resumed run keeps the dtype it started
@@ -34,9 +35,13 @@ from pathlib import Path
 from typing import Any, ContextManager
 
 DTYPES = ("auto", "fp32", "bf16")
-#: bf16 must be at least this much faster to be picked: below it the gain is within the
-#: probe's noise on a shared machine, and fp32 is the safer arithmetic.
-MIN_BF16_SPEEDUP = 1.1
+#: The products must run at least this much faster in bf16 for the steps to gain. Measured on
+#: a 2-core AVX-512 BF16 EPYC without AMX (knowledge bench, README "Measured"): the products
+#: ran 1.5-2.4x faster in bf16, yet a whole Balanced run's steps took 5.25 s each in bf16
+#: against 4.22 s in fp32 (0.8x): the casts, norms, attention and the fp32 output layer around
+#: the products eat the gain. The AMX Xeon's products run ~9x faster and its steps 2.3x. So
+#: only AMX-class gains pick bf16.
+MIN_BF16_SPEEDUP = 3.0
 #: The knowledge bench (bench/knowledge_bench.py --dtype bf16, README "Measured") found bf16
 #: training within one chat answer of fp32 on each note and its forgetting within 0.1x of the
 #: base ratio. Were that not so, the probe would never pick bf16 (a job could still force it).
@@ -58,8 +63,8 @@ class PrecisionChoice:
     dtype: str
     requested: str = "auto"
     reason: str = "measured"
-    speedup: float | None = None  # bf16 autocast over fp32 on the model's shapes (>1: faster)
-    speedup_bf16_weights: float | None = None  # bf16 with the weights stored in bf16
+    speedup: float | None = None  # bf16 autocast over fp32 on the layer's products (>1: faster)
+    speedup_bf16_weights: float | None = None  # the products with the weights stored in bf16
     fp32_gflops: float | None = None
     bf16_gflops: float | None = None
     probe_seconds: float = 0.0
@@ -87,19 +92,26 @@ class PrecisionChoice:
         return self.bf16_gflops if self.dtype == "bf16" else self.fp32_gflops
 
     @property
+    def step_speedup(self) -> float | None:
+        """The steps' expected bf16 speed-up from the products' (:func:`step_speedup`)."""
+        return None if self.speedup is None else step_speedup(self.speedup)
+
+    @property
     def speed_factor(self) -> float:
         """Training speed relative to fp32: what the time estimate scales by."""
-        return self.speedup if self.dtype == "bf16" and self.speedup else 1.0
+        return (self.step_speedup or 1.0) if self.dtype == "bf16" else 1.0
 
     def sentence(self) -> str:
         """One line for the window and the command line."""
-        ratio = f"{self.speedup:.1f}x" if self.speedup else "not measured"
+        ratio = (f"{self.speedup:.1f}x on the matrix products" if self.speedup
+                 else "not measured")
         if self.dtype == "bf16":
             if self.reason == "forced":
                 return f"training in bf16 (set by the job; bf16 is {ratio} here)"
             if self.reason == "resumed":
                 return "training in bf16, as the run started"
-            return f"training in bf16: {ratio} faster on this processor"
+            return (f"training in bf16: about {self.step_speedup or 1.0:.1f}x faster on this "
+                    f"processor (its matrix products {self.speedup or 1.0:.1f}x)")
         if self.reason == "unsupported":
             return "training in fp32: torch cannot run bf16 on this processor"
         if self.reason == "forced":
@@ -108,7 +120,14 @@ class PrecisionChoice:
             return "training in fp32, as the run started"
         if self.reason == "quality":
             return f"training in fp32: bf16 is {ratio} here but did not keep the answers"
-        return f"training in fp32: bf16 is {ratio} here"
+        return f"training in fp32: bf16 is only {ratio} here, too little for the steps to gain"
+
+
+def step_speedup(products: float) -> float:
+    """The whole steps' bf16 speed-up expected from the products' one: the products are only
+    part of a step. Anchored on the AMX Xeon's measurement (products 9.4x, LoRA steps 2.3x) and
+    on no gain at no gain; below :data:`MIN_BF16_SPEEDUP` the steps measured slower."""
+    return max(0.0, 1.0 + (products - 1.0) * (2.3 - 1.0) / (9.4 - 1.0))
 
 
 def decide(requested: str, speedup: float | None, *, supported: bool = True,
@@ -215,7 +234,16 @@ def training_autocast(choice: PrecisionChoice | str) -> ContextManager[Any]:
 # -- the last probe, kept for estimates --------------------------------------------------------
 
 def _machine_key() -> str:
-    return f"{platform.machine()}|{platform.processor()}|{os.cpu_count()}"
+    """The processor, so that a home folder carried to another computer is probed afresh."""
+    model = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                model = line.partition(":")[2].strip()
+                break
+    except OSError:
+        pass
+    return f"{platform.machine()}|{model}|{os.cpu_count()}"
 
 
 def save_probe(choice: PrecisionChoice, cache_dir: Path) -> None:

@@ -34,9 +34,9 @@ def test_a_forced_dtype_is_obeyed_and_still_measured(forced):
 
 
 def test_the_decision_rule():
-    assert decide("auto", 2.1) == ("bf16", "measured")
-    assert decide("auto", 1.05) == ("fp32", "measured")  # within the noise: fp32
-    assert decide("auto", 0.8) == ("fp32", "measured")
+    assert decide("auto", 9.4) == ("bf16", "measured")  # an AMX Xeon's products
+    assert decide("auto", 2.1) == ("fp32", "measured")  # AVX-512 BF16 without AMX: steps 0.8x
+    assert decide("auto", 0.8) == ("fp32", "measured")  # no bf16 units
     assert decide("auto", None, supported=False) == ("fp32", "unsupported")
     assert decide("auto", 3.0, quality_passed=False) == ("fp32", "quality")
     assert decide("bf16", 0.5) == ("bf16", "forced")
@@ -45,9 +45,10 @@ def test_the_decision_rule():
 
 
 def test_the_line_the_window_and_the_command_line_show():
-    assert (PrecisionChoice("bf16", speedup=2.1).sentence()
-            == "training in bf16: 2.1x faster on this processor")
-    assert PrecisionChoice("fp32", speedup=0.8).sentence() == "training in fp32: bf16 is 0.8x here"
+    assert (PrecisionChoice("bf16", speedup=9.4).sentence()
+            == "training in bf16: about 2.3x faster on this processor (its matrix products 9.4x)")
+    assert (PrecisionChoice("fp32", speedup=0.8).sentence() == "training in fp32: bf16 is only "
+            "0.8x on the matrix products here, too little for the steps to gain")
     assert "no" not in PrecisionChoice("fp32", reason="forced", speedup=2.0).sentence()
     assert "cannot run bf16" in PrecisionChoice("fp32", reason="unsupported").sentence()
 
@@ -67,9 +68,9 @@ def test_the_last_probe_is_kept_for_estimates(tmp_path):
     assert precision.load_probe(tmp_path) is None
     assert precision.expected_choice("auto", tmp_path) is None
     assert precision.expected_choice("bf16", tmp_path).dtype == "bf16"
-    precision.save_probe(PrecisionChoice("bf16", speedup=2.0, fp32_gflops=50.0), tmp_path)
-    assert precision.load_probe(tmp_path).speedup == 2.0
-    assert precision.expected_choice("auto", tmp_path).speed_factor == 2.0
+    precision.save_probe(PrecisionChoice("bf16", speedup=9.4, fp32_gflops=50.0), tmp_path)
+    assert precision.load_probe(tmp_path).speedup == 9.4
+    assert precision.expected_choice("auto", tmp_path).speed_factor == pytest.approx(2.3)
     assert precision.expected_choice("fp32", tmp_path).speed_factor == 1.0
     (tmp_path / precision.PROBE_FILE).write_text("{not json", encoding="utf-8")
     assert precision.load_probe(tmp_path) is None
