@@ -49,6 +49,7 @@ def main() -> int:
 
     torch.set_num_threads(physical_cores())
     model, tokenizer, _ = load_base_model(starter_path(), root=args.cache or cache_root())
+    model.requires_grad_(False)  # frozen, as under the adapter (the sliced loss needs it)
     preset = PRESETS["balanced"]
     data = build_dataset([NOTE.read_text(encoding="utf-8")], HFTokenizer(tokenizer),
                          sequence_length=preset["sequence_length"], overlap=preset["overlap"],
