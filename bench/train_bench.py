@@ -60,7 +60,9 @@ def starter_path() -> Path:
 
 
 def cache_root() -> Path:
-    return Path(tempfile.gettempdir()) / "slmdesk-bench" / "training-base"
+    """The converted starter; SLMDESK_BENCH_TRAINING_CACHE names another (e.g. a home's)."""
+    other = os.environ.get("SLMDESK_BENCH_TRAINING_CACHE")
+    return Path(other) if other else Path(tempfile.gettempdir()) / "slmdesk-bench" / "training-base"
 
 
 def rss_peak_bytes() -> int:

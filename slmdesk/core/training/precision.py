@@ -39,8 +39,9 @@ DTYPES = ("auto", "fp32", "bf16")
 #: a 2-core AVX-512 BF16 EPYC without AMX (knowledge bench, README "Measured"): the products
 #: ran 1.5-2.4x faster in bf16, yet a whole Balanced run's steps took 5.25 s each in bf16
 #: against 4.22 s in fp32 (0.8x): the casts, norms, attention and the fp32 output layer around
-#: the products eat the gain. The AMX Xeon's products run ~9x faster and its steps 2.3x. So
-#: only AMX-class gains pick bf16.
+#: the products eat the gain (interleaved 256-token text steps did gain 1.1-1.3x there: the
+#: knowledge run's short batches gain least). The AMX Xeon's products run ~9x faster and its
+#: steps 2.3x. So only AMX-class gains pick bf16.
 MIN_BF16_SPEEDUP = 3.0
 #: The knowledge bench (bench/knowledge_bench.py --dtype bf16, README "Measured") found bf16
 #: training within one chat answer of fp32 on each note and its forgetting within 0.1x of the
