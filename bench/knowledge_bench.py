@@ -47,7 +47,10 @@ sys.path.insert(0, str(ROOT))
 NOTES = ROOT / "bench" / "knowledge_notes"
 GENERAL = ROOT / "bench" / "general_questions.json"
 NATURAL = ROOT / "bench" / "natural"
-HOME = Path(tempfile.gettempdir()) / "slmdesk-bench" / "knowledge-home"
+#: The bench's own SLM Desk home; SLMDESK_BENCH_HOME gives another, so that two benches at once
+#: (e.g. on two branches) share no run database.
+HOME = Path(os.environ.get("SLMDESK_BENCH_HOME")
+            or Path(tempfile.gettempdir()) / "slmdesk-bench" / "knowledge-home")
 #: Reply length for the natural questions: room for an answer of two or three sentences (the
 #: quiz's 48 tokens cut some before their fact; the chat panel allows 512).
 NATURAL_REPLY_TOKENS = 128
@@ -153,7 +156,7 @@ def complete(model: Path, adapter: Path | None, completions: list[dict]) -> list
 
 
 def train(model: Path, base_id: int, note: Path, preset: str, recipe: str,
-          settings: dict[str, object] | None = None) -> dict:
+          settings: dict[str, object] | None = None, dtype: str = "auto") -> dict:
     from slmdesk.core.gguf.info import read_model_info
     from slmdesk.core.training import events as ev
     from slmdesk.core.training.job import estimate_training, job_from_preset
@@ -161,7 +164,7 @@ def train(model: Path, base_id: int, note: Path, preset: str, recipe: str,
     from slmdesk.core.training.runs import RunStore
     from slmdesk.paths import app_paths
 
-    overrides: dict[str, object] = {"base_model_id": base_id, **(settings or {})}
+    overrides: dict[str, object] = {"base_model_id": base_id, "dtype": dtype, **(settings or {})}
     if recipe == "raw":
         overrides.update(knowledge_augmentation=False, anchor_weight=0.0)
     job = job_from_preset(preset, model, [str(note)], **overrides)
@@ -181,11 +184,16 @@ def train(model: Path, base_id: int, note: Path, preset: str, recipe: str,
     dataset = next(e for e in events if e["type"] == ev.DATASET)
     plan = next(e for e in events if e["type"] == ev.PLAN)
     metrics = last["metrics"]
+    precision = next((e for e in events if e["type"] == ev.PRECISION), {})
     info = read_model_info(model)
     lengths = [dataset["train_tokens"] // max(dataset["train_chunks"], 1)] * dataset["train_chunks"]
     estimate = estimate_training(job, info, train_chunk_lengths=lengths, cached=True)
     return {"adapter": last["adapter_path"], "seconds": round(seconds, 1),
             "estimate_seconds": round(estimate.total_seconds, 1),
+            "dtype": precision.get("dtype"), "precision": precision.get("message"),
+            "probe": {k: precision.get(k) for k in ("speedup", "fp32_gflops", "bf16_gflops",
+                                                     "probe_seconds")},
+            "split_seconds": time_split(events),
             "steps": len(steps), "epochs": plan["epochs"], "train_tokens": plan["train_tokens"],
             "tokens_per_second": round(steps[-1]["tokens_per_second"], 1) if steps else None,
             "final_loss": steps[-1]["loss"] if steps else None,
@@ -195,6 +203,27 @@ def train(model: Path, base_id: int, note: Path, preset: str, recipe: str,
             "quiz_before": _quiz_score(metrics.get("quiz_before")),
             "quiz_after": _quiz_score(metrics.get("quiz_after")),
             "quiz_after_answers": (metrics.get("quiz_after") or {}).get("answers", [])}
+
+
+def time_split(events: list[dict]) -> dict:
+    """The run's seconds in setup (reading, loading, the base pass, evaluations before), the
+    quizzes, the training steps, and finishing (evaluations after, saving, exporting)."""
+    from slmdesk.core.training import events as ev
+
+    steps = [e for e in events if e["type"] == ev.STEP]
+    quizzes = sum(e.get("seconds", 0.0) for e in events if e["type"] == ev.QUIZ
+                  and not e.get("cached"))
+    start, end = events[0]["time"], events[-1]["time"]
+    if not steps:
+        return {"quizzes": round(quizzes, 1), "total": round(end - start, 1)}
+    before_first = max(e["time"] for e in events if e["time"] < steps[0]["time"]
+                       and e["type"] != ev.STEP)
+    quiz_before = sum(e.get("seconds", 0.0) for e in events if e["type"] == ev.QUIZ
+                      and e.get("stage") == "before" and not e.get("cached"))
+    return {"setup": round(before_first - start - quiz_before, 1), "quizzes": round(quizzes, 1),
+            "steps": round(steps[-1]["time"] - before_first, 1),
+            "finishing": round(end - steps[-1]["time"] - (quizzes - quiz_before), 1),
+            "total": round(end - start, 1)}
 
 
 def _quiz_score(quiz: dict | None) -> str | None:
@@ -213,6 +242,10 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a job setting for every run (e.g. model_questions=3)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "knowledge_bench.json")
+    parser.add_argument("--dtype", choices=("auto", "fp32", "bf16"), default="auto",
+                        help="force the training dtype (the quality guard of bf16)")
+    parser.add_argument("--no-base", action="store_true",
+                        help="skip asking the base model (its marks are in earlier results)")
     args = parser.parse_args()
     settings = dict(job_setting(text) for text in args.set)
 
@@ -234,6 +267,7 @@ def main() -> int:
     library.close()
 
     results: dict = {"what": __doc__.split("\n")[0], "model": model.name, "settings": settings,
+                     "dtype": args.dtype,
                      "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
                      "material": args.material, "notes": {}}
     results["general_base"] = ask_questions(model, None, general)
@@ -242,14 +276,15 @@ def main() -> int:
         note = folder / note_name
         wanted = questions[note_name]
         entry = results["notes"][note_name] = {"recipes": {}}
-        entry["base"] = {"chat": ask_questions(model, None, wanted["questions"]),
-                         "completion": complete(model, None, wanted.get("completions", []))}
-        if sealed:
-            entry["base"] = {key: sealed_copy(value) for key, value in entry["base"].items()}
-        _print_row(note_name, "base", "-", entry["base"], None)
+        if not args.no_base:
+            entry["base"] = {"chat": ask_questions(model, None, wanted["questions"]),
+                             "completion": complete(model, None, wanted.get("completions", []))}
+            if sealed:
+                entry["base"] = {key: sealed_copy(value) for key, value in entry["base"].items()}
+            _print_row(note_name, "base", "-", entry["base"], None)
         for pair in args.runs.split(","):
             preset, recipe = pair.split("/")
-            trained = train(model, base.id, note, preset, recipe, settings)
+            trained = train(model, base.id, note, preset, recipe, settings, args.dtype)
             adapter = Path(trained["adapter"])
             trained["chat"] = ask_questions(model, adapter, wanted["questions"])
             trained["general"] = ask_questions(model, adapter, general)
@@ -274,13 +309,15 @@ def summarise(notes: dict) -> list[dict]:
     """One row per recipe (and the base model), per note: the README's table."""
     rows = []
     for note, entry in notes.items():
-        base = entry["base"]
-        rows.append({"note": note, "recipe": "base model", "chat": _score(base["chat"]),
-                     "chat_strict": _score(base["chat"], "strict"),
-                     "completion": _score(base["completion"])})
+        base = entry.get("base")
+        if base:
+            rows.append({"note": note, "recipe": "base model", "chat": _score(base["chat"]),
+                         "chat_strict": _score(base["chat"], "strict"),
+                         "completion": _score(base["completion"])})
         for name, run in entry["recipes"].items():
             before, after = run["general_perplexity_before"], run["general_perplexity_after"]
-            rows.append({"note": note, "recipe": name, "chat": _score(run["chat"]),
+            rows.append({"note": note, "recipe": f"{name} ({run.get('dtype')})",
+                         "chat": _score(run["chat"]),
                          "chat_strict": _score(run["chat"], "strict"),
                          "completion": _score(run["completion"]),
                          "general": _score(run.get("general", [])),

@@ -9,6 +9,8 @@ after loading through /proc/self/clear_refs, so loading does not hide it) and wh
 and the share of this machine's fp32 matmul peak reached.
 
 Variants (rounds alternate them so that background load hits all alike; medians reported):
+  ours-bf16 ``ours`` with the steps under bf16 autocast (slmdesk.core.training.precision), set
+            against ``ours`` with the worker's own probe and each dtype's matmul peak
   ours      our loop as the worker runs it: the loss on the candidate vocabulary
             (slmdesk.core.training.vocabulary: the text's tokens, the base model's top tokens at
             each position, found in one full pass before training and timed apart, and 2,048
@@ -45,7 +47,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 NOTE = ROOT / "tests" / "core" / "training" / "data" / "family_note.txt"
-VARIANTS = {"ours": ("ours", "PASSIVE"), "trainer": ("trainer", None),
+VARIANTS = {"ours": ("ours", "PASSIVE"), "ours-bf16": ("ours-bf16", "PASSIVE"),
+            "trainer": ("trainer", None),
             "ours-full": ("ours-full", "PASSIVE"), "trainer-passive": ("trainer", "PASSIVE")}
 
 
@@ -57,7 +60,9 @@ def starter_path() -> Path:
 
 
 def cache_root() -> Path:
-    return Path(tempfile.gettempdir()) / "slmdesk-bench" / "training-base"
+    """The converted starter; SLMDESK_BENCH_TRAINING_CACHE names another (e.g. a home's)."""
+    other = os.environ.get("SLMDESK_BENCH_TRAINING_CACHE")
+    return Path(other) if other else Path(tempfile.gettempdir()) / "slmdesk-bench" / "training-base"
 
 
 def rss_peak_bytes() -> int:
@@ -99,6 +104,9 @@ def chunks(tokenizer, seq: int, count: int) -> list[list[int]]:
 def child(kind: str, steps: int, seq: int, threads: int) -> dict:
     import torch
 
+    dtype = "bf16" if kind.endswith("-bf16") else "fp32"
+    kind = kind.removesuffix("-bf16")
+
     from slmdesk.core.training import loop
     from slmdesk.core.training.base_model import load_base_model
     from slmdesk.core.training.job import TrainingJob
@@ -131,7 +139,8 @@ def child(kind: str, steps: int, seq: int, threads: int) -> dict:
         for ids in data:
             start = time.perf_counter()
             loop.train_step(peft_model, optimizer, scheduler,
-                            [torch.tensor([ids], dtype=torch.long)], 1.0, vocabulary=vocabulary)
+                            [torch.tensor([ids], dtype=torch.long)], 1.0, vocabulary=vocabulary,
+                            dtype=dtype)
             times.append(time.perf_counter() - start)
     else:
         from transformers import Trainer, TrainerCallback, TrainingArguments
@@ -153,7 +162,7 @@ def child(kind: str, steps: int, seq: int, threads: int) -> dict:
                 callbacks=[Clock()]).train()
     timed = times[1:]
     tokens = (seq - 1) * len(timed)
-    return {"kind": kind, "tokens_per_second": tokens / sum(timed),
+    return {"kind": kind, "dtype": dtype, "tokens_per_second": tokens / sum(timed),
             "step_seconds": [round(t, 3) for t in times],
             "training_peak_rss_bytes": rss_peak_bytes(), "loading_peak_rss_bytes": load_peak,
             "rss_after_load_bytes": rss_loaded, "base_parameters": base_params,
@@ -163,11 +172,13 @@ def child(kind: str, steps: int, seq: int, threads: int) -> dict:
             "hidden_size": peft_model.get_output_embeddings().weight.shape[1]}
 
 
-def matmul_peak(threads: int, size: int = 2048, repeats: int = 5) -> float:
+def matmul_peak(threads: int, size: int = 2048, repeats: int = 5, dtype: str = "fp32") -> float:
     import torch
 
     torch.set_num_threads(threads)
     a, b = torch.randn(size, size), torch.randn(size, size)
+    if dtype == "bf16":
+        a, b = a.bfloat16(), b.bfloat16()
     best = 0.0
     for _ in range(repeats):
         torch.matmul(a, b)
@@ -200,9 +211,9 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--seq", type=int, default=256)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--variants", default="ours,trainer,ours-full")
+    parser.add_argument("--variants", default="ours,ours-bf16,trainer,ours-full")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "train_bench.json")
-    parser.add_argument("--child", choices=("ours", "ours-full", "trainer"))
+    parser.add_argument("--child", choices=("ours", "ours-bf16", "ours-full", "trainer"))
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.child, args.steps, args.seq, args.threads)))
@@ -212,17 +223,24 @@ def main() -> int:
 
     print("Preparing the dequantized starter (cached after the first run)\u2026", file=sys.stderr)
     load_base_model(starter_path(), root=cache_root())
+    from slmdesk.core.training.precision import probe_precision
+
     variants = args.variants.split(",")
     results: dict[str, list[dict]] = {v: [] for v in variants}
-    peaks = []
+    peaks: list[float] = []
+    bf16_peaks: list[float] = []
+    probes = []
     for round_ in range(args.rounds):
         print(f"round {round_ + 1}/{args.rounds}", file=sys.stderr)
+        probes.append(probe_precision(640, 2048, args.seq).to_dict())  # the worker's probe
         peaks.append(matmul_peak(args.threads))
+        bf16_peaks.append(matmul_peak(args.threads, dtype="bf16"))
         for variant in (variants if round_ % 2 == 0 else variants[::-1]):
             results[variant].append(run_child(variant, args.steps, args.seq, args.threads))
         peaks.append(matmul_peak(args.threads))
+        bf16_peaks.append(matmul_peak(args.threads, dtype="bf16"))
 
-    peak = max(peaks)
+    peak, bf16_peak = max(peaks), max(bf16_peaks)
     summary: dict[str, dict] = {}
     for variant, runs in results.items():
         speed = statistics.median(r["tokens_per_second"] for r in runs)
@@ -239,7 +257,9 @@ def main() -> int:
             "training_rss_increase_bytes": max(r["training_peak_rss_bytes"]
                                                - r["rss_after_load_bytes"] for r in runs),
             "achieved_gflops": round(speed * flops_per_token / 1e9, 2),
-            "fraction_of_matmul_peak": round(speed * flops_per_token / peak, 3),
+            "dtype": runs[0].get("dtype", "fp32"),
+            "fraction_of_matmul_peak": round(speed * flops_per_token / (
+                bf16_peak if runs[0].get("dtype") == "bf16" else peak), 3),
             "harvest_seconds": max(r.get("harvest_seconds", 0.0) for r in runs),
             "candidate_columns": runs[0].get("candidate_columns"),
         }
@@ -254,6 +274,12 @@ def main() -> int:
         "flops_formula": "4 x base parameters (output layer at its candidate rows for ours) + 6 x LoRA parameters per trained token",
         "matmul_peak_gflops": round(peak / 1e9, 2),
         "matmul_peak_all_gflops": [round(p / 1e9, 2) for p in peaks],
+        "bf16_matmul_peak_gflops": round(bf16_peak / 1e9, 2),
+        "bf16_matmul_peak_all_gflops": [round(p / 1e9, 2) for p in bf16_peaks],
+        "probe": probes,
+        "bf16_speedup": round(summary["ours-bf16"]["tokens_per_second"]
+                              / summary["ours"]["tokens_per_second"], 2)
+        if "ours" in summary and "ours-bf16" in summary else None,
         "load_average": os.getloadavg(),
         "variants": summary,
         "speedup_vs_trainer": round(summary["ours"]["tokens_per_second"]
@@ -270,13 +296,15 @@ def main() -> int:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps({k: report[k] for k in ("matmul_peak_gflops", "speedup_vs_trainer",
+    print(json.dumps({k: report[k] for k in ("matmul_peak_gflops", "bf16_matmul_peak_gflops",
+                                             "bf16_speedup", "speedup_vs_trainer",
                                              "full_vocabulary_speedup_vs_trainer",
                                              "training_peak_rss_ratio_vs_trainer", "load_average")}),
           file=sys.stderr)
     for variant, data in summary.items():
         print(f"{variant:<16} {data['tokens_per_second']:6.1f} tok/s  "
-              f"{data['fraction_of_matmul_peak'] * 100:4.1f}% of matmul peak  training peak "
+              f"{data['fraction_of_matmul_peak'] * 100:4.1f}% of the {data['dtype']} matmul peak  "
+              "training peak "
               f"RSS {data['training_peak_rss_bytes'] / 1e9:.2f} GB (+"
               f"{data['training_rss_increase_bytes'] / 1e9:.2f} GB over the loaded model)",
               file=sys.stderr)

@@ -55,6 +55,17 @@ def test_balanced_is_the_default_preset_and_questions_can_be_left_out(tmp_path):
     assert job.knowledge_augmentation is False and job.quiz_questions == 0
 
 
+def test_the_training_dtype_can_be_forced(tmp_path):
+    job_path = tmp_path / "job.json"
+    result = slmdesk("train", "--docs", str(NOTE), "--dtype", "fp32", "--save-job", str(job_path))
+    assert result.returncode == 0, result.stderr
+    assert TrainingJob.load(job_path).dtype == "fp32"
+    refused = slmdesk("train", "--docs", str(NOTE), "--dtype", "fp16")
+    assert refused.returncode == 2 and "invalid choice: 'fp16'" in refused.stderr
+    assert slmdesk("train", "--docs", str(NOTE), "--save-job", str(job_path)).returncode == 0
+    assert TrainingJob.load(job_path).dtype == "auto"  # measured when the run starts
+
+
 def test_runs_quiz_of_a_run_without_one(tmp_path):
     assert slmdesk("runs", "list").returncode == 0
     result = slmdesk("runs", "quiz", "7")
@@ -92,6 +103,9 @@ def test_train_a_job_file_to_the_end(tmp_path, cached_training_base, starter_mod
     err = result.stderr
     assert "skipped" in err and "gone.md" in err
     assert "Preset quick: 3 steps" in err and "peak memory" in err
+    # never probed in this home: said so before, then the worker's measured choice
+    assert "Arithmetic: measured on this processor when training starts" in err
+    assert "Training in fp32" in err or "Training in bf16: " in err
     assert "step 3/3 [====================] loss" in err and "tok/s" in err
     assert "loss before" in err and "loss after" in err
     (run,) = runs_json()

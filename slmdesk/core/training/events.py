@@ -9,6 +9,8 @@ two readers never drift apart. Each event is a dict with a ``type`` and a ``time
 ``status``      stage, message: a plain sentence about what is happening (loading, converting...)
 ``dataset``     documents, tokens, chunks, train_chunks, validation_chunks, split, preview (list[str])
 ``plan``        total_steps, steps_per_epoch, epochs, train_tokens, estimate_seconds
+``precision``   dtype ("fp32" or "bf16"), requested, reason, speedup, fp32_gflops, bf16_gflops,
+                probe_seconds, message (see :mod:`slmdesk.core.training.precision`)
 ``eval``        stage ("before", "during", "after"), loss, perplexity, split ("validation" or
                 "train" when the text was too short to hold some back), tokens
 ``quiz``        stage ("before", "after"), correct, total, seconds, chat_format, answers (list of
@@ -38,6 +40,7 @@ STARTED = "started"
 STATUS = "status"
 DATASET = "dataset"
 PLAN = "plan"
+PRECISION = "precision"
 EVAL = "eval"
 STEP = "step"
 QUIZ = "quiz"

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from slmdesk.core.training.job import TrainingJob
+from slmdesk.core.training.precision import training_autocast
 from slmdesk.core.training.vocabulary import (
     HARVEST_TOP_K,
     CandidateVocabulary,
@@ -54,6 +55,15 @@ class LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
                 targets: torch.Tensor, need_grad: bool) -> torch.Tensor:
+        # Under bf16 autocast the slices' softmax must stay fp32 (and ``out=`` needs one dtype):
+        # the output layer's products run in fp32 here whatever the step's dtype.
+        with torch.autocast("cpu", enabled=False):
+            return LinearCrossEntropy._forward(ctx, hidden.float(), weight, bias, targets,
+                                               need_grad)
+
+    @staticmethod
+    def _forward(ctx: Any, hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                 targets: torch.Tensor, need_grad: bool) -> torch.Tensor:
         rows = max(1, LOGIT_SLICE_ELEMENTS // weight.shape[0])
         total = hidden.new_zeros(())
         grad = torch.empty_like(hidden) if need_grad else None
@@ -122,7 +132,8 @@ def loss_sum(model: nn.Module, input_ids: torch.Tensor,
         if padded:
             hidden = hidden[keep]
         columns, correction = vocabulary.draw()
-        logits = candidate_logits(hidden, head.weight, head.bias, columns, correction)
+        with _fp32():
+            logits = candidate_logits(hidden.float(), head.weight, head.bias, columns, correction)
         loss = nn.functional.cross_entropy(logits, vocabulary.positions(targets), reduction="sum")
         return loss, targets.numel()
     if parts is None:  # e.g. logit soft-capping: let the model compute its own logits
@@ -139,6 +150,14 @@ def loss_sum(model: nn.Module, input_ids: torch.Tensor,
     loss = LinearCrossEntropy.apply(  # type: ignore[no-untyped-call]  # torch leaves it unannotated
         hidden, head.weight, head.bias, targets, need_grad)
     return loss, targets.numel()
+
+
+def _fp32() -> Any:
+    """The candidate output layer in fp32 even under bf16 autocast: a few thousand columns cost
+    little, and logits rounded to bf16 (3 significant digits) blur the loss and, above all, the
+    anchor's divergence from the base model (measured: forgetting 1.91x against 1.55x in fp32
+    on a knowledge note with the logits in bf16)."""
+    return torch.autocast("cpu", enabled=False)
 
 
 def _model_ids(input_ids: torch.Tensor) -> torch.Tensor:
@@ -247,8 +266,9 @@ def loss_and_divergence(model: nn.Module, input_ids: torch.Tensor,
     learned = hidden[:-1].reshape(-1, hidden.shape[-1])[keep]
     anchored = hidden[-1, :window.shape[1] - 1]
     columns, correction = vocabulary.draw()
-    logits = candidate_logits(torch.cat([learned, anchored]), head.weight, head.bias, columns,
-                              correction)
+    with _fp32():
+        logits = candidate_logits(torch.cat([learned, anchored]).float(), head.weight, head.bias,
+                                  columns, correction)
     count = learned.shape[0]
     loss = nn.functional.cross_entropy(logits[:count], vocabulary.positions(targets[keep]),
                                        reduction="sum")
@@ -335,10 +355,12 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer,
                max_grad_norm: float, should_stop: Callable[[], bool] = lambda: False, *,
                vocabulary: CandidateVocabulary | None = None,
                anchor: AnchorTargets | None = None, anchor_weight: float = 0.0,
-               step: int = 0) -> tuple[float, int] | None:
+               step: int = 0, dtype: str = "fp32") -> tuple[float, int] | None:
     """One optimizer step over ``batches``; (mean loss, tokens), or None when stopped midway
     (the gradients are then dropped and the weights left as they were). With an ``anchor``, the
-    step also pulls the model's predictions on one anchor window towards the base model's."""
+    step also pulls the model's predictions on one anchor window towards the base model's.
+    ``dtype`` "bf16" runs the forward passes under bf16 autocast
+    (:mod:`slmdesk.core.training.precision`); the adapter and optimizer stay fp32."""
     targets = sum(int((batch[:, 1:] >= 0).sum()) for batch in batches)
     tokens = sum(int((batch[:, 1:] != PAD).sum()) for batch in batches)  # read, learned or not
     total = 0.0
@@ -350,11 +372,14 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer,
         # (torch leaves Tensor.backward unannotated)
         if index == anchored:
             assert vocabulary is not None and anchor is not None  # both are needed for an anchor
-            loss, _, divergence = loss_and_divergence(model, batch, vocabulary, anchor, step)
-            (loss / max(targets, 1) + anchor_weight * divergence).backward()  # type: ignore[no-untyped-call]
+            with training_autocast(dtype):
+                loss, _, divergence = loss_and_divergence(model, batch, vocabulary, anchor, step)
+                objective = loss / max(targets, 1) + anchor_weight * divergence
         else:
-            loss, _ = loss_sum(model, batch, vocabulary)
-            (loss / max(targets, 1)).backward()  # type: ignore[no-untyped-call]
+            with training_autocast(dtype):
+                loss, _ = loss_sum(model, batch, vocabulary)
+                objective = loss / max(targets, 1)
+        objective.backward()  # type: ignore[no-untyped-call]
         total += loss.item()
         if should_stop():
             optimizer.zero_grad(set_to_none=True)

@@ -79,6 +79,7 @@ class Worker(KnowledgeSteps):
         self.metrics: dict[str, Any] = {}
         self.written: list[Any] = []  # questions the model wrote itself (optional)
         self.candidates: list[int] | None = None  # the loss's fixed columns, kept in checkpoints
+        self.precision: Any = None  # the steps' PrecisionChoice, kept in checkpoints
 
     # -- stop requests -----------------------------------------------------------------------
 
@@ -155,7 +156,8 @@ class Worker(KnowledgeSteps):
         quiz = load_or_make_quiz(self.run_dir, documents and [d.text for d in documents.documents],
                                  job.quiz_questions, seed=job.seed)
         if quiz and "quiz_before" not in self.metrics:
-            self._quiz(job, quiz, "before")
+            self._quiz(job, quiz, "before",
+                       texts=None if documents is None else [d.text for d in documents.documents])
         if documents is not None and job.model_questions and job.knowledge_augmentation:
             self.written = self._written_questions(job, [d.text for d in documents.documents])
         self._status("loading", "Loading the training libraries")
@@ -165,7 +167,11 @@ class Worker(KnowledgeSteps):
         from slmdesk.core.training.base_model import load_base_model
 
         threads = job.resolved_threads
-        torch.set_num_threads(threads)
+        torch.set_num_threads(threads)  # oneDNN's products run on these (OpenMP) threads
+        try:  # eager training never forks inter-op tasks: a pool per core would only idle
+            torch.set_num_interop_threads(1)
+        except RuntimeError:  # already started (only when torch was used before in-process)
+            pass
         base_path = Path(job.base_model_path).expanduser()
         if not base_path.is_file():
             raise _Failure(f"The base model file {base_path} is missing.")
@@ -177,6 +183,7 @@ class Worker(KnowledgeSteps):
         self.events.emit(ev.PLAN, total_steps=plan.total_steps, steps_per_epoch=plan.steps_per_epoch,
                          epochs=plan.epochs, train_tokens=plan.train_tokens, threads=threads)
 
+        precision = self._precision(job, model, checkpoint)
         model = loop.add_lora(model, job)
         model.train()
         optimizer, scheduler = loop.make_optimizer(model, job, plan.total_steps)
@@ -207,7 +214,8 @@ class Worker(KnowledgeSteps):
                                          job.batch_size, job.batch_size * job.sequence_length)
             result = loop.train_step(model, optimizer, scheduler, batches, job.max_grad_norm,
                                      self.stop_requested.is_set, vocabulary=vocabulary,
-                                     anchor=anchor, anchor_weight=job.anchor_weight, step=step)
+                                     anchor=anchor, anchor_weight=job.anchor_weight, step=step,
+                                     dtype=precision.dtype)
             if result is None:
                 return self._checkpoint_and_cancel(loop, model, optimizer, scheduler, step, rng,
                                                    saved_step)
@@ -241,6 +249,31 @@ class Worker(KnowledgeSteps):
         self._eval(model, validation, job, "after", split)
         self._eval_general(model, general, "after")
         return self._finish(job, model, base_path, dataset)
+
+    def _precision(self, job: TrainingJob, model: Any, checkpoint: Any) -> Any:
+        """The dtype of the steps: kept from the checkpoint on resume (a run must end as it
+        would have without stopping), else measured now (see slmdesk.core.training.precision)."""
+        from slmdesk.core.training.precision import (
+            PrecisionChoice,
+            model_shapes,
+            probe_precision,
+            save_probe,
+        )
+        from slmdesk.paths import app_paths
+
+        kept = PrecisionChoice.from_dict(checkpoint.state.get("precision")) if checkpoint else None
+        if kept is not None:
+            choice = PrecisionChoice(**{**kept.to_dict(), "reason": "resumed"})
+        else:
+            self._status("preparing", "Measuring which arithmetic is faster on this processor")
+            hidden, intermediate = model_shapes(model)
+            choice = probe_precision(hidden, intermediate, job.batch_size * job.sequence_length,
+                                     requested=job.dtype)
+            save_probe(choice, app_paths().cache_dir)
+        self.precision = choice
+        self.metrics["precision"] = choice.to_dict()
+        self.events.emit(ev.PRECISION, **choice.to_dict(), message=choice.sentence())
+        return choice
 
     def _read_documents(self, job: TrainingJob) -> Any:
         """Read the documents before the slow model load, so a bad set fails at once."""
@@ -309,6 +342,8 @@ class Worker(KnowledgeSteps):
         state: dict[str, Any] = {"metrics": self.metrics}
         if self.candidates is not None:
             state["candidates"] = self.candidates
+        if self.precision is not None:
+            state["precision"] = self.precision.to_dict()
         path = loop.save_checkpoint(self.run_dir, step, model, optimizer, scheduler, rng, state)
         self.events.emit(ev.CHECKPOINT, step=step, path=str(path))
         if self.store is not None and self.run_id is not None:
@@ -416,6 +451,11 @@ def main(argv: list[str] | None = None) -> int:
     # one (measured: 5x slower with one other busy process on 2 cores); sleeping waiters cost
     # little when idle. Must be set before torch starts its OpenMP runtime.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # One OpenMP thread per physical core for torch and oneDNN from the start (the job's own
+    # count is set once it is read); OpenMP's default counts hyper-threads.
+    from slmdesk.core.training.job import physical_cores
+
+    os.environ.setdefault("OMP_NUM_THREADS", str(physical_cores()))
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")

@@ -37,29 +37,30 @@ class KnowledgeSteps:
         (the adapter is switched off: on resume it already holds trained weights). The base
         model's likely tokens are harvested on the documents' own text; the generated examples
         restate it, so their tokens alone are added."""
+        from slmdesk.core.training.base_pass import base_predictions
         from slmdesk.core.training.dataset import TEXT
         from slmdesk.core.training.vocabulary import CandidateVocabulary
 
         if not job.candidate_vocabulary or loop.output_layer_rows(model) is None:
             return None, None
         vocabulary = CandidateVocabulary(loop.output_layer_rows(model))
-        anchor = None
+        resumed = checkpoint is not None and bool(checkpoint.state.get("candidates"))
+        windows = (general_text_chunks(tokenizer, ANCHOR_WINDOW_TOKENS, GENERAL_ANCHOR)
+                   if job.anchor_weight > 0 else [])
+        texts = [] if resumed else [c.tokens for c in dataset.train if c.kind == TEXT]
         with model.disable_adapter():
-            if checkpoint is not None and checkpoint.state.get("candidates"):
+            if resumed:
                 vocabulary.add(checkpoint.state["candidates"])
             else:
-                self._status("preparing", "Finding the words that the training will weigh")
                 for chunk in dataset.train:
                     vocabulary.add(chunk.tokens)
-                loop.harvest_candidates(model, [c.tokens for c in dataset.train if c.kind == TEXT],
-                                        vocabulary)
-            if job.anchor_weight > 0:
-                self._status("preparing", "Noting how the base model writes general text")
-                windows = general_text_chunks(tokenizer, ANCHOR_WINDOW_TOKENS, GENERAL_ANCHOR)
-                anchor = loop.anchor_targets(model, windows)
-                if anchor is not None:
-                    for ids in anchor.top_ids:
-                        vocabulary.add(ids)
+            if texts or windows:
+                self._status("preparing", "Finding the words that the training will weigh, and "
+                             "how the base model writes general text")
+                # one full-vocabulary pass for both (slmdesk.core.training.base_pass)
+                anchor = base_predictions(model, texts, windows, vocabulary)
+            else:
+                anchor = None
         self.candidates = vocabulary.state()
         return vocabulary, anchor
 
@@ -87,12 +88,27 @@ class KnowledgeSteps:
                          "rule-made questions are used.")
             return []
 
-    def _quiz(self, job: TrainingJob, items: list[Any], stage: str, adapter: Path | None = None) -> None:
+    def _quiz(self, job: TrainingJob, items: list[Any], stage: str, adapter: Path | None = None,
+              texts: list[str] | None = None) -> None:
         """Ask the quiz in chat through the engine; a quiz that cannot run is reported and
-        skipped, never a reason to lose the training."""
+        skipped, never a reason to lose the training. The base model's answers are kept per
+        (model, documents, quiz) (:mod:`slmdesk.core.training.quiz_cache`): a re-run reads them."""
         from slmdesk.core.engine.client import EngineCrashed, EngineError
+        from slmdesk.core.training import quiz_cache
         from slmdesk.core.training.quiz_run import ask_quiz
+        from slmdesk.paths import app_paths
 
+        key = None
+        if stage == "before" and texts is not None:
+            key = quiz_cache.quiz_key(Path(job.base_model_path).expanduser(),
+                                      quiz_cache.documents_hash(texts), items)
+            cached = quiz_cache.load_cached(app_paths().cache_dir, key)
+            if cached is not None and cached.total == len(items):
+                self._status("quiz", "The base model's answers to this quiz are kept from an "
+                             "earlier run on the same documents")
+                self.metrics["quiz_before"] = cached.to_dict()
+                self.events.emit(ev.QUIZ, **cached.to_dict(), cached=True)
+                return
         who = "the base model" if stage == "before" else "the adapted model"
         self._status("quiz", f"Asking {who} {len(items)} questions about the documents")
         try:
@@ -103,7 +119,9 @@ class KnowledgeSteps:
             self._status("quiz", f"The quiz could not be asked ({exc}); training goes on.")
             return
         self.metrics[f"quiz_{stage}"] = result.to_dict()
-        self.events.emit(ev.QUIZ, **result.to_dict())
+        self.events.emit(ev.QUIZ, **result.to_dict(), cached=False)
+        if key is not None and result.total == len(items):  # a stopped quiz is not kept
+            quiz_cache.store(app_paths().cache_dir, key, result)
 
     def _eval_general(self, model: Any, chunks: list[list[int]], stage: str) -> None:
         """Perplexity on a general text unrelated to the documents: how much the model's

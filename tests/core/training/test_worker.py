@@ -79,10 +79,16 @@ def test_run_reports_progress_and_puts_the_adapter_in_the_library(cached_trainin
                                                                   starter_model_path):
     # Chunks long enough for the questions and answers (a shorter one leaves them out).
     run, base = new_run(starter_model_path, quiz_questions=2, sequence_length=128, overlap=8,
-                        validation_fraction=0.3)
+                        validation_fraction=0.3, dtype="fp32")
     events = drive(run.run_dir)
     kinds = [e["type"] for e in events]
     assert kinds[0] == ev.STARTED and kinds[-1] == ev.FINISHED, events[-1]
+    # The forced dtype is obeyed, and the probe's figures still say what bf16 would do here.
+    (precision,) = of_type(events, ev.PRECISION)
+    assert (precision["dtype"], precision["reason"], precision["requested"]) == ("fp32", "forced",
+                                                                                 "fp32")
+    assert precision["fp32_gflops"] > 0 and precision["message"].startswith("training in fp32")
+    assert kinds.index(ev.PRECISION) < kinds.index(ev.STEP)
     dataset = of_type(events, ev.DATASET)[0]
     assert dataset["documents"] == 1 and dataset["split"] == "none"  # 2 text chunks: all trained
     assert dataset["preview"][0].startswith("<bos>Notes on the Lindqvist family")
@@ -125,19 +131,36 @@ def test_run_reports_progress_and_puts_the_adapter_in_the_library(cached_trainin
     assert not list(run.run_dir.rglob("*.partial"))
     stored = get_run(run.id)
     assert stored.status == "finished" and stored.adapter_model_id == adapter.id
-    assert stored.metrics["step"] == 4
+    assert stored.metrics["step"] == 4 and stored.metrics["precision"]["dtype"] == "fp32"
     # events.jsonl holds the same events the parent read
     assert [e["type"] for e in ev.read_events(run.run_dir)] == kinds
+    assert quizzes[0]["cached"] is False
+
+    # A second run on the same model, documents and quiz reads the base model's answers.
+    again, _ = new_run(starter_model_path, quiz_questions=2, sequence_length=128, overlap=8,
+                       validation_fraction=0.3, dtype="fp32")
+
+    def stop_after_the_quiz(runner, event):
+        if event["type"] == ev.QUIZ:
+            runner.cancel()
+
+    second = drive(again.run_dir, on_event=stop_after_the_quiz)
+    (cached,) = of_type(second, ev.QUIZ)
+    assert cached["cached"] is True and cached["stage"] == "before"
+    assert [a["reply"] for a in cached["answers"]] == [a["reply"] for a in quizzes[0]["answers"]]
+    assert "kept from an earlier run" in " ".join(e["message"] for e in of_type(second, ev.STATUS))
 
 
 @pytest.mark.slow
 def test_cancel_then_resume_ends_where_an_uninterrupted_run_ends(cached_training_base,
                                                                  starter_model_path):
-    straight, _ = new_run(starter_model_path, checkpoint_every=0)
+    # bf16 forced (fp32 where torch cannot run it): the resumed half must keep it even when the
+    # job file now says otherwise, or its losses would not match the straight run's.
+    straight, _ = new_run(starter_model_path, checkpoint_every=0, dtype="bf16")
     reference = drive(straight.run_dir)
     assert reference[-1]["type"] == ev.FINISHED
 
-    run, _ = new_run(starter_model_path, checkpoint_every=0)
+    run, _ = new_run(starter_model_path, checkpoint_every=0, dtype="bf16")
 
     def cancel_after_step_1(runner, event):
         if event["type"] == ev.STEP and event["step"] == 1:
@@ -150,8 +173,18 @@ def test_cancel_then_resume_ends_where_an_uninterrupted_run_ends(cached_training
     assert latest_checkpoint(run.run_dir).step == stopped_at
     assert get_run(run.id).status == "cancelled"
 
+    from slmdesk.core.training.job import JOB_FILE, TrainingJob
+
+    (started,) = of_type(first, ev.PRECISION)
+    assert started["reason"] in ("forced", "unsupported")
+    job_file = run.run_dir / JOB_FILE
+    changed = TrainingJob.load(job_file)
+    changed.dtype = "fp32" if started["dtype"] == "bf16" else "bf16"
+    changed.save(job_file)
     second = drive(run.run_dir, resume=True)
     assert second[-1]["type"] == ev.FINISHED, second[-1]
+    (kept,) = of_type(second, ev.PRECISION)
+    assert (kept["dtype"], kept["reason"]) == (started["dtype"], "resumed")
     assert [s["step"] for s in of_type(second, ev.STEP)] == list(range(stopped_at + 1, 5))
     assert not of_type(second, ev.DATASET)[0]["skipped"]
 

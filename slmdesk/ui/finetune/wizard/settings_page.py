@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
+    QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QFrame,
@@ -33,6 +34,7 @@ from slmdesk.core.training.job import (
 from slmdesk.core.training.model_questions import (
     DEFAULT_PER_PASSAGE as MODEL_QUESTIONS_PER_PASSAGE,
 )
+from slmdesk.core.training.precision import PrecisionChoice
 from slmdesk.ui.finetune.wizard.common import VERDICT_COLOURS
 from slmdesk.ui.widgets.labels import heading, hint
 
@@ -111,6 +113,14 @@ class SettingsPage(QWidget):
         self.sequence_length = QSpinBox(minimum=32, maximum=4096, singleStep=32)
         self.sequence_length.setToolTip("Tokens per training chunk. Shorter needs less memory; "
                                         "longer keeps more context together.")
+        self.dtype = QComboBox()
+        for label, value in (("Automatic (measured on this computer)", "auto"),
+                             ("fp32 (always)", "fp32"), ("bf16 (always)", "bf16")):
+            self.dtype.addItem(label, value)
+        self.dtype.setToolTip("The arithmetic of the training steps. Automatic measures both "
+                              "when training starts and takes bf16 only where this processor "
+                              "runs it faster.")
+        self.dtype.currentIndexChanged.connect(self._edited)
         for box in (self.rank, self.epochs, self.sequence_length):
             box.valueChanged.connect(self._edited)
         self.learning_rate.valueChanged.connect(self._edited)
@@ -121,6 +131,7 @@ class SettingsPage(QWidget):
         form.addRow("Learning rate", self.learning_rate)
         form.addRow("Passes over the text (epochs)", self.epochs)
         form.addRow("Sequence length (tokens)", self.sequence_length)
+        form.addRow("Arithmetic", self.dtype)
         self.advanced.hide()
 
         self.estimate_label = QLabel()
@@ -163,6 +174,7 @@ class SettingsPage(QWidget):
         self.knowledge_check.setChecked(True)
         self.model_questions_check.setChecked(False)
         self.name_edit.clear()
+        self.dtype.setCurrentIndex(0)
 
     def set_model_questions_offer(self, seconds: float | None) -> None:
         """Offer the model-written questions (an instruction-tuned model: its chat template)
@@ -187,7 +199,8 @@ class SettingsPage(QWidget):
                          model_questions=(MODEL_QUESTIONS_PER_PASSAGE
                                           if self.model_questions_check.isChecked()
                                           and self.model_questions_check.isVisibleTo(self) else 0),
-                         overlap=min(PRESETS[self.preset]["overlap"], sequence_length // 8))
+                         overlap=min(PRESETS[self.preset]["overlap"], sequence_length // 8),
+                         dtype=self.dtype.currentData() or "auto")
         if self.epochs.value() != PRESETS[self.preset]["epochs"]:
             overrides["min_train_tokens"] = None  # passes chosen by hand are taken as given
         if self.name_edit.text().strip():
@@ -221,7 +234,7 @@ class SettingsPage(QWidget):
 
     def show_estimate(self, estimate: TrainingEstimate | None, memory_text: str,
                       verdict: Verdict | None, exact_tokens: bool, *, examples: int = 0,
-                      quiz_questions: int = 0) -> None:
+                      quiz_questions: int = 0, precision: PrecisionChoice | None = None) -> None:
         """Time and memory of the job; ``examples`` questions and answers are in its tokens,
         and ``quiz_questions`` are asked in chat before and after (not in the time)."""
         if estimate is None:
@@ -241,7 +254,19 @@ class SettingsPage(QWidget):
             f"{plan.total_steps} steps, {plan.train_tokens:,} tokens in all "
             f"({plan.epochs:.1f} passes over the text; tokens {basis}), at about "
             f"{estimate.tokens_per_second:.0f} tokens per second."
-            f"{quiz}<br><span style='color:{colour}'>{memory_text}</span>"
+            f"{quiz}<br>{precision_line(precision)}"
+            f"<br><span style='color:{colour}'>{memory_text}</span>"
             f"<br><span style='color:#5f6368'>The adapter has "
             f"{estimate.trainable_parameters / 1e6:.1f} million trainable numbers. You can keep "
             "using the app while it trains, pause it, and resume later.</span>")
+
+
+def precision_line(precision: PrecisionChoice | None) -> str:
+    """What the steps will be computed in, as the last measurement on this computer said."""
+    if precision is None:
+        return ("Training measures at its start whether bf16 or fp32 arithmetic is faster on "
+                "this processor, and uses the faster.")
+    sentence = precision.sentence()
+    if precision.reason in ("measured", "quality", "unsupported"):
+        return sentence[0].upper() + sentence[1:] + " (measured on an earlier run)."
+    return sentence[0].upper() + sentence[1:] + "."

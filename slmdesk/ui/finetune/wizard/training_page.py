@@ -96,6 +96,9 @@ class TrainingPage(QWidget):
             (_, self.validation_value) = boxes
         self.dataset_label = hint()
         #: The quiz: what it is asking now, or how the model did.
+        #: The arithmetic the steps run in, as the worker measured it ("training in bf16: ...").
+        self.precision_label = hint()
+        self.precision_label.hide()
         self.quiz_label = hint()
         self.quiz_label.setStyleSheet("color: #3c4043;")
         self.quiz_scores: dict[str, str] = {}
@@ -123,6 +126,7 @@ class TrainingPage(QWidget):
         layout.addWidget(self.progress_bar)
         layout.addLayout(stats)
         layout.addWidget(self.dataset_label)
+        layout.addWidget(self.precision_label)
         layout.addWidget(self.quiz_label)
         layout.addWidget(self.notice)
         layout.addWidget(self.chart, 1)
@@ -154,6 +158,8 @@ class TrainingPage(QWidget):
                     self._on_dataset(event)
                 elif event["type"] == ev.QUIZ:
                     self._on_quiz(event)
+                elif event["type"] == ev.PRECISION:
+                    self._on_precision(event)
             step, total = run.metrics.get("step", 0), run.metrics.get("total_steps", 0)
             self.progress_bar.setRange(0, max(1, total))
             self.progress_bar.setValue(step)
@@ -164,6 +170,7 @@ class TrainingPage(QWidget):
                           self.validation_value):
                 label.setText("\u2013")
             self.dataset_label.setText("")
+            self.precision_label.hide()
             self.validation_caption.setText("Validation loss")
         self.process.start(run.run_dir, resume=resume)
         self._set_state("starting")
@@ -223,6 +230,8 @@ class TrainingPage(QWidget):
         self.chart.add_event(event)
         if event["type"] == ev.QUIZ:
             self._on_quiz(event)
+        elif event["type"] == ev.PRECISION:
+            self._on_precision(event)
         elif event["type"] == ev.STATUS and event.get("stage") == "quiz" and event.get("message"):
             message = str(event["message"])
             self.quiz_activity = message if message.endswith(".") else message + "\u2026"
@@ -237,6 +246,19 @@ class TrainingPage(QWidget):
         self.progress_bar.setRange(0, max(1, int(event["total_steps"])))
         self.progress_bar.setValue(int(self.run.metrics.get("step", 0))
                                    if self.process.resume and self.run else 0)
+
+    def _on_precision(self, event: dict) -> None:
+        message = str(event.get("message") or "")
+        if not message:
+            return
+        self.precision_label.setText(message[0].upper() + message[1:] + ".")
+        figures = [f"{name}: {event[key]:.0f} GFLOP/s" for name, key in
+                   (("fp32", "fp32_gflops"), ("bf16", "bf16_gflops"))
+                   if isinstance(event.get(key), (int, float))]
+        self.precision_label.setToolTip(
+            "Measured at the start on this model's layer shapes: " + ", ".join(figures)
+            if figures else "")
+        self.precision_label.show()
 
     def _on_quiz(self, event: dict) -> None:
         result = quiz_result(event)

@@ -28,6 +28,7 @@ from slmdesk.core.training.job import (
     approximate_chunk_lengths,
     estimate_training,
 )
+from slmdesk.core.training.precision import expected_choice
 from slmdesk.core.training.preview import chunk_lengths_from_tokens
 from slmdesk.core.training.runs import RunStore, TrainingRun
 from slmdesk.paths import AppPaths
@@ -275,13 +276,16 @@ class FineTuneWizard(QWidget):
         # Progress is measured on the text alone (held back, or all of it when it is short).
         measured = stats.get("validation_tokens") or sum(lengths)
         cached = self.model_page.is_cached(entry)
+        precision = expected_choice(job.dtype, self.paths.cache_dir)
         estimate = estimate_training(job, entry.info, train_chunk_lengths=lengths + examples,
-                                     validation_tokens=measured, cached=cached)
+                                     validation_tokens=measured, cached=cached,
+                                     precision=precision)
         _needed, verdict, text = training_memory(job, entry.info,
                                                  self.model_page.available_memory(), cached)
         self.settings_page.show_estimate(estimate, text, verdict, bool(tokens),
                                          examples=len(examples),
-                                         quiz_questions=job.quiz_questions)
+                                         quiz_questions=job.quiz_questions,
+                                         precision=precision)
 
     # -- the run's end -------------------------------------------------------------------------
 

@@ -1,0 +1,283 @@
+"""The training dtype, chosen by measurement on the processor the run is on.
+
+bf16 pays on some CPUs and costs on others: an AMX Xeon runs a bf16 matrix product ~9x faster
+than fp32 (oneDNN uses the tile units), an AVX-512 BF16 CPU without AMX gains less, and an
+AVX2-only CPU has no bf16 units at all and emulates them (slower than fp32). So the worker does
+not guess: at start it times fp32 against ``torch.autocast("cpu", dtype=torch.bfloat16)`` on the
+model's own layer shapes (hidden x hidden, hidden x intermediate and back, for a batch of the
+run's token count), a few repetitions each, interleaved so that a busy machine slows both alike,
+and trains in bf16 only where the products gain enough for whole steps to gain
+(:data:`MIN_BF16_SPEEDUP`: measured, the products are only part of a step). The probe also
+times bf16 with weights kept in bf16 (no cast per call), recorded for comparison.
+
+Under bf16 the base model's weights stay fp32 in memory and autocast runs the body's matrix
+products in bf16; the candidate output layer, the LoRA weights, their gradients and the
+optimizer state are fp32, the losses are reduced in fp32, and every figure shown to the user (validation and general perplexity, the base model's
+predictions the anchor keeps to) is computed in fp32 outside autocast.
+
+A job may force either dtype (``TrainingJob.dtype``); a resumed run keeps the dtype it started
+with (it is saved in every checkpoint). The last probe's figures are kept in the app's cache so
+that the time estimate before a run uses them instead of a constant.
+
+Plain Python at import time: torch is imported only inside :func:`probe_precision` and
+:func:`training_autocast`, so the window and the command line can read and describe a choice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, ContextManager
+
+DTYPES = ("auto", "fp32", "bf16")
+#: The products must run at least this much faster in bf16 for the steps to gain. Measured on
+#: a 2-core AVX-512 BF16 EPYC without AMX (knowledge bench, README "Measured"): the products
+#: ran 1.5-2.4x faster in bf16, yet a whole Balanced run's steps took 5.25 s each in bf16
+#: against 4.22 s in fp32 (0.8x): the casts, norms, attention and the fp32 output layer around
+#: the products eat the gain (interleaved 256-token text steps did gain 1.1-1.3x there: the
+#: knowledge run's short batches gain least). The AMX Xeon's products run ~9x faster and its
+#: steps 2.3x. So only AMX-class gains pick bf16.
+MIN_BF16_SPEEDUP = 3.0
+#: The knowledge bench (bench/knowledge_bench.py --dtype bf16, README "Measured") found bf16
+#: training within one chat answer of fp32 on each note and its forgetting within 0.1x of the
+#: base ratio. Were that not so, the probe would never pick bf16 (a job could still force it).
+BF16_QUALITY_PASSED = True
+#: Repetitions of each timed product set (after one warm-up each), alternating fp32 and bf16.
+PROBE_REPEATS = 3
+PROBE_FILE = "precision-probe.json"
+
+
+@dataclass(frozen=True)
+class PrecisionChoice:
+    """What the run trains in, and why.
+
+    ``reason``: "measured" (the probe decided), "forced" (the job said), "unsupported" (torch
+    cannot run bf16 here), "quality" (bf16 was faster but failed the quality guard), "resumed"
+    (kept from the checkpoint the run resumed from).
+    """
+
+    dtype: str
+    requested: str = "auto"
+    reason: str = "measured"
+    speedup: float | None = None  # bf16 autocast over fp32 on the layer's products (>1: faster)
+    speedup_bf16_weights: float | None = None  # the products with the weights stored in bf16
+    fp32_gflops: float | None = None
+    bf16_gflops: float | None = None
+    probe_seconds: float = 0.0
+    tokens: int = 0
+    hidden: int = 0
+    intermediate: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "PrecisionChoice | None":
+        """A choice from an event, a checkpoint or the cache; None when unreadable."""
+        if not isinstance(data, dict) or data.get("dtype") not in ("fp32", "bf16"):
+            return None
+        known = {f.name for f in fields(cls)}
+        try:
+            return cls(**{key: value for key, value in data.items() if key in known})
+        except TypeError:
+            return None
+
+    @property
+    def gflops(self) -> float | None:
+        """The probe's throughput in the dtype in use."""
+        return self.bf16_gflops if self.dtype == "bf16" else self.fp32_gflops
+
+    @property
+    def step_speedup(self) -> float | None:
+        """The steps' expected bf16 speed-up from the products' (:func:`step_speedup`)."""
+        return None if self.speedup is None else step_speedup(self.speedup)
+
+    @property
+    def speed_factor(self) -> float:
+        """Training speed relative to fp32: what the time estimate scales by."""
+        return (self.step_speedup or 1.0) if self.dtype == "bf16" else 1.0
+
+    def sentence(self) -> str:
+        """One line for the window and the command line."""
+        ratio = (f"{self.speedup:.1f}x on the matrix products" if self.speedup
+                 else "not measured")
+        if self.dtype == "bf16":
+            if self.reason == "forced":
+                return f"training in bf16 (set by the job; bf16 is {ratio} here)"
+            if self.reason == "resumed":
+                return "training in bf16, as the run started"
+            return (f"training in bf16: about {self.step_speedup or 1.0:.1f}x faster on this "
+                    f"processor (its matrix products {self.speedup or 1.0:.1f}x)")
+        if self.reason == "unsupported":
+            return "training in fp32: torch cannot run bf16 on this processor"
+        if self.reason == "forced":
+            return f"training in fp32 (set by the job; bf16 is {ratio} here)"
+        if self.reason == "resumed":
+            return "training in fp32, as the run started"
+        if self.reason == "quality":
+            return f"training in fp32: bf16 is {ratio} here but did not keep the answers"
+        return f"training in fp32: bf16 is only {ratio} here, too little for the steps to gain"
+
+
+def step_speedup(products: float) -> float:
+    """The whole steps' bf16 speed-up expected from the products' one: the products are only
+    part of a step. Anchored on the AMX Xeon's measurement (products 9.4x, LoRA steps 2.3x) and
+    on no gain at no gain; below :data:`MIN_BF16_SPEEDUP` the steps measured slower."""
+    return max(0.0, 1.0 + (products - 1.0) * (2.3 - 1.0) / (9.4 - 1.0))
+
+
+def decide(requested: str, speedup: float | None, *, supported: bool = True,
+           quality_passed: bool = BF16_QUALITY_PASSED) -> tuple[str, str]:
+    """(dtype, reason) for a requested setting and a measured bf16 speed-up."""
+    if requested in ("fp32", "bf16"):
+        if requested == "bf16" and not supported:
+            return "fp32", "unsupported"
+        return requested, "forced"
+    if not supported or speedup is None:
+        return "fp32", "unsupported"
+    if speedup < MIN_BF16_SPEEDUP:
+        return "fp32", "measured"
+    return ("bf16", "measured") if quality_passed else ("fp32", "quality")
+
+
+def model_shapes(model: Any) -> tuple[int, int]:
+    """(hidden, intermediate) sizes of a transformers model, from its config."""
+    config = getattr(model, "config", None)
+    if config is not None and hasattr(config, "get_text_config"):
+        config = config.get_text_config()
+    hidden = int(getattr(config, "hidden_size", 0) or 0) or 512
+    intermediate = int(getattr(config, "intermediate_size", 0) or 0) or 4 * hidden
+    return hidden, intermediate
+
+
+def probe_precision(hidden: int, intermediate: int, tokens: int, *, requested: str = "auto",
+                    repeats: int = PROBE_REPEATS) -> PrecisionChoice:
+    """Time fp32 against bf16 autocast on one layer's products and decide (well under a second
+    for a small model: each set is a few GFLOP). A forced setting is still measured, so the
+    user sees what the other dtype would do."""
+    import torch
+
+    tokens = max(16, min(int(tokens), 2048))
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(tokens, hidden, generator=generator)
+    up_x = torch.randn(tokens, intermediate, generator=generator)
+    square = torch.randn(hidden, hidden, generator=generator)
+    up = torch.randn(intermediate, hidden, generator=generator)
+    down = torch.randn(hidden, intermediate, generator=generator)
+    flops = 2.0 * tokens * (hidden * hidden + 2 * hidden * intermediate)
+
+    def products(weights: tuple[Any, Any, Any]) -> None:
+        a, b, c = weights
+        torch.nn.functional.linear(x, a)
+        torch.nn.functional.linear(x, b)
+        torch.nn.functional.linear(up_x, c)
+
+    def fp32() -> None:
+        products((square, up, down))
+
+    def bf16() -> None:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            products((square, up, down))
+
+    started = time.perf_counter()
+    times: dict[str, list[float]] = {"fp32": [], "bf16": [], "bf16w": []}
+    supported = True
+    try:
+        stored = tuple(w.to(torch.bfloat16) for w in (square, up, down))
+
+        def bf16_weights() -> None:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                products(stored)  # type: ignore[arg-type]  # three tensors
+
+        runs = {"fp32": fp32, "bf16": bf16, "bf16w": bf16_weights}
+        for run in runs.values():  # warm-up: oneDNN picks and caches its kernels
+            run()
+        for _ in range(repeats):
+            for name, run in runs.items():
+                begin = time.perf_counter()
+                run()
+                times[name].append(time.perf_counter() - begin)
+    except (RuntimeError, TypeError):  # a torch without bf16 kernels for this CPU
+        supported = False
+        if not times["fp32"]:
+            begin = time.perf_counter()
+            fp32()
+            times["fp32"].append(time.perf_counter() - begin)
+    best = {name: min(values) for name, values in times.items() if values}
+    speedup = best["fp32"] / best["bf16"] if supported and best.get("bf16") else None
+    weights_speedup = best["fp32"] / best["bf16w"] if supported and best.get("bf16w") else None
+    dtype, reason = decide(requested, speedup, supported=supported)
+    return PrecisionChoice(
+        dtype=dtype, requested=requested, reason=reason,
+        speedup=None if speedup is None else round(speedup, 2),
+        speedup_bf16_weights=None if weights_speedup is None else round(weights_speedup, 2),
+        fp32_gflops=round(flops / best["fp32"] / 1e9, 1),
+        bf16_gflops=round(flops / best["bf16"] / 1e9, 1) if best.get("bf16") else None,
+        probe_seconds=round(time.perf_counter() - started, 3),
+        tokens=tokens, hidden=hidden, intermediate=intermediate)
+
+
+def training_autocast(choice: PrecisionChoice | str) -> ContextManager[Any]:
+    """The context a training step's forward pass runs in (backward follows its dtypes)."""
+    dtype = choice.dtype if isinstance(choice, PrecisionChoice) else choice
+    if dtype != "bf16":
+        return nullcontext()
+    import torch
+
+    return torch.autocast("cpu", dtype=torch.bfloat16)
+
+
+# -- the last probe, kept for estimates --------------------------------------------------------
+
+def _machine_key() -> str:
+    """The processor, so that a home folder carried to another computer is probed afresh."""
+    model = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                model = line.partition(":")[2].strip()
+                break
+    except OSError:
+        pass
+    return f"{platform.machine()}|{model}|{os.cpu_count()}"
+
+
+def save_probe(choice: PrecisionChoice, cache_dir: Path) -> None:
+    """Keep the probe's figures for the next estimate (a failure to write is harmless)."""
+    path = Path(cache_dir) / PROBE_FILE
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(PROBE_FILE + f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"machine": _machine_key(), **choice.to_dict()}), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def load_probe(cache_dir: Path) -> PrecisionChoice | None:
+    """The last probe on this machine, or None (never probed, another machine, unreadable)."""
+    try:
+        data = json.loads((Path(cache_dir) / PROBE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("machine") != _machine_key():
+        return None
+    return PrecisionChoice.from_dict(data)
+
+
+def expected_choice(requested: str, cache_dir: Path) -> PrecisionChoice | None:
+    """What a new run would train in, from the last probe: for the estimate and the window's
+    line before the run starts (None when this machine was never probed)."""
+    probe = load_probe(cache_dir)
+    if probe is None:
+        if requested in ("fp32", "bf16"):
+            return PrecisionChoice(dtype=requested, requested=requested, reason="forced")
+        return None
+    dtype, reason = decide(requested, probe.speedup, supported=probe.speedup is not None)
+    return PrecisionChoice(**{**probe.to_dict(), "dtype": dtype, "reason": reason,
+                              "requested": requested})

@@ -1,0 +1,105 @@
+"""The training dtype: the probe measures and decides, a forced setting is obeyed, the choice
+is described in one line and kept for the estimate."""
+
+from __future__ import annotations
+
+import pytest
+
+from slmdesk.core.training import precision
+from slmdesk.core.training.precision import PrecisionChoice, decide, probe_precision
+
+
+def test_a_real_probe_on_a_small_models_shapes_decides_with_its_figures():
+    choice = probe_precision(640, 2048, 256)  # the starter's layer shapes, one 256-token batch
+    assert choice.requested == "auto" and choice.dtype in ("fp32", "bf16")
+    assert choice.fp32_gflops > 0 and choice.probe_seconds < 5  # well under a second when idle
+    assert (choice.tokens, choice.hidden, choice.intermediate) == (256, 640, 2048)
+    if choice.reason == "unsupported":
+        assert choice.dtype == "fp32" and choice.speedup is None
+    else:
+        assert choice.reason in ("measured", "quality") and choice.speedup > 0
+        assert choice.bf16_gflops > 0 and choice.speedup_bf16_weights > 0
+        faster = choice.speedup >= precision.MIN_BF16_SPEEDUP and precision.BF16_QUALITY_PASSED
+        assert choice.dtype == ("bf16" if faster else "fp32")
+
+
+@pytest.mark.parametrize("forced", ["fp32", "bf16"])
+def test_a_forced_dtype_is_obeyed_and_still_measured(forced):
+    choice = probe_precision(64, 128, 32, requested=forced, repeats=1)
+    if choice.reason == "unsupported":  # bf16 asked of a torch that cannot run it here
+        assert forced == "bf16" and choice.dtype == "fp32"
+    else:
+        assert (choice.dtype, choice.reason) == (forced, "forced")
+        assert choice.speedup is not None
+
+
+def test_the_decision_rule():
+    assert decide("auto", 9.4) == ("bf16", "measured")  # an AMX Xeon's products
+    assert decide("auto", 2.1) == ("fp32", "measured")  # AVX-512 BF16 without AMX: steps 0.8x
+    assert decide("auto", 0.8) == ("fp32", "measured")  # no bf16 units
+    assert decide("auto", None, supported=False) == ("fp32", "unsupported")
+    assert decide("auto", 3.0, quality_passed=False) == ("fp32", "quality")
+    assert decide("bf16", 0.5) == ("bf16", "forced")
+    assert decide("fp32", 9.0) == ("fp32", "forced")
+    assert decide("bf16", None, supported=False) == ("fp32", "unsupported")
+
+
+def test_the_line_the_window_and_the_command_line_show():
+    assert (PrecisionChoice("bf16", speedup=9.4).sentence()
+            == "training in bf16: about 2.3x faster on this processor (its matrix products 9.4x)")
+    assert (PrecisionChoice("fp32", speedup=0.8).sentence() == "training in fp32: bf16 is only "
+            "0.8x on the matrix products here, too little for the steps to gain")
+    assert "no" not in PrecisionChoice("fp32", reason="forced", speedup=2.0).sentence()
+    assert "cannot run bf16" in PrecisionChoice("fp32", reason="unsupported").sentence()
+
+
+def test_training_autocast_runs_bf16_products_only_for_bf16():
+    import torch
+
+    a, b = torch.randn(4, 8), torch.randn(8, 3)
+    with precision.training_autocast("fp32"):
+        assert (a @ b).dtype == torch.float32
+    if probe_precision(8, 16, 16, repeats=1).reason != "unsupported":
+        with precision.training_autocast(PrecisionChoice("bf16")):
+            assert (a @ b).dtype == torch.bfloat16
+
+
+def test_the_last_probe_is_kept_for_estimates(tmp_path):
+    assert precision.load_probe(tmp_path) is None
+    assert precision.expected_choice("auto", tmp_path) is None
+    assert precision.expected_choice("bf16", tmp_path).dtype == "bf16"
+    precision.save_probe(PrecisionChoice("bf16", speedup=9.4, fp32_gflops=50.0), tmp_path)
+    assert precision.load_probe(tmp_path).speedup == 9.4
+    assert precision.expected_choice("auto", tmp_path).speed_factor == pytest.approx(2.3)
+    assert precision.expected_choice("fp32", tmp_path).speed_factor == 1.0
+    (tmp_path / precision.PROBE_FILE).write_text("{not json", encoding="utf-8")
+    assert precision.load_probe(tmp_path) is None
+
+
+@pytest.mark.parametrize("candidates", [True, False])
+def test_a_bf16_step_keeps_the_adapter_and_optimizer_fp32_and_tracks_the_fp32_step(candidates):
+    import copy
+
+    import torch
+
+    from slmdesk.core.training import loop
+    from slmdesk.core.training.vocabulary import CandidateVocabulary
+    from tests.core.training.test_loop import _tiny_llama
+
+    if probe_precision(8, 16, 16, repeats=1).reason == "unsupported":
+        pytest.skip("torch cannot run bf16 on this processor")
+    base = _tiny_llama()
+    results = {}
+    for dtype in ("fp32", "bf16"):
+        model = copy.deepcopy(base)
+        trained = [p for p in model.model.layers.parameters()]
+        optimizer = torch.optim.AdamW(trained, lr=1e-3)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+        vocabulary = CandidateVocabulary(64, range(64)) if candidates else None
+        loss, _ = loop.train_step(model, optimizer, scheduler, [torch.tensor([[1, 5, 9, 13, 17]])],
+                                  1.0, vocabulary=vocabulary, dtype=dtype)
+        assert all(p.dtype == torch.float32 for p in trained)
+        assert all(v.dtype == torch.float32 for state in optimizer.state.values()
+                   for v in state.values() if v.is_floating_point())
+        results[dtype] = loss
+    assert results["bf16"] == pytest.approx(results["fp32"], rel=0.02)
