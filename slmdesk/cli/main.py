@@ -15,6 +15,7 @@ from slmdesk import __version__
 from slmdesk.cli.chat import add_chat_parser, run_chat
 from slmdesk.cli.command_error import CommandError
 from slmdesk.cli.complete import add_complete_parser, run_complete
+from slmdesk.cli.docs import add_docs_parser, run_docs
 from slmdesk.cli.train import add_train_parser, run_train
 from slmdesk.core.errors import SlmdeskError
 from slmdesk.core.gguf.info import (
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_chat_parser(commands)
     add_complete_parser(commands)
     add_train_parser(commands)
+    add_docs_parser(commands)
     return parser
 
 
@@ -66,7 +68,7 @@ def run_cli(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
     try:
         handler = {"models": _models, "chat": _chat, "complete": _complete, "train": run_train,
-                   "runs": run_train}[args.command]
+                   "runs": run_train, "docs": run_docs}[args.command]
         return handler(args)
     except SlmdeskError as exc:  # every error meant for the user, from any part of the core
         print(f"slmdesk: {exc.message}", file=sys.stderr)

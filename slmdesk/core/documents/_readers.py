@@ -114,6 +114,13 @@ def _decode_html(data: bytes) -> tuple[str, str]:
 # --- PDF and Word ----------------------------------------------------------------------------------
 
 def read_pdf(data: bytes) -> Extracted:
+    pages, title, page_count = read_pdf_pages(data)
+    return "\n\n".join(text for _, text in pages), title, None, page_count
+
+
+def read_pdf_pages(data: bytes) -> tuple[list[tuple[int, str]], str, int]:
+    """The PDF's pages that hold text, each with its number (from 1), its title and page count;
+    the search index cites passages by page, so it keeps what :func:`read_pdf` joins."""
     from pypdf import PasswordType, PdfReader
     from pypdf.errors import DependencyError
 
@@ -134,17 +141,20 @@ def read_pdf(data: bytes) -> Extracted:
     except Exception as exc:  # pypdf raises many kinds on damaged files, not only PdfReadError
         raise DocumentError("The PDF is damaged: SLM Desk could not read its structure.",
                             f"{type(exc).__name__}: {exc}") from None
-    pages, failures, characters = [], [], 0
+    pages: list[tuple[int, str]] = []
+    failures, characters = [], 0
     for number in range(page_count):
         try:  # one unreadable page should not lose the rest of the book
-            pages.append(reader.pages[number].extract_text().strip("\n"))
+            page_text = reader.pages[number].extract_text().strip("\n")
         except Exception as exc:
             failures.append(f"page {number + 1}: {type(exc).__name__}: {exc}")
             continue
-        characters += len(pages[-1])
+        if page_text.strip():
+            pages.append((number + 1, page_text))
+        characters += len(page_text)
         if characters > MAX_CHARACTERS * 2:
             break  # read_document refuses it anyway; stop before holding a library in memory
-    if not (text := "\n\n".join(page for page in pages if page.strip())):
+    if not pages:
         if failures or not page_count:
             raise DocumentError("The PDF is damaged: SLM Desk could not read the text on any page.",
                                 "; ".join(failures[:5]) or "no pages")
@@ -154,7 +164,7 @@ def read_pdf(data: bytes) -> Extracted:
         title = reader.metadata.title if reader.metadata else ""
     except Exception:  # a damaged info dictionary only costs us the title
         title = ""
-    return text, title or "", None, page_count
+    return pages, title or "", page_count
 
 
 def read_docx(data: bytes) -> Extracted:
