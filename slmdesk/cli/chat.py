@@ -93,6 +93,8 @@ def ground_in_documents(conn: sqlite3.Connection, names: list[str], question: st
                         reply_tokens: int) -> Grounding:
     """The passages of the named collections for this question, within the context budget."""
     index = DocumentIndex(conn)
+    for name in names:  # a watched folder: new, changed and deleted files first (a stat each if none)
+        index.update(name)
     ids = [index.get(name).id for name in names]
     budget = context_budget_characters(context_length, reply_tokens, len(question))
     return find_grounding(conn, ids, question, budget_characters=budget, embedder=open_embedder(conn))

@@ -91,3 +91,20 @@ def _all_passages(conn: sqlite3.Connection, collection_ids: Sequence[int], limit
         return []  # far too much to paste whole; the caller searches instead
     return [Passage(row["id"], row["collection"], row["path"], row["title"], row["page"], row["line"],
                     row["text"], 0.0) for row in rows]
+
+
+def ground_conversation(conn: sqlite3.Connection, collection_ids: Sequence[int], messages: Sequence[dict[str, str]],
+                        *, context_length: int, reply_tokens: int, embedder: Embedder | None = None
+                        ) -> tuple[list[dict[str, str]], Grounding]:
+    """The messages to send, with the documents for the last question, and what was used.
+
+    Collections deleted since they were attached are left out; the history and the reply are
+    counted against the context so the passages never push the question out of it.
+    """
+    known = {row[0] for row in conn.execute("SELECT id FROM doc_collections")}
+    ids = [collection_id for collection_id in collection_ids if collection_id in known]
+    question = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+    history = sum(len(m["content"]) for m in messages)
+    budget = context_budget_characters(context_length, reply_tokens, history)
+    grounding = find_grounding(conn, ids, question, budget_characters=budget, embedder=embedder)
+    return grounded_messages(messages, grounding), grounding

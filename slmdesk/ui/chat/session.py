@@ -21,6 +21,7 @@ from slmdesk.core.conversations.store import (
     Message,
     RecordNotFound,
 )
+from slmdesk.core.documents.grounding import NO_PASSAGES, ground_conversation
 from slmdesk.core.engine.sampling import chat_defaults, chat_params, effective_settings
 from slmdesk.core.errors import SlmdeskError
 from slmdesk.core.library.memory import Verdict, estimate_memory
@@ -68,6 +69,8 @@ class ActiveReply:
     dirty: bool = False
     saved_at: float = 0.0
     stopping: bool = False
+    #: The passages the reply was given (saved with it as its sources), when documents are attached.
+    documents: dict | None = None
 
     @property
     def text(self) -> str:
@@ -261,8 +264,17 @@ class ChatSession(QObject):
                     and msg.status != "error":
                 messages.append({"role": msg.role, "content": msg.content})
         settings = effective_settings(conv.settings, chat_defaults(self.library.conn))
-        self.reply = ActiveReply(conv.id, reply.id, spec, messages, chat_params(settings),
-                                 saved_at=time.monotonic())
+        params = chat_params(settings)
+        documents = None
+        if conv.settings.get("documents"):
+            messages, grounding = ground_conversation(
+                self.library.conn, conv.settings["documents"], messages, context_length=spec.n_ctx,
+                reply_tokens=int(params.get("max_tokens", 512)))
+            documents = {"sources": grounding.sources_json(), "documents_mode": grounding.mode}
+            if not grounding.passages:
+                documents["documents_note"] = NO_PASSAGES
+        self.reply = ActiveReply(conv.id, reply.id, spec, messages, params,
+                                 saved_at=time.monotonic(), documents=documents)
         self._tick.start()
         if spec == self.loaded and self.engine.running:
             self._send_chat()
@@ -299,7 +311,8 @@ class ChatSession(QObject):
             return
         meta = {"model": reply.spec.model_name, "model_id": reply.spec.model_id,
                 "adapter": reply.spec.adapter_name,
-                "chat_format": self.loaded_info.get("chat_format"), **(metadata or {})}
+                "chat_format": self.loaded_info.get("chat_format"), **(reply.documents or {}),
+                **(metadata or {})}
         try:
             self.store.finish_reply(reply.message_id, reply.text if text is None else text,
                                     status, meta)
