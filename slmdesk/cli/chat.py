@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from slmdesk.cli.command_error import CommandError
-from slmdesk.core.documents.embedding import open_embedder
+from slmdesk.cli.docs import closing_embedder
 from slmdesk.core.documents.grounding import (
     NO_PASSAGES,
     Grounding,
@@ -93,11 +93,12 @@ def ground_in_documents(conn: sqlite3.Connection, names: list[str], question: st
                         reply_tokens: int) -> Grounding:
     """The passages of the named collections for this question, within the context budget."""
     index = DocumentIndex(conn)
-    for name in names:  # a watched folder: new, changed and deleted files first (a stat each if none)
-        index.update(name)
-    ids = [index.get(name).id for name in names]
     budget = context_budget_characters(context_length, reply_tokens, len(question))
-    return find_grounding(conn, ids, question, budget_characters=budget, embedder=open_embedder(conn))
+    with closing_embedder() as embedder:
+        for name in names:  # a watched folder: new, changed and deleted files first (a stat each)
+            index.update(name, embedder=embedder)
+        ids = [index.get(name).id for name in names]
+        return find_grounding(conn, ids, question, budget_characters=budget, embedder=embedder)
 
 
 def format_sources(grounding: Grounding) -> str:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from slmdesk.core import db
-from slmdesk.core.documents.embedding import open_embedder
+from slmdesk.core.documents.embedding import ChildEmbedder, open_embedder
 from slmdesk.core.documents.index import DocumentIndex, IndexReport
 from slmdesk.core.documents.search import search
 from slmdesk.paths import app_paths
@@ -64,8 +66,8 @@ def run_docs(args: argparse.Namespace) -> int:
             return 0
         if args.action == "search":
             collection = index.get(args.name)
-            passages = search(conn, [collection.id], args.query, limit=args.limit,
-                              embedder=open_embedder(conn, quiet=True))
+            with closing_embedder() as embedder:
+                passages = search(conn, [collection.id], args.query, limit=args.limit, embedder=embedder)
             if args.json:
                 print(json.dumps([p.to_json() for p in passages], indent=2))
             elif not passages:
@@ -84,6 +86,17 @@ def run_docs(args: argparse.Namespace) -> int:
         conn.close()
 
 
+@contextmanager
+def closing_embedder() -> Iterator[ChildEmbedder | None]:
+    """The embedder (None when its model is not installed), closed afterwards."""
+    embedder = open_embedder(app_paths())
+    try:
+        yield embedder
+    finally:
+        if embedder is not None:
+            embedder.close()
+
+
 def _index(index: DocumentIndex, name: str, *, rebuild: bool) -> int:
     interactive = sys.stderr.isatty()
 
@@ -93,9 +106,9 @@ def _index(index: DocumentIndex, name: str, *, rebuild: bool) -> int:
             sys.stderr.flush()
         return True
 
-    embedder = open_embedder(index.conn, quiet=False)
     try:
-        report = index.update(name, progress, rebuild=rebuild, embedder=embedder)
+        with closing_embedder() as embedder:
+            report = index.update(name, progress, rebuild=rebuild, embedder=embedder)
     except KeyboardInterrupt:
         print("\nInterrupted: the files indexed so far are searchable; run `slmdesk docs index "
               f"{name}` to finish.", file=sys.stderr)

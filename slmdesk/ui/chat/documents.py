@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from slmdesk.core import db
+from slmdesk.core.documents.embedding import open_embedder
 from slmdesk.core.documents.index import CollectionError, DocumentIndex, IndexReport
 from slmdesk.core.errors import ProgressCallback
 from slmdesk.paths import AppPaths
@@ -35,15 +36,18 @@ def index_in_background(paths: AppPaths, names: list[str], *, rebuild: bool = Fa
     """A task that updates the named collections; its result is the list of reports."""
     def work(progress: ProgressCallback) -> list[IndexReport]:
         conn = db.connect(paths.database, check_same_thread=False)
+        embedder = open_embedder(paths)  # None without the model: words alone, no vectors
         try:
             index = DocumentIndex(conn)
             reports = []
             for name in names:
-                reports.append(index.update(name, progress, rebuild=rebuild))
+                reports.append(index.update(name, progress, rebuild=rebuild, embedder=embedder))
                 if reports[-1].cancelled:
                     break
             return reports
         finally:
+            if embedder is not None:
+                embedder.close()
             conn.close()
 
     return BackgroundTask(work, "Indexing documents")
