@@ -167,6 +167,26 @@ def read_pdf_pages(data: bytes) -> tuple[list[tuple[int, str]], str, int]:
     return pages, title or "", page_count
 
 
+# What a .docx may unpack to: Word's own files are a few MB of XML for hundreds of pages.
+MAX_UNPACKED_BYTES = 1000 * 1000 * 1000
+
+
+def _refuse_zip_bomb(data: bytes) -> None:
+    """A .docx is a zip: refuse one whose parts claim to unpack to more than
+    :data:`MAX_UNPACKED_BYTES` (a "decompression bomb") before any part is inflated."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return  # python-docx says what is wrong with a damaged file
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise DocumentError(f"The Word document would unpack to {unpacked / 1e9:,.1f} GB, far more than any "
+                            "real document: it is damaged or built to exhaust memory (a \u201czip bomb\u201d), "
+                            "so SLM Desk did not open it.", f"{unpacked} bytes unpacked from {len(data)}")
+
+
 def read_docx(data: bytes) -> Extracted:
     """Body paragraphs and tables (rows as ``cell | cell`` lines) in document order; headers,
     footers, footnotes and text boxes are left out."""
@@ -179,6 +199,7 @@ def read_docx(data: bytes) -> Extracted:
     if not data.startswith(b"PK"):
         raise DocumentError("The Word document is damaged: it is not in the .docx format.",
                             f"first bytes: {data[:16]!r}")
+    _refuse_zip_bomb(data)
     try:
         document = docx.Document(io.BytesIO(data))
         title, blocks = document.core_properties.title or "", []

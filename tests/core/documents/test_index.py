@@ -176,3 +176,27 @@ def test_names_and_a_locked_database(index, tmp_path):
     assert index.update("Notes").added  # nothing was lost: it indexes once the lock is gone
     index.delete("Notes")
     assert index.collections() == [] and index.conn.execute("SELECT COUNT(*) FROM doc_chunks").fetchone()[0] == 0
+
+
+def test_a_decompression_bomb_and_a_huge_file_are_refused_with_nothing_lost(index, tmp_path, monkeypatch):
+    import zipfile
+
+    from slmdesk.core.documents import _readers
+
+    monkeypatch.setattr(_readers, "MAX_UNPACKED_BYTES", 100 * 1000 * 1000)  # 1 GB takes long to write
+    folder = _folder(tmp_path)
+    bomb = folder / "bomb.docx"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("word/document.xml", "w", force_zip64=True) as part:
+            block = b" " * (1 << 24)
+            for _ in range(8):  # 128 MiB of spaces, about 130 kB on disk
+                part.write(block)
+    huge = folder / "huge.txt"
+    with huge.open("wb") as handle:  # sparse: no disk space, and never read
+        handle.truncate(60 * 1000 * 1000)
+    index.create("notes", [folder])
+    report = index.update("notes")
+    reasons = {s.path.name: s.reason for s in report.skipped}
+    assert "zip bomb" in reasons["bomb.docx"] and bomb.stat().st_size < 1_000_000
+    assert reasons["huge.txt"].startswith("The file is too large (60 MB)")
+    assert len(report.added) == 5  # the others are indexed as usual
