@@ -13,6 +13,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from slmdesk.core.documents.index import Embedder
@@ -108,3 +109,32 @@ def ground_conversation(conn: sqlite3.Connection, collection_ids: Sequence[int],
     budget = context_budget_characters(context_length, reply_tokens, history)
     grounding = find_grounding(conn, ids, question, budget_characters=budget, embedder=embedder)
     return grounded_messages(messages, grounding), grounding
+
+
+def ground_reply(database: Path, collection_ids: Sequence[int], messages: Sequence[dict[str, str]], *,
+                 context_length: int, reply_tokens: int, embedder: Embedder | None = None
+                 ) -> tuple[list[dict[str, str]], dict[str, Any]]:
+    """:func:`ground_conversation` on its own connection (for a worker thread), with what the
+    reply keeps in its metadata: its sources, the mode, and a note when nothing was relevant or
+    the embedder failed (words alone then still find the names and numbers)."""
+    from slmdesk.core import db
+    from slmdesk.core.documents.embedding import EmbedderError
+
+    conn = db.connect(database, check_same_thread=False)
+    note = None
+    try:
+        try:
+            grounded, grounding = ground_conversation(conn, collection_ids, messages, context_length=context_length,
+                                                      reply_tokens=reply_tokens, embedder=embedder)
+        except EmbedderError as exc:
+            grounded, grounding = ground_conversation(conn, collection_ids, messages, context_length=context_length,
+                                                      reply_tokens=reply_tokens)
+            note = exc.message
+    finally:
+        conn.close()
+    documents: dict[str, Any] = {"sources": grounding.sources_json(), "documents_mode": grounding.mode}
+    if not grounding.passages:
+        documents["documents_note"] = NO_PASSAGES
+    if note:
+        documents["embedder_note"] = note
+    return grounded, documents

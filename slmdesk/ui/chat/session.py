@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from slmdesk.core import db
 from slmdesk.core.conversations.store import (
     Conversation,
     ConversationStore,
@@ -23,7 +22,7 @@ from slmdesk.core.conversations.store import (
     RecordNotFound,
 )
 from slmdesk.core.documents.embedding import ChildEmbedder, EmbedderError, open_embedder
-from slmdesk.core.documents.grounding import NO_PASSAGES, ground_conversation
+from slmdesk.core.documents.grounding import ground_reply
 from slmdesk.core.engine.sampling import chat_defaults, chat_params, effective_settings
 from slmdesk.core.errors import SlmdeskError
 from slmdesk.core.library.memory import Verdict, estimate_memory
@@ -301,25 +300,9 @@ class ChatSession(QObject):
         reply_tokens = int(reply.params.get("max_tokens", 512))
 
         def work(_progress: Callable[[int, int], bool]) -> tuple[int, list[dict], dict]:
-            conn = db.connect(paths.database, check_same_thread=False)
-            try:
-                try:
-                    grounded, grounding = ground_conversation(
-                        conn, collection_ids, messages, context_length=reply.spec.n_ctx,
-                        reply_tokens=reply_tokens, embedder=embedder)
-                    note = None
-                except EmbedderError as exc:  # words alone still find the names and numbers
-                    grounded, grounding = ground_conversation(
-                        conn, collection_ids, messages, context_length=reply.spec.n_ctx,
-                        reply_tokens=reply_tokens)
-                    note = exc.message
-            finally:
-                conn.close()
-            documents: dict = {"sources": grounding.sources_json(), "documents_mode": grounding.mode}
-            if not grounding.passages:
-                documents["documents_note"] = NO_PASSAGES
-            if note:
-                documents["embedder_note"] = note
+            grounded, documents = ground_reply(paths.database, collection_ids, messages,
+                                               context_length=reply.spec.n_ctx, reply_tokens=reply_tokens,
+                                               embedder=embedder)
             return reply.message_id, grounded, documents
 
         task = BackgroundTask(work, "Finding passages")
