@@ -291,19 +291,20 @@ class ChatSession(QObject):
     def _ground(self, reply: ActiveReply, collection_ids: list[int]) -> None:
         """Look up the passages for the question on a pool thread (a search, and the question's
         vector from the embedding process); the chat is sent when they are in."""
-        if self._embedder is None:
-            try:
-                self._embedder = open_embedder(self.paths)
-            except EmbedderError:
-                self._embedder = None
         embedder, paths, messages = self._embedder, self.paths, list(reply.messages)
         reply_tokens = int(reply.params.get("max_tokens", 512))
 
-        def work(_progress: Callable[[int, int], bool]) -> tuple[int, list[dict], dict]:
+        def work(_progress: Callable[[int, int], bool]) -> tuple[int, list[dict], dict, ChildEmbedder | None]:
+            used = embedder
+            if used is None:  # the first question converts the model on first use (seconds)
+                try:
+                    used = open_embedder(paths)
+                except EmbedderError:
+                    used = None
             grounded, documents = ground_reply(paths.database, collection_ids, messages,
                                                context_length=reply.spec.n_ctx, reply_tokens=reply_tokens,
-                                               embedder=embedder)
-            return reply.message_id, grounded, documents
+                                               embedder=used)
+            return reply.message_id, grounded, documents, used
 
         task = BackgroundTask(work, "Finding passages")
         task.signals.succeeded.connect(self._grounded)
@@ -312,8 +313,12 @@ class ChatSession(QObject):
         task.start()
 
     @Slot(object)
-    def _grounded(self, result: tuple[int, list[dict], dict]) -> None:
-        message_id, messages, documents = result
+    def _grounded(self, result: tuple[int, list[dict], dict, ChildEmbedder | None]) -> None:
+        message_id, messages, documents, embedder = result
+        if self._embedder is None:
+            self._embedder = embedder  # kept: later questions skip its start
+        elif embedder is not None and embedder is not self._embedder:
+            embedder.close()
         reply = self.reply
         if reply is None or reply.message_id != message_id or not reply.grounding_pending:
             return  # stopped meanwhile
