@@ -69,7 +69,9 @@ class DocumentsButton(QToolButton):
         self.task: BackgroundTask | None = None
         self.progress_dialog: QProgressDialog | None = None
         self.setText("Documents")
-        self.setToolTip("Answer from your documents: attach collections to this chat, with sources")
+        self.setToolTip("Answer from your documents, with the source of each answer: best for many "
+                        "documents or ones that change. Fine-tuning suits a few pages the model should "
+                        "know by heart (it answers without them, but cites nothing).")
         self.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.menu_ = QMenu(self)
         self.menu_.aboutToShow.connect(self.rebuild_menu)
