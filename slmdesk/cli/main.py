@@ -15,6 +15,7 @@ from slmdesk import __version__
 from slmdesk.cli.chat import add_chat_parser, run_chat
 from slmdesk.cli.command_error import CommandError
 from slmdesk.cli.complete import add_complete_parser, run_complete
+from slmdesk.cli.docs import add_docs_parser, run_docs
 from slmdesk.cli.get_models import HUB_ACTIONS, add_hub_parsers, run_hub_action
 from slmdesk.cli.serve import add_serve_parser, run_serve
 from slmdesk.cli.train import add_train_parser, run_train
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_complete_parser(commands)
     add_train_parser(commands)
     add_serve_parser(commands)
+    add_docs_parser(commands)
     return parser
 
 
@@ -72,7 +74,7 @@ def run_cli(argv: Sequence[str]) -> int:
     send_library_logs_to_file(app_paths().log_dir)  # a library's warning is not ours to print
     try:
         handler = {"models": _models, "chat": _chat, "complete": _complete, "train": run_train,
-                   "runs": run_train, "serve": run_serve}[args.command]
+                   "runs": run_train, "serve": run_serve, "docs": run_docs}[args.command]
         return handler(args)
     except SlmdeskError as exc:  # every error meant for the user, from any part of the core
         print(f"slmdesk: {exc.message}", file=sys.stderr)

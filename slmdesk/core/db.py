@@ -183,6 +183,86 @@ MIGRATIONS: list[list[str]] = [
         """,
         "CREATE INDEX downloads_file ON downloads(repo_id, filename)",
     ],
+    # 6: document collections and their search index (documents/index_store.py). A file's row
+    # records what was read (modification time, size, content hash) so that indexing again
+    # re-reads only what changed; its passages carry the page or line they are cited by. The
+    # FTS table is external-content, kept in sync by triggers (also on cascading deletes).
+    # Vectors are keyed by the embedder's identity, so a new embedder embeds again without
+    # reading files, and a changed search setting touches nothing.
+    [
+        """
+        CREATE TABLE doc_collections (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            status TEXT NOT NULL DEFAULT 'new'
+                CHECK (status IN ('new', 'indexing', 'ready', 'interrupted')),
+            indexed_at TEXT,
+            created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+        )
+        """,
+        """
+        CREATE TABLE doc_sources (
+            id INTEGER PRIMARY KEY,
+            collection_id INTEGER NOT NULL REFERENCES doc_collections(id) ON DELETE CASCADE,
+            path TEXT NOT NULL,
+            UNIQUE (collection_id, path)
+        )
+        """,
+        """
+        CREATE TABLE doc_files (
+            id INTEGER PRIMARY KEY,
+            collection_id INTEGER NOT NULL REFERENCES doc_collections(id) ON DELETE CASCADE,
+            path TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('indexed', 'skipped')),
+            kind TEXT,
+            title TEXT NOT NULL DEFAULT '',
+            characters INTEGER NOT NULL DEFAULT 0,
+            mtime_ns INTEGER NOT NULL,
+            size INTEGER NOT NULL,
+            sha256 TEXT NOT NULL DEFAULT '',
+            chunker TEXT NOT NULL DEFAULT '',
+            reason TEXT,
+            detail TEXT,
+            indexed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+            UNIQUE (collection_id, path)
+        )
+        """,
+        """
+        CREATE TABLE doc_chunks (
+            id INTEGER PRIMARY KEY,
+            file_id INTEGER NOT NULL REFERENCES doc_files(id) ON DELETE CASCADE,
+            ordinal INTEGER NOT NULL,
+            page INTEGER,
+            line INTEGER NOT NULL,
+            start INTEGER NOT NULL,
+            text TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX doc_chunks_file ON doc_chunks(file_id)",
+        """
+        CREATE VIRTUAL TABLE doc_chunks_fts USING fts5(
+            text, content='doc_chunks', content_rowid='id',
+            tokenize='porter unicode61 remove_diacritics 2')
+        """,
+        """
+        CREATE TRIGGER doc_chunks_fts_insert AFTER INSERT ON doc_chunks BEGIN
+            INSERT INTO doc_chunks_fts(rowid, text) VALUES (new.id, new.text);
+        END
+        """,
+        """
+        CREATE TRIGGER doc_chunks_fts_delete AFTER DELETE ON doc_chunks BEGIN
+            INSERT INTO doc_chunks_fts(doc_chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        END
+        """,
+        """
+        CREATE TABLE doc_vectors (
+            chunk_id INTEGER NOT NULL REFERENCES doc_chunks(id) ON DELETE CASCADE,
+            embedder TEXT NOT NULL,
+            vector BLOB NOT NULL,
+            PRIMARY KEY (chunk_id, embedder)
+        )
+        """,
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -32,6 +32,7 @@ RUN_MODULE_FLAG = "--run-module"
 ENGINE_MODULE = "slmdesk.core.engine.host"
 TRAINING_MODULE = "slmdesk.core.training.worker"
 PREVIEW_MODULE = "slmdesk.core.training.preview"
+EMBED_MODULE = "slmdesk.core.engine.embed_host"
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 

@@ -116,6 +116,13 @@ def _decode_html(data: bytes) -> tuple[str, str]:
 # --- PDF and Word ----------------------------------------------------------------------------------
 
 def read_pdf(data: bytes) -> Extracted:
+    pages, title, page_count = read_pdf_pages(data)
+    return "\n\n".join(text for _, text in pages), title, None, page_count
+
+
+def read_pdf_pages(data: bytes) -> tuple[list[tuple[int, str]], str, int]:
+    """The PDF's pages that hold text, each with its number (from 1), its title and page count;
+    the search index cites passages by page, so it keeps what :func:`read_pdf` joins."""
     from pypdf import PasswordType, PdfReader
     from pypdf.errors import DependencyError
 
@@ -136,17 +143,20 @@ def read_pdf(data: bytes) -> Extracted:
     except Exception as exc:  # pypdf raises many kinds on damaged files, not only PdfReadError
         raise DocumentError("The PDF is damaged: SLM Desk could not read its structure.",
                             f"{type(exc).__name__}: {exc}") from None
-    pages, failures, characters = [], [], 0
+    pages: list[tuple[int, str]] = []
+    failures, characters = [], 0
     for number in range(page_count):
         try:  # one unreadable page should not lose the rest of the book
-            pages.append(reader.pages[number].extract_text().strip("\n"))
+            page_text = reader.pages[number].extract_text().strip("\n")
         except Exception as exc:
             failures.append(f"page {number + 1}: {type(exc).__name__}: {exc}")
             continue
-        characters += len(pages[-1])
+        if page_text.strip():
+            pages.append((number + 1, page_text))
+        characters += len(page_text)
         if characters > MAX_CHARACTERS * 2:
             break  # read_document refuses it anyway; stop before holding a library in memory
-    if not (text := "\n\n".join(page for page in pages if page.strip())):
+    if not pages:
         if failures or not page_count:
             raise DocumentError("The PDF is damaged: SLM Desk could not read the text on any page.",
                                 "; ".join(failures[:5]) or "no pages")
@@ -156,7 +166,27 @@ def read_pdf(data: bytes) -> Extracted:
         title = reader.metadata.title if reader.metadata else ""
     except Exception:  # a damaged info dictionary only costs us the title
         title = ""
-    return text, title or "", None, page_count
+    return pages, title or "", page_count
+
+
+# What a .docx may unpack to: Word's own files are a few MB of XML for hundreds of pages.
+MAX_UNPACKED_BYTES = 1000 * 1000 * 1000
+
+
+def _refuse_zip_bomb(data: bytes) -> None:
+    """A .docx is a zip: refuse one whose parts claim to unpack to more than
+    :data:`MAX_UNPACKED_BYTES` (a "decompression bomb") before any part is inflated."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return  # python-docx says what is wrong with a damaged file
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise DocumentError(f"The Word document would unpack to {unpacked / 1e9:,.1f} GB, far more than any "
+                            "real document: it is damaged or built to exhaust memory (a \u201czip bomb\u201d), "
+                            "so SLM Desk did not open it.", f"{unpacked} bytes unpacked from {len(data)}")
 
 
 def read_docx(data: bytes) -> Extracted:
@@ -171,6 +201,7 @@ def read_docx(data: bytes) -> Extracted:
     if not data.startswith(b"PK"):
         raise DocumentError("The Word document is damaged: it is not in the .docx format.",
                             f"first bytes: {data[:16]!r}")
+    _refuse_zip_bomb(data)
     try:
         document = docx.Document(io.BytesIO(data))
         title, blocks = document.core_properties.title or "", []

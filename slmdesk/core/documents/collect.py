@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from slmdesk.core.documents._readers import read_docx, read_html, read_pdf
+from slmdesk.core.documents._readers import read_docx, read_html, read_pdf, read_pdf_pages
 
 # DocumentError, normalize_text and MAX_CHARACTERS are imported from here by the rest of the app.
 from slmdesk.core.documents._text import (
@@ -55,6 +55,9 @@ class Document:
     title: str
     encoding: str | None = None
     pages: int | None = None
+    # Only when asked (read_document(..., with_pages=True)): a PDF's pages with text, by number,
+    # each cleaned like ``text``; the search index cites passages by page.
+    page_texts: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -79,8 +82,10 @@ class DocumentSet:
         return sum(doc.characters for doc in self.documents)
 
 
-def read_document(path: str | Path) -> Document:
-    """Read one file into text; raise :class:`DocumentError` saying what is wrong with a bad one."""
+def read_document(path: str | Path, *, with_pages: bool = False) -> Document:
+    """Read one file into text; raise :class:`DocumentError` saying what is wrong with a bad one.
+
+    ``with_pages`` also keeps a PDF's text page by page (:attr:`Document.page_texts`)."""
     path = Path(path).expanduser()
     kind = _KINDS.get(path.suffix.lower())
     if path.is_dir():
@@ -107,14 +112,22 @@ def read_document(path: str | Path) -> Document:
         raise DocumentError(f"SLM Desk could not read the file: {exc.strerror or exc}.", str(exc)) from None
     if not data:
         raise DocumentError("The file is empty.")
-    text, title, encoding, pages = _READERS[kind](data)
+    page_texts: tuple[tuple[int, str], ...] = ()
+    pages: int | None
+    if kind == "pdf" and with_pages:
+        numbered, title, pages = read_pdf_pages(data)
+        text, encoding = "\n\n".join(page for _, page in numbered), None
+        page_texts = tuple((number, normalize_text(page)) for number, page in numbered)
+    else:
+        text, title, encoding, pages = _READERS[kind](data)
     text = normalize_text(text)
     if not text:
         raise DocumentError("The file is empty." if kind in ("txt", "md") else "The file has no text in it.")
     if len(text) > MAX_CHARACTERS:
         raise DocumentError(f"The file holds {len(text):,} characters of text, more than SLM Desk takes "
                             f"from one file ({MAX_CHARACTERS:,}). Split it, or keep the parts you need.")
-    return Document(path, kind, text, len(text), " ".join(title.split())[:200] or path.stem, encoding, pages)
+    return Document(path, kind, text, len(text), " ".join(title.split())[:200] or path.stem, encoding, pages,
+                    page_texts)
 
 
 def collect_documents(paths: Iterable[str | Path], progress: ProgressCallback | None = None) -> DocumentSet:
@@ -130,7 +143,7 @@ def collect_documents(paths: Iterable[str | Path], progress: ProgressCallback | 
     for path in map(Path, paths):
         path = path.expanduser()
         if path.is_dir():
-            files, others = _folder_files(path, result.skipped)
+            files, others = folder_contents(path, result.skipped)
             if not files and not any(skip.path == path for skip in result.skipped):
                 result.skipped.append(SkippedFile(path, _empty_folder_reason(others)))
         else:
@@ -159,7 +172,13 @@ def _empty_folder_reason(others: int) -> str:
             "docx and html files.")
 
 
-def _folder_files(folder: Path, skipped: list[SkippedFile]) -> tuple[list[Path], int]:
+def folder_files(folder: Path, skipped: list[SkippedFile]) -> list[Path]:
+    """The readable-kind files under ``folder``, as :func:`collect_documents` takes them; a
+    subfolder that cannot be opened is added to ``skipped``."""
+    return folder_contents(folder, skipped)[0]
+
+
+def folder_contents(folder: Path, skipped: list[SkippedFile]) -> tuple[list[Path], int]:
     """The files we read under ``folder``, and how many others (pictures, hidden files) it holds."""
     def report(error: OSError) -> None:
         reason = ("Permission denied." if isinstance(error, PermissionError)

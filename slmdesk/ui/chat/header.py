@@ -46,6 +46,7 @@ class ChatHeader(QWidget):
         self.adapter_strength = AdapterStrength()
         self.adapter_strength.hide()
         top = QHBoxLayout()
+        self.top_row = top  # the page adds its Documents button here, before Settings
         top.addWidget(self.title_label, 1)
         top.addWidget(self.model_picker)
         top.addWidget(self.settings_button)

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from slmdesk.core.conversations.store import Conversation, ConversationStore, Message
 from slmdesk.ui.chat.markdown import MarkdownBlocks
+from slmdesk.ui.chat.sources import SourcesRow
 
 #: Bubble fill and border per role (None: the palette's base colour). Painted, not styled:
 #: a style sheet on the bubble makes every label in it re-measure on each streamed update.
@@ -187,6 +188,8 @@ class MessageWidget(QWidget):
         layout.addLayout(header)
         layout.addWidget(self.content)
         layout.addWidget(self.edit_box)
+        self.sources = SourcesRow()
+        layout.addWidget(self.sources)
         layout.addLayout(footer)
         self.set_text(msg.content)
         self.set_info(msg)
@@ -239,6 +242,7 @@ class MessageWidget(QWidget):
         if meta.get("truncated_turns"):
             parts.append(f"{meta['truncated_turns']} oldest turn(s) left out")
         self.info_label.setText(" \u00b7 ".join(parts))
+        self.sources.set_sources(meta if msg.role == "assistant" else {})
         editable = msg.status != "streaming"
         for button in (self.edit_button, self.regenerate_button, self.copy_button):
             button.setEnabled(editable)

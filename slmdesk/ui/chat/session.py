@@ -21,6 +21,8 @@ from slmdesk.core.conversations.store import (
     Message,
     RecordNotFound,
 )
+from slmdesk.core.documents.embedding import ChildEmbedder, EmbedderError, open_embedder
+from slmdesk.core.documents.grounding import ground_reply
 from slmdesk.core.engine.sampling import chat_defaults, chat_params, effective_settings
 from slmdesk.core.errors import SlmdeskError
 from slmdesk.core.library.memory import Verdict, estimate_memory
@@ -28,6 +30,7 @@ from slmdesk.core.library.store import LibraryError, ModelLibrary
 from slmdesk.core.settings import get_setting
 from slmdesk.paths import AppPaths
 from slmdesk.ui.processes.engine import EngineNotRunning, EngineProcess
+from slmdesk.ui.tasks import BackgroundTask
 
 #: How often the growing reply is shown again, and how often it is saved.
 RENDER_INTERVAL_MS = 50
@@ -68,6 +71,10 @@ class ActiveReply:
     dirty: bool = False
     saved_at: float = 0.0
     stopping: bool = False
+    #: The passages the reply was given (saved with it as its sources), when documents are attached.
+    documents: dict | None = None
+    #: The passages are still being looked up (on a pool thread); the chat waits for them.
+    grounding_pending: bool = False
 
     @property
     def text(self) -> str:
@@ -95,6 +102,9 @@ class ChatSession(QObject):
         super().__init__(parent)
         self.store = store
         self.library = library
+        self.paths = paths
+        self._embedder: ChildEmbedder | None = None
+        self._grounding_task: BackgroundTask | None = None
         self.engine = EngineProcess(paths.log_dir, self)
         self.engine.loaded.connect(self._on_loaded)
         self.engine.adapters_set.connect(self._on_adapters_set)
@@ -229,6 +239,11 @@ class ChatSession(QObject):
         """Keep any reply in progress (as stopped) and stop the engine; safe to call twice."""
         if self.reply is not None:
             self._finish("stopped")
+        if self._grounding_task is not None:
+            self._grounding_task.done.wait(10)
+        if self._embedder is not None:
+            self._embedder.close()
+            self._embedder = None
         self.engine.stop()
         self._set_state("off")
 
@@ -261,13 +276,63 @@ class ChatSession(QObject):
                     and msg.status != "error":
                 messages.append({"role": msg.role, "content": msg.content})
         settings = effective_settings(conv.settings, chat_defaults(self.library.conn))
-        self.reply = ActiveReply(conv.id, reply.id, spec, messages, chat_params(settings),
-                                 saved_at=time.monotonic())
+        params = chat_params(settings)
+        self.reply = ActiveReply(conv.id, reply.id, spec, messages, params, saved_at=time.monotonic())
         self._tick.start()
+        if conv.settings.get("documents"):
+            self.reply.grounding_pending = True
+            self._ground(self.reply, list(conv.settings["documents"]))
         if spec == self.loaded and self.engine.running:
-            self._send_chat()
+            if not self.reply.grounding_pending:
+                self._send_chat()
         else:
             self._ensure_loaded(spec)
+
+    def _ground(self, reply: ActiveReply, collection_ids: list[int]) -> None:
+        """Look up the passages for the question on a pool thread (a search, and the question's
+        vector from the embedding process); the chat is sent when they are in."""
+        embedder, paths, messages = self._embedder, self.paths, list(reply.messages)
+        reply_tokens = int(reply.params.get("max_tokens", 512))
+
+        def work(_progress: Callable[[int, int], bool]) -> tuple[int, list[dict], dict, ChildEmbedder | None]:
+            used = embedder
+            if used is None:  # the first question converts the model on first use (seconds)
+                try:
+                    used = open_embedder(paths)
+                except EmbedderError:
+                    used = None
+            grounded, documents = ground_reply(paths.database, collection_ids, messages,
+                                               context_length=reply.spec.n_ctx, reply_tokens=reply_tokens,
+                                               embedder=used)
+            return reply.message_id, grounded, documents, used
+
+        task = BackgroundTask(work, "Finding passages")
+        task.signals.succeeded.connect(self._grounded)
+        task.signals.failed.connect(self._grounding_failed)
+        self._grounding_task = task
+        task.start()
+
+    @Slot(object)
+    def _grounded(self, result: tuple[int, list[dict], dict, ChildEmbedder | None]) -> None:
+        message_id, messages, documents, embedder = result
+        if self._embedder is None:
+            self._embedder = embedder  # kept: later questions skip its start
+        elif embedder is not None and embedder is not self._embedder:
+            embedder.close()
+        reply = self.reply
+        if reply is None or reply.message_id != message_id or not reply.grounding_pending:
+            return  # stopped meanwhile
+        reply.messages, reply.documents, reply.grounding_pending = messages, documents, False
+        if reply.spec == self.loaded and self.engine.running and self._load_id is None:
+            self._send_chat()
+        else:
+            self._ensure_loaded(reply.spec)
+
+    @Slot(object, str)
+    def _grounding_failed(self, error: Exception, detail: str) -> None:
+        if self.reply is not None and self.reply.grounding_pending:
+            self._finish("error", {"error": getattr(error, "message", str(error))})
+            self.problem.emit(getattr(error, "message", str(error)), "error", detail)
 
     def _ensure_loaded(self, spec: LoadSpec) -> None:
         if self._load_id is not None and spec == self._wanted and self.engine.running:
@@ -299,7 +364,8 @@ class ChatSession(QObject):
             return
         meta = {"model": reply.spec.model_name, "model_id": reply.spec.model_id,
                 "adapter": reply.spec.adapter_name,
-                "chat_format": self.loaded_info.get("chat_format"), **(metadata or {})}
+                "chat_format": self.loaded_info.get("chat_format"), **(reply.documents or {}),
+                **(metadata or {})}
         try:
             self.store.finish_reply(reply.message_id, reply.text if text is None else text,
                                     status, meta)
@@ -355,6 +421,8 @@ class ChatSession(QObject):
 
     def _after_load(self) -> None:
         reply = self.reply
+        if reply is not None and reply.grounding_pending:
+            return  # sent when its passages are in (_grounded)
         if reply is not None and reply.request_id is None:
             if reply.spec == self.loaded:
                 self._send_chat()

@@ -14,6 +14,7 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
 from slmdesk.core.conversations.store import Conversation, ConversationStore, RecordNotFound
+from slmdesk.core.documents.index import DocumentIndex
 from slmdesk.core.engine.sampling import (
     chat_defaults,
     effective_settings,
@@ -23,6 +24,7 @@ from slmdesk.core.library.starters import StarterRole
 from slmdesk.core.library.store import LibraryEntry, LibraryError, ModelLibrary
 from slmdesk.core.settings import get_setting, set_setting
 from slmdesk.paths import AppPaths
+from slmdesk.ui.chat.documents import DocumentsButton
 from slmdesk.ui.chat.header import ChatHeader
 from slmdesk.ui.chat.messages import MessageList, thread_views
 from slmdesk.ui.chat.session import ChatRefused, ChatSession
@@ -54,9 +56,13 @@ class ChatView(QWidget):
         self.header = ChatHeader()
         self.header.model_picker.activated.connect(self._model_chosen)
         self.header.adapter_strength.scale_changed.connect(self._adapter_scale_changed)
+        self.documents_button = DocumentsButton(DocumentIndex(library.conn), paths)
+        self.documents_button.attached_changed.connect(self._documents_attached)
+        self.header.top_row.insertWidget(self.header.top_row.count() - 1, self.documents_button)
 
         self.notice = ActionNoticeBar()
         self.notice.action_triggered.connect(self.restart_engine)
+        self.documents_button.message.connect(self.notice.show_message)
         self.message_list = MessageList()
         self.message_list.regenerate_requested.connect(self.regenerate)
         self.message_list.edit_submitted.connect(self.edit_message)
@@ -258,6 +264,7 @@ class ChatView(QWidget):
         else:
             self.settings_panel.set_values(conv.system_prompt,
                                            effective_settings(conv.settings, defaults))
+        self.documents_button.set_attached(list(conv.settings.get("documents", [])) if conv else [])
         self._show_model_choice()
         self.show_thread()
 
@@ -361,6 +368,7 @@ class ChatView(QWidget):
     @Slot()
     def shutdown(self) -> None:
         """Called when the window closes: the engine process must not outlive it."""
+        self.documents_button.shutdown()
         self.session.shutdown()
 
     # Settings -----------------------------------------------------------------------------
@@ -368,8 +376,18 @@ class ChatView(QWidget):
     @Slot()
     def _settings_edited(self) -> None:
         conv_id = self._ensure_conversation()
+        attached = self.store.get(conv_id).settings.get("documents")
         self.store.update(conv_id, system_prompt=self.settings_panel.system_prompt_text(),
-                          settings=self.settings_panel.settings())
+                          settings={**self.settings_panel.settings(),
+                                    **({"documents": attached} if attached else {})})
+
+    @Slot(list)
+    def _documents_attached(self, collection_ids: list) -> None:
+        """The conversation answers from these collections from its next question on."""
+        conv_id = self._ensure_conversation()
+        settings = dict(self.store.get(conv_id).settings)
+        settings["documents"] = list(collection_ids)
+        self.store.update(conv_id, settings=settings)
 
     @Slot()
     def _save_defaults(self) -> None:

@@ -139,6 +139,10 @@ class DocumentsPage(QWidget):
         layout.addWidget(heading("What should it learn?"))
         layout.addWidget(hint("Add the documents the model should learn from: notes, reports, "
                               "manuals. Everything stays on this computer."))
+        layout.addWidget(hint("Fine-tuning suits a few pages the model should know by heart. To ask "
+                              "about many documents, or ones that change, with the source of each "
+                              "answer, attach them in Chat (Documents) instead: no training needed, "
+                              "and it works with a tuned model too."))
         layout.addLayout(buttons)
         layout.addWidget(splitter, 1)
         self._show()

