@@ -167,14 +167,17 @@ def test_fingerprint_tells_files_apart(tmp_path):
 
 @pytest.mark.slow
 def test_starter_model_is_assembled_once_with_no_network(library):
-    entry = library.ensure_starter()
+    entry = library.ensure_starter()  # the training role: the instruct starter, by measurement
     assert entry.is_starter and entry.storage == "copy"
-    assert entry.architecture == "gemma3" and entry.info.quantization == "Q4_K_M"
+    assert entry.architecture == "llama" and entry.info.quantization == "Q4_1"
     assert entry.path.parent == library.paths.models_dir
     assert library.ensure_starter().id == entry.id
     assert [e.display_name for e in library.entries()] == ["Gemma 3 270M", "SmolLM2 135M Instruct"]
     chat = library.starter(StarterRole.CHAT)
-    assert chat.info.is_chat_model and chat.info.quantization == "Q4_1" and chat.is_starter
+    assert chat.id == entry.id and chat.info.is_chat_model
+    base = library.starter(StarterRole.NOTEBOOK)
+    assert base.architecture == "gemma3" and base.info.quantization == "Q4_K_M"
+    assert not base.info.is_chat_model and base.is_starter
 
 
 @pytest.mark.slow
@@ -182,7 +185,7 @@ def test_removed_starter_is_not_forced_back(library):
     entry = library.ensure_starter()
     library.remove(entry.id, delete_file=True)
     other = library.ensure_starter()  # the training role falls back to the other starter
-    assert other.display_name == "SmolLM2 135M Instruct"
+    assert other.display_name == "Gemma 3 270M"
     library.remove(other.id, delete_file=True)
     assert library.ensure_starter() is None
     assert library.entries() == []
@@ -192,7 +195,7 @@ def test_removed_starter_is_not_forced_back(library):
 def test_starter_file_deleted_behind_the_library_is_restored(library):
     entry = library.ensure_starter()
     entry.path.unlink()
-    assert library.entries()[0].is_missing
+    assert next(e for e in library.entries() if e.id == entry.id).is_missing
     restored = library.ensure_starter()
     assert restored.id == entry.id and not restored.is_missing
 
