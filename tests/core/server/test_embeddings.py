@@ -4,6 +4,7 @@ a missing embedder answered 503, then the real one on the next request (slow).""
 from __future__ import annotations
 
 import pytest
+from openai import OpenAI
 
 from slmdesk.core.documents import embedding
 from slmdesk.core.server.embeddings import (
@@ -91,3 +92,33 @@ def test_a_missing_embedder_is_503_and_the_next_request_tries_again(server, monk
     assert process is not None and process.poll() is None
     server.stop()
     assert process.poll() is not None  # the server's end ended the embedding process
+
+
+@pytest.mark.slow
+@installed
+def test_a_long_embedding_blocks_neither_the_server_nor_waits_beyond_the_bound():
+    import threading
+    import time
+
+    config = ServerConfig(port=0, start_engine=False, max_waiting=0)
+    with LocalServer(app_paths(), config) as server:
+        results: list = []
+        long = ["Birchwood Farm hosts the reunion in August. " * 180] * 2  # 2 x 512 tokens
+        client = OpenAI(base_url=f"http://127.0.0.1:{server.port}/v1",
+                        api_key=server.token.current(), max_retries=0, timeout=120)
+        worker = threading.Thread(target=lambda: results.append(
+            client.embeddings.create(model=EMBEDDER_NAME, input=long)))
+        worker.start()
+        deadline = time.monotonic() + 30
+        while server.state.embeddings._queued == 0:  # it has reached the embedder's thread
+            assert time.monotonic() < deadline and worker.is_alive(), results
+            time.sleep(0.01)
+        asked = time.perf_counter()
+        assert request(server, "GET", "/v1/models")[0] == 200  # the event loop is free
+        assert time.perf_counter() - asked < 2.0
+        status, headers, answer = request(server, "POST", "/v1/embeddings",
+                                          body={"model": EMBEDDER_NAME, "input": "hi"})
+        assert status == 503 and headers["retry-after"] and "busy" in answer["error"]["message"]
+        assert worker.is_alive()  # all of that happened while the long request was embedding
+        worker.join(120)
+        assert len(results[0].data) == 2 and results[0].usage.prompt_tokens == 2 * 512
