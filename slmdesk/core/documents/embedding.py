@@ -122,7 +122,8 @@ class ChildEmbedder:
         return parsed
 
     def _failure(self, what: str) -> EmbedderError:
-        return EmbedderError(f"The embedding process failed: {what}. Search uses words only until it works.")
+        return EmbedderError(f"The embedding process failed: {what}. Search uses words only until it works.",
+                             f"the embedding process {what}")
 
     def close(self) -> None:
         proc, self._proc = self._proc, None

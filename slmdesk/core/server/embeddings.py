@@ -224,10 +224,10 @@ async def embeddings_route(state: ServerState, request: Request) -> Response:
     except EmbedderUnavailable as exc:
         record(503, "error")
         return _error(503, exc.message, "server_error", code="embedder_missing")
-    except SlmdeskError as exc:
+    except SlmdeskError as exc:  # the documents' wording speaks of search; this is the server's
         record(500, "error")
-        return _error(500, f"{exc.message} The next request starts it again.", "server_error",
-                      code="embedder_failed")
+        return _error(500, f"The embedding model could not answer ({exc.detail or exc.message}). "
+                      "The next request starts it again.", "server_error", code="embedder_failed")
     record(200, "stop", tokens)
     data = [{"object": "embedding", "index": i, "embedding": _vector(v, parsed.base64)}
             for i, v in enumerate(vectors)]

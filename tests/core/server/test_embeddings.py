@@ -122,3 +122,19 @@ def test_a_long_embedding_blocks_neither_the_server_nor_waits_beyond_the_bound()
         assert worker.is_alive()  # all of that happened while the long request was embedding
         worker.join(120)
         assert len(results[0].data) == 2 and results[0].usage.prompt_tokens == 2 * 512
+
+        # The process dies during a request: that request gets a 500 saying so, the next works.
+        results.clear()
+        worker = threading.Thread(target=lambda: results.append(
+            embed(server, {"model": EMBEDDER_NAME, "input": long * 4}, timeout=120)))
+        worker.start()
+        while server.state.embeddings._queued == 0:
+            assert worker.is_alive(), results
+            time.sleep(0.01)
+        time.sleep(0.3)  # the long batch is on its way to the process
+        server.state.embeddings._embedder._proc.kill()
+        worker.join(120)
+        status, answer = results[0]
+        assert status == 500, answer
+        assert "it ended" in answer["error"]["message"] and "next request" in answer["error"]["message"]
+        assert embed(server, {"model": EMBEDDER_NAME, "input": "again"})[0] == 200
