@@ -9,8 +9,9 @@ at a time from its own queue (embedding requests beyond ``max_waiting`` get 503,
 An embedder that fails is closed; the next request starts a new one.
 
 Only text is taken (not token-id arrays): at most :data:`MAX_INPUTS` strings of at most
-:data:`MAX_CHARS` characters each, :data:`MAX_TOTAL_CHARS` in all. ``usage.prompt_tokens`` is the model's own count of the tokens
-it read; a text longer than its context (512 tokens) is cut to it, as sentence-transformers does.
+:data:`MAX_CHARS` characters each, :data:`MAX_TOTAL_CHARS` in all. ``usage.prompt_tokens`` is
+the model's own count of the tokens it read; a text longer than its context (512 tokens) is cut
+to it.
 """
 
 from __future__ import annotations
