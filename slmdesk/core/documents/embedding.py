@@ -74,8 +74,13 @@ class ChildEmbedder:
         self._lock = threading.Lock()
 
     def embed(self, texts: list[str]) -> list[bytes]:
+        return self.embed_counted(texts)[0]
+
+    def embed_counted(self, texts: list[str]) -> tuple[list[bytes], int]:
+        """The vectors of ``texts`` and how many tokens the model read for them (the server's
+        ``usage``); a text longer than the model's context is cut to it."""
         if not texts:
-            return []
+            return [], 0
         with self._lock:
             proc = self._start()
             assert proc.stdin is not None
@@ -89,7 +94,7 @@ class ChildEmbedder:
             raise EmbedderError("The embedding process could not embed the passages.", str(answer.get("message")))
         data = base64.b64decode(answer["data"])
         size = len(data) // len(texts)
-        return [data[i * size:(i + 1) * size] for i in range(len(texts))]
+        return [data[i * size:(i + 1) * size] for i in range(len(texts))], int(answer.get("tokens", 0))
 
     def _start(self) -> subprocess.Popen[bytes]:
         if self._proc is not None and self._proc.poll() is None:
@@ -117,7 +122,8 @@ class ChildEmbedder:
         return parsed
 
     def _failure(self, what: str) -> EmbedderError:
-        return EmbedderError(f"The embedding process failed: {what}. Search uses words only until it works.")
+        return EmbedderError(f"The embedding process failed: {what}. Search uses words only until it works.",
+                             f"the embedding process {what}")
 
     def close(self) -> None:
         proc, self._proc = self._proc, None

@@ -1,8 +1,8 @@
 """The embedding process: a sentence-embedding GGUF in llama.cpp's embedding mode, over JSON lines.
 
 Run as ``python -m slmdesk.core.engine.embed_host MODEL.gguf``. It answers ``{"texts": [...]}``
-with ``{"type": "vectors", "data": base64}``, the float32 vectors (unit length, row after row),
-and says ``{"type": "ready", "dimensions": n}`` once loaded. Like the chat engine it is a child
+with ``{"type": "vectors", "data": base64, "tokens": n}``, the float32 vectors (unit length, row
+after row) and how many tokens the model read (after truncation to its context), and says ``{"type": "ready", "dimensions": n}`` once loaded. Like the chat engine it is a child
 process, so the window never loads llama.cpp and a native crash costs only this process; it is
 separate from the chat engine because it runs while no chat model is loaded (indexing, the
 command line) and its model is tiny (23 M parameters, 0.2 s to load).
@@ -50,9 +50,11 @@ def main(argv: list[str]) -> int:
     for line in sys.stdin.buffer:
         try:
             texts = json.loads(line)["texts"]
-            vectors = np.asarray(model.embed(texts, truncate=True), dtype=np.float32).reshape(len(texts), -1)
+            raw, tokens = model.embed(texts, truncate=True, return_count=True)
+            vectors = np.asarray(raw, dtype=np.float32).reshape(len(texts), -1)
             vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-            _send(out, {"type": "vectors", "data": base64.b64encode(vectors.tobytes()).decode()})
+            _send(out, {"type": "vectors", "data": base64.b64encode(vectors.tobytes()).decode(),
+                        "tokens": int(tokens)})
         except Exception as exc:
             _send(out, {"type": "error", "message": f"{type(exc).__name__}: {exc}"})
     return 0

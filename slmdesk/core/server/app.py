@@ -1,4 +1,5 @@
-"""The HTTP routes (Starlette): ``/v1/models``, ``/v1/chat/completions``, ``/v1/completions``.
+"""The HTTP routes (Starlette): ``/v1/models``, ``/v1/chat/completions``, ``/v1/completions``
+and ``/v1/embeddings`` (``embeddings.py``).
 
 Every request passes the Host check, then CORS (only when origins were listed), then the
 token (see ``security.py``) before it reaches a route. A generating route parses the request,
@@ -8,7 +9,8 @@ error that comes before the first token (a crash, a prompt too long for the cont
 HTTP status rather than a broken stream. While a request waits or streams, a client that goes
 away cancels its own generation and nobody else's.
 
-There is no ``/v1/embeddings``: SLM Desk has no embedding model yet.
+The embedder (all-MiniLM-L6-v2, the documents index's) is listed in ``/v1/models`` with
+``"type": "embedding"``; a generating route given its name answers 400 saying so.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
@@ -39,6 +41,13 @@ from slmdesk.core.server.catalog import (
     engine_target,
     find_model,
     served_models,
+)
+from slmdesk.core.server.embeddings import (
+    EMBEDDER_NAME,
+    EmbeddingService,
+    embedder_entry,
+    embedder_installed,
+    embeddings_route,
 )
 from slmdesk.core.server.request_log import RequestLog, RequestRecord, now_text
 from slmdesk.core.server.runner import EngineRunner, Job, QueueFull
@@ -63,9 +72,13 @@ class ServerState:
     port: Callable[[], int]
     network: bool = False
     allow_origins: tuple[str, ...] = ()
+    max_waiting: int = 8
+    #: The embedding process, started by the first embeddings request.
+    embeddings: EmbeddingService = field(init=False)
 
     def __post_init__(self) -> None:
         self._local = threading.local()
+        self.embeddings = EmbeddingService(self.paths, self.max_waiting)
 
     def library(self) -> ModelLibrary:
         """The library on this thread's own connection (SQLite connections stay on one thread)."""
@@ -93,11 +106,15 @@ def build_app(state: ServerState) -> ASGIApp:
     async def completions(request: Request) -> Response:
         return await _generate(state, request, api.parse_completion)
 
+    async def embeddings(request: Request) -> Response:
+        return await embeddings_route(state, request)
+
     routes = [
         Route("/v1/models", models, methods=["GET"]),
         Route("/v1/models/{name:path}", model, methods=["GET"]),
         Route("/v1/chat/completions", chat, methods=["POST"]),
         Route("/v1/completions", completions, methods=["POST"]),
+        Route("/v1/embeddings", embeddings, methods=["POST"]),
     ]
     app: ASGIApp = BearerAuth(Starlette(routes=routes), state.token, on_refused=state.refused)
     if state.allow_origins:
@@ -115,11 +132,15 @@ def _error(status: int, message: str, kind: str, param: str | None = None,
 
 
 async def _models(state: ServerState) -> Response:
-    served = served_models(state.library())
-    return JSONResponse({"object": "list", "data": [m.to_openai() for m in served]})
+    served = [m.to_openai() for m in served_models(state.library())]
+    if embedder_installed(state.paths):
+        served.append(embedder_entry())
+    return JSONResponse({"object": "list", "data": served})
 
 
 async def _model(state: ServerState, request: Request) -> Response:
+    if request.path_params["name"] == EMBEDDER_NAME and embedder_installed(state.paths):
+        return JSONResponse(embedder_entry())
     try:
         served = find_model(state.library(), request.path_params["name"])
     except UnknownModel as exc:
@@ -169,6 +190,9 @@ async def _generate(state: ServerState, request: Request,
     try:
         library = state.library()
         gen = parse(body, chat_defaults(library.conn))
+        if gen.model == EMBEDDER_NAME:
+            raise api.BadRequest(f"{EMBEDDER_NAME!r} is an embedding model: it does not write "
+                                 "replies. Use it with POST /v1/embeddings.", "model")
         target = engine_target(library, find_model(library, gen.model))
     except api.BadRequest as exc:
         record(str(body.get("model", "")) if isinstance(body, dict) else "", 400, "error")

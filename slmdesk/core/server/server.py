@@ -68,7 +68,8 @@ class LocalServer:
                                    start_engine=self.config.start_engine)
         self.state = ServerState(paths, self.token, self.runner, self.log, lambda: self.port,
                                  network=self.warning is not None,
-                                 allow_origins=self.config.allow_origins)
+                                 allow_origins=self.config.allow_origins,
+                                 max_waiting=self.config.max_waiting)
         self._uvicorn = uvicorn.Server(uvicorn.Config(
             build_app(self.state), log_level="warning", access_log=False, lifespan="off",
             timeout_graceful_shutdown=3))
@@ -103,6 +104,7 @@ class LocalServer:
 
     def _close(self) -> None:
         self.runner.close()
+        self.state.embeddings.close()
         try:
             self._socket.close()
         except OSError:

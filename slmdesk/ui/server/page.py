@@ -44,8 +44,8 @@ COLUMNS = ["Time", "Request", "Model", "Status", "Tokens (prompt + reply)", "Sec
 SHOWN_RECORDS = 300
 USAGE = ("Point any OpenAI client at the address with the token as its API key, e.g. in "
          "Python: OpenAI(base_url=\u2026, api_key=\u2026). Model names are listed at "
-         "/v1/models: each model of the library, and each model with a fine-tuned adapter. "
-         "Only programs on this computer can reach it.")
+         "/v1/models: each model of the library, and each model with a fine-tuned adapter; "
+         "all-minilm-l6-v2 makes embeddings (/v1/embeddings). Only programs on this computer can reach it.")
 
 
 class _RecordSignal(QObject):

@@ -22,10 +22,10 @@ from slmdesk.paths import app_paths
 
 
 def request(server: LocalServer, method: str, path: str, *, token: str | None = "",
-            host: str | None = None, origin: str | None = None, body: dict | None = None
-            ) -> tuple[int, dict[str, str], dict]:
+            host: str | None = None, origin: str | None = None, body: dict | None = None,
+            timeout: float = 10) -> tuple[int, dict[str, str], dict]:
     """One raw request with exactly the headers given (``token`` "" = the server's token)."""
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
     headers = {"Host": host or f"127.0.0.1:{server.port}"}
     if token is not None:
         headers["Authorization"] = f"Bearer {token or server.token.current()}"
