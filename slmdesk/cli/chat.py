@@ -119,6 +119,10 @@ def run_chat(args: argparse.Namespace, library: ModelLibrary) -> int:
     if info.kind != "model":
         raise CommandError(f"{model_path.name} is a LoRA adapter, not a model: pass it "
                                "with --adapter next to its base model.")
+    if not info.is_chat_model and not args.adapter:
+        print(f"Note: {info.display_name} is a base model: it continues text rather than "
+              "answering, so its reply may not answer. 'slmdesk complete' writes on from a text "
+              "of yours; a chat model answers.", file=sys.stderr)
     settings = chat_defaults(library.conn)
     settings.update({key: getattr(args, key) for key in SETTINGS_BY_NAME
                      if getattr(args, key) is not None})

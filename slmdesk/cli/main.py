@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -75,7 +76,9 @@ def run_cli(argv: Sequence[str]) -> int:
     try:
         handler = {"models": _models, "chat": _chat, "complete": _complete, "train": run_train,
                    "runs": run_train, "serve": run_serve, "docs": run_docs}[args.command]
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # here, where a reader that left (BrokenPipeError) is caught
+        return code
     except SlmdeskError as exc:  # every error meant for the user, from any part of the core
         print(f"slmdesk: {exc.message}", file=sys.stderr)
         if exc.detail:
@@ -84,6 +87,10 @@ def run_cli(argv: Sequence[str]) -> int:
     except KeyboardInterrupt:
         print("slmdesk: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # "slmdesk models list | head": the reader has what it wanted
+        # Python flushes stdout again at exit; pointing it at nothing keeps that quiet too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell reports a command whose reader left
 
 
 def _open_library() -> ModelLibrary:

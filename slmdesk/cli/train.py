@@ -208,6 +208,8 @@ def _print_estimate(job: Any, characters: int, documents: int) -> None:
     precision = expected_choice(job.dtype, app_paths().cache_dir)
     estimate = estimate_training(job, info, train_chunk_lengths=lengths,
                                  cached=is_cached(Path(job.base_model_path)), precision=precision)
+    model = f"#{job.base_model_id} " if job.base_model_id is not None else ""
+    print(f"Model: {model}{info.display_name} ({info.model_type_label})", file=sys.stderr)
     print(f"Preset {job.preset}: {estimate.summary()}", file=sys.stderr)
     print("Arithmetic: " + (f"{precision.sentence()} (last measured; measured again at the start)"
                             if precision is not None else
@@ -309,7 +311,8 @@ class _Progress:
         elif kind == ev.PRECISION:
             self.line(event.get("message", "").capitalize())
         elif kind == ev.EVAL:
-            what = "validation" if event.get("split") == "validation" else "training-text"
+            what = {"validation": "validation", "general": "general-writing"}.get(
+                event.get("split", ""), "training-text")
             loss, ppl = event.get("loss"), event.get("perplexity")
             self.line(f"{what.capitalize()} loss {event.get('stage')}: "
                       f"{loss if loss is None else f'{loss:.3f}'} "

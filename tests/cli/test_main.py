@@ -146,3 +146,21 @@ def test_only_architectures_llama_cpp_lists_enter_the_library(no_starter, tmp_pa
             "of the model it adapts") in scan.stderr
     assert "1 added, 2 could not be read" in scan.stdout
     assert [e["architecture"] for e in json.loads(slmdesk("models", "list", "--json").stdout)] == ["llama"]
+
+
+def test_a_reader_that_leaves_early_ends_the_command_quietly(no_starter, tmp_path):
+    """``slmdesk models list | head -1``: the reader closes the pipe before we write."""
+    for index in range(3):
+        assert slmdesk("models", "import", str(write_tiny_model(
+            tmp_path / f"m{index}.gguf", name=f"Model {index}", license=f"l{index}")),
+            "--link").returncode == 0
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody will read
+    try:
+        result = subprocess.run([sys.executable, "-m", "slmdesk", "models", "list"],
+                                stdout=write_end, stderr=subprocess.PIPE, text=True,
+                                env=os.environ.copy(), timeout=300)
+    finally:
+        os.close(write_end)
+    assert result.returncode == 141
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr

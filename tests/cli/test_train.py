@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from slmdesk.core.library.starters import SMOLLM2
 from slmdesk.core.training.job import TrainingJob, job_from_preset
 
 NOTE = Path(__file__).parents[1] / "core" / "training" / "data" / "family_note.txt"
@@ -79,7 +80,9 @@ def test_save_job_writes_the_preset(tmp_path):
     assert result.returncode == 0, result.stderr
     job = TrainingJob.load(job_path)
     assert job.preset == "balanced" and job.epochs == 7 and job.documents == [str(NOTE)]
-    assert job.base_model_id == 1 and Path(job.base_model_path).is_file()  # the starter
+    # the training starter, SmolLM2 (id 2: the starters are set up Gemma first)
+    assert job.base_model_id == 2 and Path(job.base_model_path).name == SMOLLM2.file_name
+    assert Path(job.base_model_path).is_file()
 
 
 def test_a_job_with_problems_is_refused_with_every_problem(tmp_path, starter_model_path):

@@ -35,9 +35,11 @@ def no_starter_assembly(slmdesk_home):
 
 def test_reply_streams_to_stdout_with_format_and_timings(starter_model_path):
     result = slmdesk("chat", str(starter_model_path), "The capital of France is",
-                     "--temperature", "0", "--max-tokens", "16")
+                     "--temperature", "0", "--max-tokens", "16", "--presence-penalty", "0",
+                     "--frequency-penalty", "0.1")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
+    assert "is a base model" in result.stderr and "slmdesk complete" in result.stderr
     assert "Gemma turn format" in result.stderr
     assert "tokens/s" in result.stderr
 

@@ -96,8 +96,9 @@ STARTERS: tuple[Starter, ...] = (GEMMA, SMOLLM2)  # set up in this order (ids 1,
 ROLE_ORDER: dict[StarterRole, tuple[Starter, ...]] = {
     StarterRole.CHAT: (SMOLLM2, GEMMA),
     # Measured (README, "Which starter to fine-tune"): tuned on the bench notes, SmolLM2 answers
-    # about as many of their questions as Gemma (24 against 26 of 30), forgets less and is still
-    # a chat model afterwards (6-8 of 10 general questions; the base Gemma answers none).
+    # about as many of their questions as Gemma (24 of 30; Gemma 26 of 30 in one session, 12 of
+    # 20 in another), forgets less and is still a chat model afterwards (6-8 of 10 general
+    # questions; the tuned Gemma 2).
     StarterRole.TRAINING: (SMOLLM2, GEMMA),
     StarterRole.NOTEBOOK: (GEMMA, SMOLLM2),
 }

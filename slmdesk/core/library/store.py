@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -176,13 +177,25 @@ class ModelLibrary:
         return self._entry(row)
 
     def find(self, id_or_path: str) -> LibraryEntry:
-        """Look an entry up by its numeric id or by its file path."""
+        """Look an entry up by its numeric id, its file path, or its name: the name shown
+        ("SmolLM2 135M Instruct"), the server's ("smollm2-135m-instruct") or the file's, compared
+        without case or punctuation, as a person types it on the command line."""
         if id_or_path.isdigit():
             return self.get(int(id_or_path))
         wanted = Path(id_or_path).expanduser().resolve()
-        for entry in self.entries():
+        entries = self.entries()
+        for entry in entries:
             if entry.path == wanted or (entry.source_path and Path(entry.source_path) == wanted):
                 return entry
+        key = _name_key(id_or_path)
+        named = [entry for entry in entries if key and key in (
+            _name_key(entry.display_name), _name_key(entry.path.name), _name_key(entry.path.stem))]
+        if len(named) == 1:
+            return named[0]
+        if named:
+            ids = ", ".join(f"#{entry.id}" for entry in named)
+            raise LibraryError(f"Several models are called \u201c{id_or_path}\u201d ({ids}): "
+                               "give the id.")
         raise LibraryError(f"No model in the library matches \u201c{id_or_path}\u201d.")
 
     def resolve(self, reference: str) -> tuple[LibraryEntry | None, Path]:
@@ -200,7 +213,8 @@ class ModelLibrary:
             path = Path(reference).expanduser()
             if not path.exists():
                 raise LibraryError(f"No model in the library matches \u201c{reference}\u201d "
-                                   "and there is no such file.") from None
+                                   "and there is no such file. Give a model's id or name, as "
+                                   "'slmdesk models list' shows them, or a file's path.") from None
             return None, path
         return entry, entry.path
 
@@ -457,3 +471,8 @@ class ModelLibrary:
                 if name.lower().endswith(".gguf"):
                     yield Path(root) / name
 
+
+def _name_key(text: str) -> str:
+    """A name as compared for lookups: lower case, runs of anything but letters, digits and dots
+    as one dash ("SmolLM2 135M Instruct" and "smollm2-135m-instruct" are the same)."""
+    return re.sub(r"[^a-z0-9.]+", "-", text.casefold()).strip("-.")

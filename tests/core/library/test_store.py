@@ -220,3 +220,19 @@ def test_a_header_llama_cpp_cannot_load_never_enters_the_library(library, tmp_pa
             assert refused.value.reason == "not_loadable"
     assert library.entries() == []
     assert not any(library.paths.models_dir.iterdir())
+
+
+def test_models_are_found_by_the_names_people_type(library, tmp_path):
+    chat = library.import_file(write_tiny_model(tmp_path / "Tiny-Chat.Q4_1.gguf",
+                                                name="Tiny Chat"), link=True)
+    other = library.import_file(write_tiny_model(tmp_path / "other.gguf", name="Other Model"),
+                                link=True)
+    for typed in ("Tiny Chat", "tiny-chat", "TINY_CHAT", "Tiny-Chat.Q4_1.gguf", str(chat.id)):
+        assert library.resolve(typed)[0].id == chat.id, typed
+    assert library.find("other model").id == other.id
+    with pytest.raises(LibraryError, match="models list"):
+        library.resolve("no such model")
+    twin = library.import_file(write_tiny_model(tmp_path / "twin.gguf", name="Other Model",
+                                                license="mit"), link=True)
+    with pytest.raises(LibraryError, match=f"#{other.id}, #{twin.id}"):
+        library.find("other-model")

@@ -369,6 +369,17 @@ def test_settings_belong_to_each_conversation_and_defaults_are_kept(qtbot, windo
     assert panel.max_tokens.value() == 99
 
 
+def test_the_loop_penalties_are_on_for_new_chats_and_kept_per_conversation(qtbot, window):
+    chat = window.chat_view
+    panel = chat.settings_panel
+    assert panel.presence_penalty.value() == pytest.approx(0.5)
+    assert panel.frequency_penalty.value() == pytest.approx(0.3)
+    panel.presence_penalty.setValue(0.0)
+    panel.frequency_penalty.setValue(1.25)
+    saved = chat.store.get(chat.conversation_id).settings
+    assert (saved["presence_penalty"], saved["frequency_penalty"]) == (0.0, 1.25)
+
+
 def test_search_keeps_the_matching_conversations(qtbot, window):
     chat = window.chat_view
     store = chat.store
