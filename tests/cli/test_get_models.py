@@ -40,7 +40,14 @@ def slmdesk(*args: str) -> subprocess.CompletedProcess:
 
 def start_slmdesk(*args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "slmdesk", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+                            stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
+                            preexec_fn=interruptible)
+
+
+def interruptible() -> None:
+    """In the child: Ctrl-C as a terminal gives it. A shell's background job (the suite started
+    with ``&``) passes SIGINT on ignored, and Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for_partial(at_least: int, timeout: float = 60) -> Path:

@@ -127,11 +127,17 @@ def test_train_a_job_file_to_the_end(tmp_path, cached_training_base, starter_mod
 
 
 @pytest.mark.slow
+def interruptible() -> None:
+    """In the child: Ctrl-C as a terminal gives it. A shell's background job (the suite started
+    with ``&``) passes SIGINT on ignored, and Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_checkpoints_and_says_how_to_resume(tmp_path, cached_training_base):
     proc = subprocess.Popen(
         [sys.executable, "-m", "slmdesk", "train", "--docs", str(NOTE), "--max-steps", "12",
          "--sequence-length", "16"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=os.environ.copy())
+        env=os.environ.copy(), preexec_fn=interruptible)
     lines = []
     deadline = time.monotonic() + 300
     assert proc.stderr is not None
