@@ -16,6 +16,7 @@ from slmdesk.core import db
 from slmdesk.core.hub.store import DownloadStatus, DownloadStore
 from slmdesk.core.library.store import ModelLibrary
 from slmdesk.paths import app_paths
+from tests.cli.interrupt import interruptible
 from tests.hub_server import HubFileSpec, start_loopback_hub, write_gguf
 
 REPO, FILE = "test/Tiny-GGUF", "tiny-Q8_0.gguf"
@@ -42,12 +43,6 @@ def start_slmdesk(*args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "slmdesk", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
                             preexec_fn=interruptible)
-
-
-def interruptible() -> None:
-    """In the child: Ctrl-C as a terminal gives it. A shell's background job (the suite started
-    with ``&``) passes SIGINT on ignored, and Python then never raises KeyboardInterrupt."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for_partial(at_least: int, timeout: float = 60) -> Path:

@@ -14,6 +14,7 @@ import pytest
 
 from slmdesk.core.library.starters import SMOLLM2
 from slmdesk.core.training.job import TrainingJob, job_from_preset
+from tests.cli.interrupt import interruptible
 
 NOTE = Path(__file__).parents[1] / "core" / "training" / "data" / "family_note.txt"
 
@@ -127,12 +128,6 @@ def test_train_a_job_file_to_the_end(tmp_path, cached_training_base, starter_mod
 
 
 @pytest.mark.slow
-def interruptible() -> None:
-    """In the child: Ctrl-C as a terminal gives it. A shell's background job (the suite started
-    with ``&``) passes SIGINT on ignored, and Python then never raises KeyboardInterrupt."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def test_ctrl_c_checkpoints_and_says_how_to_resume(tmp_path, cached_training_base):
     proc = subprocess.Popen(
         [sys.executable, "-m", "slmdesk", "train", "--docs", str(NOTE), "--max-steps", "12",
