@@ -202,6 +202,8 @@ def train(model: Path, base_id: int, note: Path, preset: str, recipe: str,
             "general_perplexity_after": metrics.get("general_perplexity_after"),
             "quiz_before": _quiz_score(metrics.get("quiz_before")),
             "quiz_after": _quiz_score(metrics.get("quiz_after")),
+            "quiz_held_back_before": _quiz_score(metrics.get("quiz_before"), taught=False),
+            "quiz_held_back_after": _quiz_score(metrics.get("quiz_after"), taught=False),
             "quiz_after_answers": (metrics.get("quiz_after") or {}).get("answers", [])}
 
 
@@ -226,8 +228,13 @@ def time_split(events: list[dict]) -> dict:
             "total": round(end - start, 1)}
 
 
-def _quiz_score(quiz: dict | None) -> str | None:
-    return f"{quiz['correct']}/{quiz['total']}" if quiz else None
+def _quiz_score(quiz: dict | None, taught: bool = True) -> str | None:
+    """'9/12' for the questions about taught sentences (or, ``taught`` false, about the ones
+    held back from training: None when none were)."""
+    answers = [a for a in (quiz or {}).get("answers", []) if a.get("taught", True) == taught]
+    if not answers:
+        return None
+    return f"{sum(a['correct'] for a in answers)}/{len(answers)}"
 
 
 def main() -> int:
@@ -322,6 +329,8 @@ def summarise(notes: dict) -> list[dict]:
                          "completion": _score(run["completion"]),
                          "general": _score(run.get("general", [])),
                          "quiz": f"{run['quiz_before']} -> {run['quiz_after']}",
+                         "quiz_held_back": (f"{run.get('quiz_held_back_before')} -> "
+                                            f"{run.get('quiz_held_back_after')}"),
                          "general_perplexity": f"{before:.1f} -> {after:.1f}",
                          "general_perplexity_ratio": round(after / before, 2),
                          "seconds": run["seconds"], "estimate_seconds": run["estimate_seconds"]})
@@ -358,6 +367,8 @@ def _print_row(note: str, preset: str, recipe: str, scores: dict, trained: dict 
         before, after = trained["general_perplexity_before"], trained["general_perplexity_after"]
         line += (f"  general ppl {before:.1f} -> {after:.1f}  quiz {trained['quiz_before']} -> "
                  f"{trained['quiz_after']}  {trained['seconds']:.0f} s (est {trained['estimate_seconds']:.0f})")
+        if trained.get("quiz_held_back_after"):
+            line += f"  held-back quiz {trained['quiz_held_back_after']}"
     if trained and "general" in trained:
         line += f"  general questions {_score(trained['general'])}"
     print(line, flush=True)

@@ -49,6 +49,10 @@ def add_train_parser(subparsers: Any) -> None:
                        "for instruction-tuned models, those with a chat template)")
     train.add_argument("--quiz", type=int, metavar="N",
                        help="questions asked in chat before and after training (default 12, 0: none)")
+    train.add_argument("--teach-all", action="store_true",
+                       help="hold no sentences back for the quiz: every sentence gets training "
+                       "questions, and the quiz then only says how well the model remembers "
+                       "them, not how it answers your own questions")
     train.add_argument("--name", help="a name for the adapter")
     train.add_argument("--epochs", type=int, help="override the preset's passes over the text")
     train.add_argument("--max-steps", type=int, help="stop after this many steps")
@@ -146,6 +150,8 @@ def _job_from_args(args: argparse.Namespace) -> Any:
         if value is not None}
     if args.no_questions:
         overrides["knowledge_augmentation"] = False
+    if args.teach_all:
+        overrides["quiz_held_back"] = False
     if args.epochs is not None:  # passes chosen by hand are taken as given
         overrides["min_train_tokens"] = None
     if args.sequence_length is not None:  # keep the preset's overlap valid for short chunks
@@ -362,12 +368,15 @@ def _runs(args: argparse.Namespace) -> int:
 
 def knowledge_lines(metrics: dict[str, Any]) -> list[str]:
     """The quiz score and the forgetting figure, in plain words (for the end of a run)."""
-    from slmdesk.core.training.quiz_run import quiz_summary
+    from slmdesk.core.training.quiz_run import expectation_sentence, quiz_summary
     from slmdesk.core.training.reporting import describe_forgetting, forgetting_warning
 
     lines = []
     if metrics.get("quiz_before") or metrics.get("quiz_after"):
         lines.append("Quiz: " + quiz_summary(metrics.get("quiz_before"), metrics.get("quiz_after")))
+        expectation = expectation_sentence(metrics.get("quiz_after"))
+        if expectation:
+            lines.append(expectation)
     forgetting, ratio = describe_forgetting(metrics)  # the same words as the wizard's
     if forgetting:
         lines.append(forgetting)
@@ -391,7 +400,8 @@ def _print_quiz(run: Any) -> int:
     for index in range(total):
         item = (second or first).answers[index] if index < len((second or first).answers) else \
             (first or second).answers[index]
-        print(f"\n{index + 1}. {item.question}\n   expected: {item.expected}")
+        taught = "" if item.taught else " (about a sentence held back from training)"
+        print(f"\n{index + 1}. {item.question}{taught}\n   expected: {item.expected}")
         for result, when in ((first, "before"), (second, "after")):
             if result is not None and index < len(result.answers):
                 answer = result.answers[index]

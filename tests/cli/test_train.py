@@ -123,8 +123,12 @@ def test_train_a_job_file_to_the_end(tmp_path, cached_training_base, starter_mod
     assert "General writing: the model is " in result.stdout  # the wizard's own words
     quiz = slmdesk("runs", "quiz", "1")
     assert quiz.returncode == 0, quiz.stderr
-    assert quiz.stdout.count("expected: ") == 3
-    assert quiz.stdout.count("before [") == 3 and quiz.stdout.count("after  [") == 3
+    # three about taught sentences, then some about sentences held back, and what they predict
+    held = quiz.stdout.count("(about a sentence held back from training)")
+    assert held >= 2 and quiz.stdout.count("expected: ") == 3 + held
+    assert quiz.stdout.count("before [") == 3 + held and quiz.stdout.count("after  [") == 3 + held
+    assert "on sentences held back from training: " in result.stdout
+    assert "Expect it to answer about " in result.stdout and " in 10 of your own questions" in result.stdout
 
 
 @pytest.mark.slow

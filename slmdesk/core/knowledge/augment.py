@@ -34,7 +34,7 @@ said so in :attr:`Augmentation.notes`, in words meant for the person whose docum
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 from .coreference import clause_subjects_named, stand_alone
@@ -48,6 +48,7 @@ from .facts import (
     spans_outside_lists,
 )
 from .forms import TRAINING_FORMS, TrainingForm
+from .held_back import fact_key, held_back_keys
 from .language import DEFAULT_RULES, Rules, rules_for_text
 from .names import NAME, PERSON, PLACE
 from .passive import passive_questions
@@ -84,6 +85,8 @@ class Augmentation:
     facts: list[Fact]
     notes: list[str]
     skipped_documents: list[int]  # trained as raw text only: other language or no usable fact
+    #: Sentences given no questions of their own, for the quiz to ask (:mod:`.held_back`).
+    held_back: list[Fact] = field(default_factory=list)
 
     def counts(self) -> dict[TrainingForm, int]:
         """Examples per form, every form listed (in :data:`.forms.TRAINING_FORMS` order)."""
@@ -94,9 +97,14 @@ class Augmentation:
 
 
 def augment_documents(texts: Sequence[str], titles: Sequence[str] = (), *,
-                      seed: int = 0) -> Augmentation:
-    """Training examples for ``texts`` (deterministic for a given ``seed``)."""
+                      seed: int = 0, hold_back: bool = False) -> Augmentation:
+    """Training examples for ``texts`` (deterministic for a given ``seed``).
+
+    ``hold_back`` leaves a few sentences without questions of their own, chosen by ``seed``
+    as :func:`.quiz.make_quiz` chooses them (:mod:`.held_back`); they are still in the answers
+    about the people and names they mention."""
     facts, notes, skipped = collect_facts(texts, titles)
+    held = held_back_keys(facts, seed) if hold_back else frozenset()
     rng = random.Random(seed)
     examples: list[QAExample] = []
     asked: set[str] = set()
@@ -109,6 +117,8 @@ def augment_documents(texts: Sequence[str], titles: Sequence[str] = (), *,
     topics_used: set[str] = set()
     standing = [stand_alone(fact) or fact for fact in facts]
     for fact, alone in zip(facts, standing):
+        if fact_key(fact) in held:
+            continue
         told = alone if alone is not fact else with_context(fact)
         for said, candidates in _statements(clause_subjects_named(alone)):
             for example in (echo_examples(said, rng, told, candidates)
@@ -120,7 +130,8 @@ def augment_documents(texts: Sequence[str], titles: Sequence[str] = (), *,
     for entity in group_entities(standing):
         for example in entity_examples(entity, standing):
             add(example)
-    return Augmentation(examples, facts, notes, skipped)
+    return Augmentation(examples, facts, notes, skipped,
+                        [fact for fact in facts if fact_key(fact) in held])
 
 
 def collect_facts(texts: Sequence[str], titles: Sequence[str] = ()

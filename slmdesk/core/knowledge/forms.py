@@ -40,6 +40,7 @@ class QuizForm(StrEnum):
 
     DIRECT_QUESTION = "direct_question"
     FILL_BLANK = "fill_blank"
+    REQUEST = "request"
 
 
 #: Every training form, in report order, with what its questions do.
@@ -55,4 +56,5 @@ TRAINING_FORMS: Mapping[TrainingForm, str] = MappingProxyType({
 QUIZ_FORMS: Mapping[QuizForm, str] = MappingProxyType({
     QuizForm.DIRECT_QUESTION: "a real question, inverted with did, does, was or will",
     QuizForm.FILL_BLANK: "a sentence of the notes with the answer blanked out",
+    QuizForm.REQUEST: "a question inside a request, about a sentence held back from training",
 })

@@ -27,6 +27,9 @@ from slmdesk.core.training.precision import DTYPES, PrecisionChoice
 
 JOB_FILE = "job.json"
 JOB_VERSION = 1
+#: At most this many quiz questions about held-back sentences (``slmdesk.core.knowledge``: four
+#: sentences, two questions each; not imported, to keep the job module light).
+HELD_BACK_QUESTIONS = 8
 SCHEDULES = ("constant", "linear", "cosine")
 
 #: Effective training throughput of our loop per CPU thread, in FLOP/s, measured on the starter
@@ -133,7 +136,16 @@ class TrainingJob:
         "shows it faster on this processor, else fp32), fp32 or bf16."))
     quiz_questions: int = field(default=12, metadata=_help(
         "Questions about the documents asked in chat before and after training (0: no quiz)."))
+    quiz_held_back: bool = field(default=True, metadata=_help(
+        "Give a few sentences no training questions and ask the quiz about them too: how many "
+        "of those the model answers is the honest guide to your own questions."))
     version: int = field(default=JOB_VERSION, metadata=_help("Job file format version."))
+
+    @property
+    def holds_back(self) -> bool:
+        """Whether sentences are held back for the quiz: only with a quiz to ask about them and
+        questions made from the sentences to hold back."""
+        return bool(self.quiz_held_back and self.quiz_questions and self.knowledge_augmentation)
 
     # -- files -------------------------------------------------------------------------------
 
@@ -219,7 +231,7 @@ class TrainingJob:
         number("anchor_weight", float, 0, 100)
         number("quiz_questions", int, 0, 100)
         number("model_questions", int, 0, 10)
-        for flag in ("knowledge_augmentation", "candidate_vocabulary"):
+        for flag in ("knowledge_augmentation", "candidate_vocabulary", "quiz_held_back"):
             if not isinstance(getattr(self, flag), bool):
                 out.append(f"{flag} must be true or false (it is {getattr(self, flag)!r}).")
         if (isinstance(self.overlap, int) and isinstance(self.sequence_length, int)
@@ -457,7 +469,9 @@ def estimate_training(job: TrainingJob, info: ModelInfo, *, train_chunk_lengths:
     if job.candidate_vocabulary:
         eval_tokens += text_tokens
     anchor_tokens = plan.total_steps * ANCHOR_TOKENS_PER_STEP if job.anchor_weight > 0 else 0
-    quiz = 2 * job.quiz_questions * QUIZ_SECONDS_PER_QUESTION + (
+    # the questions about held-back sentences come on top of the quiz's count (at most)
+    asked = job.quiz_questions + (HELD_BACK_QUESTIONS if job.holds_back else 0)
+    quiz = 2 * asked * QUIZ_SECONDS_PER_QUESTION + (
         2 * QUIZ_START_SECONDS if job.quiz_questions else 0)
     weights_gb = info.parameter_count * 4 / 1e9
     load = CACHED_LOAD_SECONDS if cached else CACHED_LOAD_SECONDS + FIRST_LOAD_SECONDS_PER_GB * weights_gb * 0.3

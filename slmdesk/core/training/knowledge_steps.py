@@ -30,10 +30,12 @@ class KnowledgeExamples:
 
 
 def knowledge_examples(texts: Sequence[str], titles: Sequence[str], base_model_path: Path,
-                       *, seed: int = 0, written: Sequence[Any] = ()) -> KnowledgeExamples:
+                       *, seed: int = 0, written: Sequence[Any] = (),
+                       hold_back: bool = False) -> KnowledgeExamples:
     """Examples for ``texts`` in the chat format of the model at ``base_model_path``; none, with
     a note saying why, when the format is unknown or no sentence lends itself to a question.
-    ``written`` are questions the model wrote itself (:mod:`slmdesk.core.training.model_questions`)."""
+    ``written`` are questions the model wrote itself (:mod:`slmdesk.core.training.model_questions`);
+    ``hold_back`` keeps a few sentences for the quiz (:mod:`slmdesk.core.knowledge.held_back`)."""
     from slmdesk.core.engine.chat_format import ChatTemplateError, UnknownChatFormat
     from slmdesk.core.gguf.info import GGUFError, read_model_info
     from slmdesk.core.knowledge import augment_documents
@@ -42,7 +44,7 @@ def knowledge_examples(texts: Sequence[str], titles: Sequence[str], base_model_p
         render_chat_parts,
     )
 
-    augmentation = augment_documents(list(texts), list(titles), seed=seed)
+    augmentation = augment_documents(list(texts), list(titles), seed=seed, hold_back=hold_back)
     out = KnowledgeExamples(notes=list(augmentation.notes))
     pairs = [(e.form, e.question, e.answer) for e in augmentation.examples]
     pairs += [(w.form, w.question, w.answer) for w in written]
@@ -61,7 +63,7 @@ def knowledge_examples(texts: Sequence[str], titles: Sequence[str], base_model_p
 
 
 def load_or_make_quiz(run_dir: Path, texts: Sequence[str] | None, count: int, *,
-                      seed: int = 0) -> list[Any]:
+                      seed: int = 0, hold_back: bool = False) -> list[Any]:
     """The run's quiz: read from ``RUN_DIR/quiz.json``, else made from ``texts`` and saved."""
     path = Path(run_dir) / QUIZ_FILE
     if path.is_file():
@@ -76,7 +78,7 @@ def load_or_make_quiz(run_dir: Path, texts: Sequence[str] | None, count: int, *,
         return []
     from slmdesk.core.knowledge import make_quiz
 
-    items = make_quiz(list(texts), count, seed=seed)
+    items = make_quiz(list(texts), count, seed=seed, hold_back=hold_back)
     tmp = path.with_name(QUIZ_FILE + ".tmp")
     tmp.write_text(json.dumps({"items": [asdict(item) for item in items]}, indent=1,
                               ensure_ascii=False), encoding="utf-8")

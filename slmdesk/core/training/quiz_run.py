@@ -10,6 +10,7 @@ Plain Python: the training worker runs it before and after training, the benchma
 
 from __future__ import annotations
 
+import math
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -37,6 +38,7 @@ class QuizAnswer:
     correct: bool
     form: str = ""
     source: str = ""
+    taught: bool = True  # False: about a sentence held back from training
 
 
 @dataclass
@@ -56,6 +58,15 @@ class QuizResult:
     def total(self) -> int:
         return len(self.answers)
 
+    @property
+    def untaught(self) -> list[QuizAnswer]:
+        """The answers about sentences held back from training: the honest guide."""
+        return [answer for answer in self.answers if not answer.taught]
+
+    @property
+    def taught(self) -> list[QuizAnswer]:
+        return [answer for answer in self.answers if answer.taught]
+
     def to_dict(self) -> dict[str, Any]:
         return {"stage": self.stage, "correct": self.correct, "total": self.total,
                 "seconds": round(self.seconds, 1), "chat_format": self.chat_format,
@@ -70,14 +81,61 @@ class QuizResult:
 
 def quiz_summary(before: QuizResult | dict[str, Any] | None,
                  after: QuizResult | dict[str, Any] | None) -> str:
-    """'answered 0 of 12 before, 9 of 12 after' (either side may be missing)."""
-    parts = []
+    """'answered 0 of 12 before, 9 of 12 after' (either side may be missing), then, when some
+    sentences were held back, the score on those, which is the one to go by."""
+    parts, untaught = [], []
     for result, when in ((before, "before"), (after, "after")):
         if isinstance(result, dict):
             result = QuizResult.from_dict(result)
-        if result is not None and result.total:
-            parts.append(f"{result.correct} of {result.total} {when}")
-    return ("answered " + ", ".join(parts)) if parts else "no quiz"
+        if result is None or not result.total:
+            continue
+        taught = result.taught
+        if taught:
+            parts.append(f"{sum(a.correct for a in taught)} of {len(taught)} {when}")
+        if result.untaught:
+            untaught.append(f"{sum(a.correct for a in result.untaught)} of "
+                            f"{len(result.untaught)} {when}")
+    if not parts and not untaught:
+        return "no quiz"
+    text = ("answered " + ", ".join(parts)) if parts else ""
+    if untaught:
+        text += ("; " if text else "") + "on sentences held back from training: " + ", ".join(untaught)
+    return text
+
+
+#: z for an 80% interval: wide enough to be honest, narrow enough to say something.
+_Z = 1.2816
+
+
+def expected_share(result: QuizResult | dict[str, Any] | None
+                   ) -> tuple[float, float, float, int] | None:
+    """The share of a person's own questions the tuned model may answer, from the questions
+    about held-back sentences: (estimate, low, high, questions), low and high an 80% Wilson
+    interval; None without any.
+
+    Few questions give a wide interval, and that width is the point: it is what the quiz can
+    honestly say (measured against questions people wrote, ``bench/natural``)."""
+    if isinstance(result, dict):
+        result = QuizResult.from_dict(result)
+    if result is None or not result.untaught:
+        return None
+    n = len(result.untaught)
+    share = sum(answer.correct for answer in result.untaught) / n
+    centre = (share + _Z * _Z / (2 * n)) / (1 + _Z * _Z / n)
+    half = _Z * math.sqrt(share * (1 - share) / n + _Z * _Z / (4 * n * n)) / (1 + _Z * _Z / n)
+    return share, max(0.0, centre - half), min(1.0, centre + half), n
+
+
+def expectation_sentence(result: QuizResult | dict[str, Any] | None) -> str:
+    """'Expect it to answer about 3 in 10 of your own questions (somewhere between 1 and 6 in
+    10: the quiz had only 5 questions it was not taught).' or '' without held-back questions."""
+    found = expected_share(result)
+    if found is None:
+        return ""
+    share, low, high, n = found
+    return (f"Expect it to answer about {round(share * 10)} in 10 of your own questions "
+            f"(somewhere between {math.floor(low * 10)} and {math.ceil(high * 10)} in 10: the quiz "
+            f"asked {n} question{'s' if n != 1 else ''} about sentences it was not taught).")
 
 
 @contextmanager
@@ -129,7 +187,7 @@ def ask_quiz(model_path: str | Path, items: Sequence[Any], stage: str, *,
             reply = ask_in_chat(engine, item.question)
             answer = QuizAnswer(question=item.question, expected=item.expected, reply=reply,
                                 correct=answer_matches(reply, item), form=item.form,
-                                source=item.source)
+                                source=item.source, taught=getattr(item, "taught", True))
             result.answers.append(answer)
             if on_answer is not None:
                 on_answer(index, answer)

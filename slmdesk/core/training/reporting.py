@@ -24,6 +24,7 @@ FORM_PHRASES: dict[str, str] = {
     # the quiz forms: asked, never trained on
     QuizForm.DIRECT_QUESTION: "ask a question in plain words",
     QuizForm.FILL_BLANK: "ask for a missing word",
+    QuizForm.REQUEST: "ask about a sentence it was not taught",
 }
 #: Short names, for tables ("Name, place, date or number").
 FORM_TITLES: dict[str, str] = {
@@ -34,6 +35,7 @@ FORM_TITLES: dict[str, str] = {
     TrainingForm.RESTATE: "Tell me about",
     QuizForm.DIRECT_QUESTION: "Direct question",
     QuizForm.FILL_BLANK: "Fill in the blank",
+    QuizForm.REQUEST: "Not taught",
 }
 
 #: General text this many times harder to predict after training: warn.
@@ -91,7 +93,15 @@ def quiz_result(data: object) -> QuizResult | None:
 
 
 def quiz_score(result: QuizResult) -> str:
-    return f"{result.correct} of {plural(result.total, 'question')}"
+    """'9 of 12 questions', then '(1 of 4 about sentences held back from training)' if any."""
+    taught, untaught = result.taught, result.untaught
+    parts = []
+    if taught:
+        parts.append(f"{sum(a.correct for a in taught)} of {plural(len(taught), 'question')}")
+    if untaught:
+        held = f"{sum(a.correct for a in untaught)} of {len(untaught)} about sentences held back"
+        parts.append(f"({held} from training)" if taught else held + " from training")
+    return " ".join(parts)
 
 
 def format_perplexity(value: float) -> str:

@@ -154,7 +154,7 @@ class Worker(KnowledgeSteps):
                 shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
         documents = None if checkpoint is not None else self._read_documents(job)
         quiz = load_or_make_quiz(self.run_dir, documents and [d.text for d in documents.documents],
-                                 job.quiz_questions, seed=job.seed)
+                                 job.quiz_questions, seed=job.seed, hold_back=job.holds_back)
         if quiz and "quiz_before" not in self.metrics:
             self._quiz(job, quiz, "before",
                        texts=None if documents is None else [d.text for d in documents.documents])
@@ -309,7 +309,8 @@ class Worker(KnowledgeSteps):
             if job.knowledge_augmentation:
                 self._status("tokenizing", "Writing questions and answers from the documents")
                 knowledge = knowledge_examples(texts, titles, Path(job.base_model_path).expanduser(),
-                                               seed=job.seed, written=self.written)
+                                               seed=job.seed, written=self.written,
+                                               hold_back=job.holds_back)
                 for note in knowledge.notes:
                     self._status("tokenizing", note)
                 self.metrics["knowledge_notes"] = knowledge.notes

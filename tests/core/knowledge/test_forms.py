@@ -34,7 +34,7 @@ def test_the_names_are_the_old_strings():
                                                  "list"]
     assert list(TRAINING_FORMS) == ["ask_span", "ask_embedded", "notes_about", "facts_about",
                                     "restate"]
-    assert list(QUIZ_FORMS) == ["direct_question", "fill_blank"]
+    assert list(QUIZ_FORMS) == ["direct_question", "fill_blank", "request"]
 
 
 @pytest.mark.parametrize("registry, enum", [(TRAINING_FORMS, TrainingForm),

@@ -12,9 +12,14 @@ from slmdesk.core.engine.client import EngineError
 from slmdesk.core.training.quiz_run import (
     QUIZ_CONTEXT_TOKENS,
     QUIZ_SAMPLING,
+    QuizAnswer,
+    QuizResult,
     ask_in_chat,
     ask_quiz,
+    expectation_sentence,
+    expected_share,
     quiz_engine,
+    quiz_summary,
 )
 
 
@@ -87,3 +92,34 @@ def test_the_quiz_marks_each_reply_and_lets_engine_errors_through(fake_engine, t
                               source="Ada built it.")
     with pytest.raises(EngineError):
         ask_quiz(tmp_path / "base.gguf", [failing], "after")
+
+
+def _result(taught: list[bool], untaught: list[bool]) -> QuizResult:
+    return QuizResult("after", [QuizAnswer("q", "e", "r", ok) for ok in taught]
+                      + [QuizAnswer("q", "e", "r", ok, taught=False) for ok in untaught])
+
+
+def test_the_summary_names_the_held_back_score_apart():
+    result = _result([True] * 11 + [False], [True, False, False, False])
+    assert quiz_summary(None, result) == ("answered 11 of 12 after; on sentences held back from "
+                                          "training: 1 of 4 after")
+    assert quiz_summary(_result([False] * 12, [False] * 4).to_dict(), result.to_dict()) == (
+        "answered 0 of 12 before, 11 of 12 after; on sentences held back from training: 0 of 4 "
+        "before, 1 of 4 after")
+    assert quiz_summary(None, _result([True, False], [])) == "answered 1 of 2 after"
+
+
+def test_the_expectation_comes_from_the_held_back_questions_with_an_honest_width():
+    assert expected_share(_result([True] * 12, [])) is None and expectation_sentence(None) == ""
+    share, low, high, asked = expected_share(_result([True] * 12, [True, False, False, False]))
+    assert (share, asked) == (0.25, 4) and 0 < low < 0.25 < high < 0.7
+    few = expected_share(_result([], [True, False]))
+    many = expected_share(_result([], [True, False] * 20))
+    assert few[0] == many[0] == 0.5 and (few[2] - few[1]) > 2 * (many[2] - many[1])
+    assert expectation_sentence(_result([True] * 12, [True, False, False, False]).to_dict()) == (
+        "Expect it to answer about 2 in 10 of your own questions (somewhere between 0 and 6 in "
+        "10: the quiz asked 4 questions about sentences it was not taught).")
+    # a quiz.json or metrics written before held-back sentences existed reads as all taught
+    old = {"stage": "after", "answers": [{"question": "q", "expected": "e", "reply": "e",
+                                          "correct": True}]}
+    assert QuizResult.from_dict(old).untaught == [] and expectation_sentence(old) == ""

@@ -210,6 +210,22 @@ def test_training_page_shows_example_counts_and_the_quiz_as_it_goes(qtbot):
                                       "your documents; after training, 2 of 3 questions.")
 
 
+def test_holding_sentences_back_is_on_by_default_and_can_be_turned_off(qtbot):
+    from slmdesk.ui.finetune.wizard.settings_page import SettingsPage
+
+    page = SettingsPage()
+    qtbot.addWidget(page)
+    page.show()
+    assert page.make_job(None, []).quiz_held_back is True
+    qtbot.mouseClick(page.advanced_button, Qt.MouseButton.LeftButton)
+    check = page.hold_back_check
+    assert check.isVisible() and "honestly" in check.text()
+    check.click()
+    assert page.make_job(None, []).quiz_held_back is False
+    page.reset()
+    assert page.make_job(None, []).quiz_held_back is True
+
+
 # --- done: the quiz, its table and forgetting -----------------------------------------------
 
 
@@ -261,6 +277,25 @@ def test_the_forgetting_warning_appears_only_above_twice_worse(qtbot, done_page,
     done_page.show_result(event, 1, "Gemma", "Notes", preset="quick")
     if warned:
         assert "Try fewer passes over the text" in done_page.warning_label.text()
+
+
+def test_done_page_says_what_the_held_back_questions_predict(qtbot, done_page):
+    held = QuizResult("after", [QuizAnswer(q, e, "It says " + e, ok, form="request",
+                                           source="family_note", taught=False)
+                                for (q, e), ok in zip(QUESTIONS, (True, False, False))])
+    after = QuizResult.from_dict(AFTER_QUIZ)
+    after.answers += held.answers
+    event = worker_event(ev.FINISHED, adapter_model_id=2, message="Finished.",
+                         metrics=finished_metrics(quiz_after=after.to_dict()))
+    done_page.show_result(event, 1, "SmolLM2", "Notes", preset="balanced")
+    assert done_page.quiz_label.text() == ("Quiz: answered 0 of 3 before, 2 of 3 after; on "
+                                           "sentences held back from training: 1 of 3 after")
+    assert done_page.expectation_label.isVisible()
+    assert done_page.expectation_label.text().startswith(
+        "Expect it to answer about 3 in 10 of your own questions (somewhere between ")
+    done_page.show_result(worker_event(ev.FINISHED, adapter_model_id=2, message="Finished.",
+                                       metrics=finished_metrics()), 1, "SmolLM2", "Notes")
+    assert not done_page.expectation_label.isVisible()  # no sentence was held back
 
 
 def test_done_page_copes_with_old_runs_and_missing_quizzes(qtbot, done_page):

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 
 from slmdesk.core.gguf.info import format_bytes
 from slmdesk.core.training.events import format_duration
-from slmdesk.core.training.quiz_run import QuizResult, quiz_summary
+from slmdesk.core.training.quiz_run import QuizResult, expectation_sentence, quiz_summary
 from slmdesk.core.training.reporting import (
     FORGETTING_SEVERE_RATIO,
     describe_forgetting,
@@ -54,6 +54,10 @@ class DonePage(QWidget):
         self.quiz_button.clicked.connect(self.show_quiz)
         self.quiz_hint = hint("Questions about your documents, asked in chat the way you would "
                               "ask them, before and after training.")
+        # what the questions about held-back sentences predict for the person's own questions
+        self.expectation_label = QLabel()
+        self.expectation_label.setWordWrap(True)
+        self.expectation_label.setStyleSheet("font-size: 14px;")
         quiz_row = QHBoxLayout()
         quiz_row.addWidget(self.quiz_label)
         quiz_row.addSpacing(12)
@@ -88,6 +92,7 @@ class DonePage(QWidget):
         layout.addWidget(self.title)
         layout.addLayout(quiz_row)
         layout.addWidget(self.quiz_hint)
+        layout.addWidget(self.expectation_label)
         layout.addSpacing(6)
         layout.addWidget(self.result_label)
         layout.addSpacing(6)
@@ -131,6 +136,9 @@ class DonePage(QWidget):
         asked = any(r is not None and r.total for r in (self.quiz_before, self.quiz_after))
         self.quiz_label.setText(f"Quiz: {quiz_summary(self.quiz_before, self.quiz_after)}"
                                 if asked else "")
+        expectation = expectation_sentence(self.quiz_after) if asked else ""
+        self.expectation_label.setText(expectation)
+        self.expectation_label.setVisible(bool(expectation))
         for widget in (self.quiz_label, self.quiz_button, self.quiz_hint):
             widget.setVisible(asked)
 

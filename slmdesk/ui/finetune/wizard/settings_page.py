@@ -121,6 +121,13 @@ class SettingsPage(QWidget):
                               "when training starts and takes bf16 only where this processor "
                               "runs it faster.")
         self.dtype.currentIndexChanged.connect(self._edited)
+        self.hold_back_check = QCheckBox("Keep a few sentences back to check it honestly")
+        self.hold_back_check.setChecked(True)
+        self.hold_back_check.setToolTip(
+            "Two to four sentences get no training questions; the quiz asks about them, and how "
+            "many the model answers is the guide to your own questions. Untick to teach every "
+            "sentence (the quiz then only says how well it remembers what it was taught).")
+        self.hold_back_check.toggled.connect(self._edited)
         for box in (self.rank, self.epochs, self.sequence_length):
             box.valueChanged.connect(self._edited)
         self.learning_rate.valueChanged.connect(self._edited)
@@ -132,6 +139,7 @@ class SettingsPage(QWidget):
         form.addRow("Passes over the text (epochs)", self.epochs)
         form.addRow("Sequence length (tokens)", self.sequence_length)
         form.addRow("Arithmetic", self.dtype)
+        form.addRow("Quiz", self.hold_back_check)
         self.advanced.hide()
 
         self.estimate_label = QLabel()
@@ -175,6 +183,7 @@ class SettingsPage(QWidget):
         self.model_questions_check.setChecked(False)
         self.name_edit.clear()
         self.dtype.setCurrentIndex(0)
+        self.hold_back_check.setChecked(True)
 
     def set_model_questions_offer(self, seconds: float | None) -> None:
         """Offer the model-written questions (an instruction-tuned model: its chat template)
@@ -200,7 +209,8 @@ class SettingsPage(QWidget):
                                           if self.model_questions_check.isChecked()
                                           and self.model_questions_check.isVisibleTo(self) else 0),
                          overlap=min(PRESETS[self.preset]["overlap"], sequence_length // 8),
-                         dtype=self.dtype.currentData() or "auto")
+                         dtype=self.dtype.currentData() or "auto",
+                         quiz_held_back=self.hold_back_check.isChecked())
         if self.epochs.value() != PRESETS[self.preset]["epochs"]:
             overrides["min_train_tokens"] = None  # passes chosen by hand are taken as given
         if self.name_edit.text().strip():
