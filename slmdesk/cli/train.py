@@ -101,13 +101,13 @@ def _train(args: argparse.Namespace) -> int:
             print(f"Resuming run {run.id} ({run.run_dir})", file=sys.stderr)
             return _watch(run, resume=True, as_json=args.json)
         job = _job_from_args(args)
-        characters, documents = _check_documents(job)
+        found = _check_documents(job)
         job.validate()
         if args.save_job:
             job.save(Path(args.save_job))
             print(f"Wrote {args.save_job}")
             return 0
-        _print_estimate(job, characters, documents)
+        _print_estimate(job, found)
         run = store.create(job)
         print(f"Run {run.id}: {run.run_dir}", file=sys.stderr)
         return _watch(run, resume=False, as_json=args.json)
@@ -162,9 +162,9 @@ def _job_from_args(args: argparse.Namespace) -> Any:
     return job_from_preset(args.preset, entry.path, docs, base_model_id=entry.id, **overrides)
 
 
-def _check_documents(job: Any) -> tuple[int, int]:
+def _check_documents(job: Any) -> Any:
     """List the documents that cannot be read (they are skipped); fail when none can.
-    Returns (characters, documents) of the readable ones."""
+    Returns what was found (:func:`slmdesk.core.documents.collect.collect_documents`)."""
     from slmdesk.core.documents.collect import collect_documents
 
     found = collect_documents(job.documents)
@@ -174,7 +174,7 @@ def _check_documents(job: Any) -> tuple[int, int]:
         raise CommandError("None of the documents can be read, so there is nothing to train on.")
     print(f"Documents: {len(found.documents)} readable, {found.total_characters:,} characters",
           file=sys.stderr)
-    return found.total_characters, len(found.documents)
+    return found
 
 
 def _document_lines(given: list[str], found: Any) -> list[str]:
@@ -198,11 +198,15 @@ def _document_lines(given: list[str], found: Any) -> list[str]:
     return lines
 
 
-def _print_estimate(job: Any, characters: int, documents: int) -> None:
+def _print_estimate(job: Any, found: Any) -> None:
     from slmdesk.core.gguf.info import GGUFError, format_bytes, read_model_info
     from slmdesk.core.library.memory import available_memory_bytes
     from slmdesk.core.training.base_model import is_cached
-    from slmdesk.core.training.job import approximate_chunk_lengths, estimate_training
+    from slmdesk.core.training.job import (
+        approximate_chunk_lengths,
+        estimate_training,
+        example_chunk_lengths,
+    )
     from slmdesk.core.training.precision import expected_choice
     from slmdesk.paths import app_paths
 
@@ -210,7 +214,15 @@ def _print_estimate(job: Any, characters: int, documents: int) -> None:
         info = read_model_info(job.base_model_path)
     except GGUFError as exc:
         raise CommandError(str(exc)) from None
-    lengths = approximate_chunk_lengths(job, characters, documents)
+    lengths = approximate_chunk_lengths(job, found.total_characters, len(found.documents))
+    if job.knowledge_augmentation:  # each question and answer is a chunk of its own, as in the wizard
+        from slmdesk.core.knowledge import augment_documents
+
+        augmentation = augment_documents([d.text for d in found.documents],
+                                         [d.title for d in found.documents], seed=job.seed,
+                                         hold_back=job.holds_back)
+        lengths += example_chunk_lengths(job, [len(e.question) + len(e.answer)
+                                               for e in augmentation.examples])
     precision = expected_choice(job.dtype, app_paths().cache_dir)
     estimate = estimate_training(job, info, train_chunk_lengths=lengths,
                                  cached=is_cached(Path(job.base_model_path)), precision=precision)

@@ -188,3 +188,22 @@ def test_every_path_given_gets_a_line_and_library_warnings_stay_in_the_log(tmp_p
     assert "EOF marker" not in result.stderr  # pypdf's own words went to the log instead
     assert "EOF marker not found" in (slmdesk_home / "logs" / "slmdesk.log").read_text()
     assert TrainingJob.load(job_path).documents == [str(NOTE), str(empty), str(link), str(cut)]
+
+
+def test_the_estimate_counts_the_questions_made_from_the_documents(capsys, starter_model_path):
+    """Each question and answer is a chunk of its own: without them the estimate of a short
+    note promised many times the passes the run then made."""
+    from slmdesk.cli.train import _check_documents, _print_estimate
+
+    def estimate_line(**settings) -> str:
+        job = job_from_preset("balanced", starter_model_path, [str(NOTE)], **settings)
+        _print_estimate(job, _check_documents(job))
+        return next(line for line in capsys.readouterr().err.splitlines()
+                    if line.startswith("Preset balanced: "))
+
+    def tokens(line: str) -> int:
+        return int(line.split(" steps over ")[1].split(" tokens")[0].replace(",", ""))
+
+    with_questions, text_only = estimate_line(), estimate_line(knowledge_augmentation=False)
+    assert tokens(with_questions) > tokens(text_only)
+    assert "epochs" in with_questions
