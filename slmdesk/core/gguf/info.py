@@ -192,6 +192,13 @@ def read_tensor_shapes(path: str | os.PathLike[str]) -> dict[str, tuple[int, ...
     return read_header(Path(path), shapes)
 
 
+#: Architectures llama.cpp runs only as encoders (embeddings, reranking): they load but cannot
+#: generate text. ``slmdesk models scan`` once picked the app's own MiniLM (bert) as a model.
+EMBEDDING_ARCHITECTURES = frozenset({
+    "bert", "nomic-bert", "nomic-bert-moe", "jina-bert-v2", "jina-bert-v3", "modern-bert",
+    "neo-bert", "eurobert", "t5encoder", "gemma-embedding", "llama-embed"})
+
+
 def _not_loadable_reason(info: ModelInfo) -> str | None:
     name, what = f'"{info.path.name}"', "adapter" if info.is_adapter else "model"
     architecture = shown(info.architecture)
@@ -206,6 +213,10 @@ def _not_loadable_reason(info: ModelInfo) -> str | None:
         kind = f'an adapter for "{architecture}" models' if info.is_adapter else f'a "{architecture}" model'
         return (f"{name} is not a loadable {what}: it is {kind}, an architecture the llama.cpp in this "
                 f"SLM Desk (llama-cpp-python {LLAMA_CPP_PYTHON_VERSION}) cannot run.")
+    if not info.is_adapter and info.architecture in EMBEDDING_ARCHITECTURES:
+        return (f"{name} is an embedding model ({architecture}): it turns text into numbers for "
+                "search and cannot write replies, so it cannot be chatted with or fine-tuned. "
+                "SLM Desk brings its own for searching your documents.")
     if info.is_adapter and info.adapter_type != "lora":
         stated = f'of type "{shown(info.adapter_type)}"' if info.adapter_type else "of no stated type"
         return (f"{name} is not a loadable adapter: llama.cpp uses only LoRA adapters, and this one is "

@@ -45,6 +45,8 @@ def test_the_list_is_the_engines_not_the_gguf_packages() -> None:
     (lambda p: write_tiny_model(p, architecture="martian-lm"),
      'is not a loadable model: it is a "martian-lm" model, an architecture the llama.cpp'),
     (lambda p: write_tiny_model(p, architecture="clip"), "is not a loadable model: it is the picture part"),
+    (lambda p: write_tiny_model(p, architecture="bert"),
+     "is an embedding model (bert): it turns text into numbers for search and cannot write replies"),
     (lambda p: write_tiny_adapter(p, architecture=None),
      "is not a loadable adapter: its header does not say the architecture of the model it adapts"),
     (lambda p: write_tiny_adapter(p, architecture="martian-lm"),
