@@ -9,16 +9,49 @@ downloads single-file models only.
 from __future__ import annotations
 
 import re
+import socket
 from dataclasses import asdict, dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
-from slmdesk.core.hub.errors import explain
+from slmdesk.core.hub.errors import ConnectionLost, explain
 from slmdesk.core.library.memory import MemoryEstimate, estimate_memory_for_shape
 
 _QUANT = re.compile(r"(?<![A-Za-z0-9])(I?Q\d(?:_[A-Z0-9]+)*|F16|BF16|F32|FP16)(?![A-Za-z0-9])",
                     re.IGNORECASE)
 _SPLIT = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
 SEARCH_LIMIT = 30
+#: A Hub that does not take a connection within this time is reported at once: huggingface_hub
+#: would retry five times over about 25 s, printing a line each time.
+REACH_TIMEOUT_SECONDS = 5.0
+
+
+def _quiet_hub_logs() -> None:
+    """huggingface_hub prints its retries on stderr through a handler of its own: send them to
+    SLM Desk's log file instead (the root logger's, :mod:`slmdesk.core.logs`)."""
+    import logging
+
+    hub_logger = logging.getLogger("huggingface_hub")
+    for handler in list(hub_logger.handlers):
+        if isinstance(handler, logging.StreamHandler) and not isinstance(
+                handler, logging.FileHandler):
+            hub_logger.removeHandler(handler)
+    hub_logger.propagate = True
+
+
+def check_reachable(endpoint: str) -> None:
+    """Raise :class:`ConnectionLost` at once when ``endpoint`` takes no connection (no network,
+    a name that does not resolve, a mirror that is down), saying how to work offline."""
+    parts = urlsplit(endpoint)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname or "", port), REACH_TIMEOUT_SECONDS).close()
+    except OSError as exc:
+        raise ConnectionLost(
+            f"Could not reach {endpoint}: {exc.strerror or exc}. Check your connection (or "
+            "HF_ENDPOINT, if you use a mirror) and try again. On a computer without internet, "
+            "turn the Hub off: slmdesk models offline on (or tick “Offline” on the Get models page).",
+            f"{type(exc).__name__}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -87,6 +120,8 @@ def search_gguf_repos(endpoint: str, query: str, limit: int = SEARCH_LIMIT) -> l
     """Repositories matching ``query`` that hold GGUF files, most downloaded first."""
     from huggingface_hub import HfApi
 
+    _quiet_hub_logs()
+    check_reachable(endpoint)
     try:
         found = HfApi(endpoint=endpoint).list_models(
             search=query.strip() or None, filter="gguf", sort="downloads", limit=limit)
@@ -102,6 +137,8 @@ def list_gguf_files(endpoint: str, repo_id: str, revision: str | None = None) ->
     """The GGUF files of ``repo_id`` with their sizes and SHA-256 (one request)."""
     from huggingface_hub import HfApi
 
+    _quiet_hub_logs()
+    check_reachable(endpoint)
     try:
         info = HfApi(endpoint=endpoint).model_info(repo_id, revision=revision,
                                                    files_metadata=True)

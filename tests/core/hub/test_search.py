@@ -70,3 +70,22 @@ def test_hf_endpoint_is_honoured_and_named(hub):
 ])
 def test_quantization_is_read_from_the_file_name(name, quantization):
     assert quantization_of(name) == quantization
+
+
+def test_a_hub_that_takes_no_connection_is_reported_at_once_without_retry_lines(capsys):
+    """Offline, huggingface_hub retried for about 25 s and printed a line per retry."""
+    import socket
+    import time
+
+    from slmdesk.core.hub.errors import ConnectionLost
+
+    with socket.socket() as closed:  # a loopback port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        endpoint = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    started = time.monotonic()
+    for ask in (lambda: search_gguf_repos(endpoint, "qwen"),
+                lambda: list_gguf_files(endpoint, "someone/model-GGUF")):
+        with pytest.raises(ConnectionLost, match="slmdesk models offline on"):
+            ask()
+    assert time.monotonic() - started < 10
+    assert "Retry" not in capsys.readouterr().err
