@@ -385,7 +385,8 @@ def knowledge_lines(metrics: dict[str, Any]) -> list[str]:
 
     lines = []
     if metrics.get("quiz_before") or metrics.get("quiz_after"):
-        lines.append("Quiz: " + quiz_summary(metrics.get("quiz_before"), metrics.get("quiz_after")))
+        lines.append("Quiz: " + quiz_summary(metrics.get("quiz_before"), metrics.get("quiz_after"),
+                                             held_back=False))
         expectation = expectation_sentence(metrics.get("quiz_after"))
         if expectation:
             lines.append(expectation)

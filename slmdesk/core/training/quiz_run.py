@@ -80,9 +80,10 @@ class QuizResult:
 
 
 def quiz_summary(before: QuizResult | dict[str, Any] | None,
-                 after: QuizResult | dict[str, Any] | None) -> str:
+                 after: QuizResult | dict[str, Any] | None, *, held_back: bool = True) -> str:
     """'answered 0 of 12 before, 9 of 12 after' (either side may be missing), then, when some
-    sentences were held back, the score on those, which is the one to go by."""
+    sentences were held back, the score on those (``held_back`` false leaves it to
+    :func:`expectation_sentence`)."""
     parts, untaught = [], []
     for result, when in ((before, "before"), (after, "after")):
         if isinstance(result, dict):
@@ -92,7 +93,7 @@ def quiz_summary(before: QuizResult | dict[str, Any] | None,
         taught = result.taught
         if taught:
             parts.append(f"{sum(a.correct for a in taught)} of {len(taught)} {when}")
-        if result.untaught:
+        if result.untaught and held_back:
             untaught.append(f"{sum(a.correct for a in result.untaught)} of "
                             f"{len(result.untaught)} {when}")
     if not parts and not untaught:
@@ -127,15 +128,17 @@ def expected_share(result: QuizResult | dict[str, Any] | None
 
 
 def expectation_sentence(result: QuizResult | dict[str, Any] | None) -> str:
-    """'Expect it to answer about 3 in 10 of your own questions (somewhere between 1 and 6 in
-    10: the quiz had only 5 questions it was not taught).' or '' without held-back questions."""
+    """'On sentences held back from training it answered 1 of 4: expect it to answer about 2
+    in 10 of your own questions (somewhere between 0 and 6 in 10, ...).', or '' without
+    held-back questions."""
     found = expected_share(result)
     if found is None:
         return ""
     share, low, high, n = found
-    return (f"Expect it to answer about {round(share * 10)} in 10 of your own questions "
-            f"(somewhere between {math.floor(low * 10)} and {math.ceil(high * 10)} in 10: the quiz "
-            f"asked {n} question{'s' if n != 1 else ''} about sentences it was not taught).")
+    right = round(share * n)
+    return (f"On sentences held back from training it answered {right} of {n}: expect it to "
+            f"answer about {round(share * 10)} in 10 of your own questions (somewhere between "
+            f"{math.floor(low * 10)} and {math.ceil(high * 10)} in 10, as so few were asked).")
 
 
 @contextmanager

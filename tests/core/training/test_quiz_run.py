@@ -107,6 +107,7 @@ def test_the_summary_names_the_held_back_score_apart():
         "answered 0 of 12 before, 11 of 12 after; on sentences held back from training: 0 of 4 "
         "before, 1 of 4 after")
     assert quiz_summary(None, _result([True, False], [])) == "answered 1 of 2 after"
+    assert quiz_summary(None, result, held_back=False) == "answered 11 of 12 after"
 
 
 def test_the_expectation_comes_from_the_held_back_questions_with_an_honest_width():
@@ -117,8 +118,8 @@ def test_the_expectation_comes_from_the_held_back_questions_with_an_honest_width
     many = expected_share(_result([], [True, False] * 20))
     assert few[0] == many[0] == 0.5 and (few[2] - few[1]) > 2 * (many[2] - many[1])
     assert expectation_sentence(_result([True] * 12, [True, False, False, False]).to_dict()) == (
-        "Expect it to answer about 2 in 10 of your own questions (somewhere between 0 and 6 in "
-        "10: the quiz asked 4 questions about sentences it was not taught).")
+        "On sentences held back from training it answered 1 of 4: expect it to answer about 2 "
+        "in 10 of your own questions (somewhere between 0 and 6 in 10, as so few were asked).")
     # a quiz.json or metrics written before held-back sentences existed reads as all taught
     old = {"stage": "after", "answers": [{"question": "q", "expected": "e", "reply": "e",
                                           "correct": True}]}

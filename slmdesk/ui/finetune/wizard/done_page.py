@@ -134,8 +134,8 @@ class DonePage(QWidget):
 
     def _show_quiz_line(self) -> None:
         asked = any(r is not None and r.total for r in (self.quiz_before, self.quiz_after))
-        self.quiz_label.setText(f"Quiz: {quiz_summary(self.quiz_before, self.quiz_after)}"
-                                if asked else "")
+        summary = quiz_summary(self.quiz_before, self.quiz_after, held_back=False)
+        self.quiz_label.setText(f"Quiz: {summary}" if asked else "")
         expectation = expectation_sentence(self.quiz_after) if asked else ""
         self.expectation_label.setText(expectation)
         self.expectation_label.setVisible(bool(expectation))
