@@ -291,8 +291,9 @@ def test_done_page_says_what_the_held_back_questions_predict(qtbot, done_page):
     assert done_page.quiz_label.text() == "Quiz: answered 0 of 3 before, 2 of 3 after"
     assert done_page.expectation_label.isVisible()
     assert done_page.expectation_label.text().startswith(
-        "On sentences held back from training it answered 1 of 3: expect it to answer about 3 "
-        "in 10 of your own questions (somewhere between ")
+        "It answered 1 of 3 questions about sentences held back from training (2 of 3 about "
+        "taught ones); your own questions fall in between: expect about 5 in 10 to be answered "
+        "(somewhere between ")
     done_page.show_result(worker_event(ev.FINISHED, adapter_model_id=2, message="Finished.",
                                        metrics=finished_metrics()), 1, "SmolLM2", "Notes")
     assert not done_page.expectation_label.isVisible()  # no sentence was held back
