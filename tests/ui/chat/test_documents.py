@@ -115,9 +115,9 @@ def test_a_reply_answers_from_a_document_and_cites_it(qtbot, tmp_path):
         assert reply.status == "complete" and "Agnes" in reply.content
         assert reply.metadata["documents_mode"] == "whole"
         widget = chat.message_list.widget_for(reply_id)
-        assert "[2] other_000.txt, line 1" in [b.text() for b in widget.sources.buttons] or \
-            "[1] light.txt, line 1" in [b.text() for b in widget.sources.buttons]
-        assert "light.txt" in " ".join(b.text() for b in widget.sources.buttons)
+        # Pasted whole with a note about bread, but only the lighthouse note is its source.
+        assert [b.text() for b in widget.sources.buttons] == ["[1] light.txt, line 1"]
+        assert len(reply.metadata["given"]) == 2
         widget.grab().save(str(tmp_path / "reply.png"))
     finally:
         close_window(win)
