@@ -4,7 +4,9 @@ engine, and the reply's sources are the passage it answered from.
 The adapter is a LoRA on every ffn_down of SmolLM2 135M Instruct written here (small random
 weights, as tests/e2e/test_engine.py does for Gemma), not a trained one: training takes minutes,
 and what this checks is the path, documents and an adapter in one chat, which does not depend on
-what the adapter learnt. It visibly changes the reply, so it is really applied.
+what the adapter learnt. It visibly changes the reply, so it is really applied. SmolLM2 writes
+no [n] here (as in 57 of 77 bench replies), so the source shown is the passage that passed the
+relevance floor; a reply that writes [2] gets the same source by its number.
 """
 
 from __future__ import annotations
