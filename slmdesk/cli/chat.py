@@ -12,6 +12,7 @@ from typing import Any
 
 from slmdesk.cli.command_error import CommandError
 from slmdesk.cli.docs import closing_embedder
+from slmdesk.core.documents.citations import reply_sources
 from slmdesk.core.documents.grounding import (
     NO_PASSAGES,
     Grounding,
@@ -101,15 +102,22 @@ def ground_in_documents(conn: sqlite3.Connection, names: list[str], question: st
         return find_grounding(conn, ids, question, budget_characters=budget, embedder=embedder)
 
 
-def format_sources(grounding: Grounding) -> str:
-    """The citations printed after a reply: ``[1] notes.pdf, page 3: "the passage..."``."""
-    if not grounding.passages:
-        return f"Sources: {NO_PASSAGES}."
-    lines = ["Sources:"]
-    for number, passage in enumerate(grounding.passages, start=1):
-        snippet = " ".join(passage.text.split())
+def format_sources(sources: dict[str, Any]) -> str:
+    """The citations printed after a reply (``sources`` from
+    :func:`~slmdesk.core.documents.citations.reply_sources`): ``[1] notes.pdf, page 3: "..."``."""
+    shown = sources["sources"]
+    if not shown:
+        lines = [f"Sources: {NO_PASSAGES}."]
+    else:
+        lines = ["Sources:" if sources["sources_basis"] == "cited" else "Not cited, but relevant:"]
+    for source in shown:
+        snippet = " ".join(source["text"].split())
         snippet = snippet if len(snippet) <= 100 else snippet[:99] + "\u2026"
-        lines.append(f"[{number}] {passage.citation()}: \u201c{snippet}\u201d")
+        lines.append(f"[{source['number']}] {source['file_name']}, {source['place']}: \u201c{snippet}\u201d")
+    invented = sources["invented_citations"]
+    if invented:
+        lines.append(f"{', '.join(f'[{n}]' for n in invented)} in the reply "
+                     f"{'cites' if len(invented) == 1 else 'cite'} no passage it was given.")
     return "\n".join(lines)
 
 
@@ -150,19 +158,20 @@ def run_chat(args: argparse.Namespace, library: ModelLibrary) -> int:
             print(f"[{info.display_name} \u00b7 {loaded['chat_format_description']}]",
                   file=sys.stderr)
         reply, done = stream_to_stdout(engine.chat(messages, params), echo=not args.json)
+    sources = reply_sources("".join(reply), grounding.sources_json()) if grounding is not None else None
     if args.json:
         print(json.dumps({"model": str(model_path), "chat_format": loaded["chat_format"],
                           "reply": "".join(reply),
                           **{key: done.get(key) for key in (
                               "finish_reason", "prompt_tokens", "completion_tokens",
                               "time_to_first_token", "tokens_per_second", "truncated_turns")},
-                          **({"sources": grounding.sources_json(), "documents_mode": grounding.mode}
+                          **({**(sources or {}), "documents_mode": grounding.mode}
                              if grounding is not None else {})},
                          indent=2))
     else:
         print()
-        if grounding is not None:
-            print(format_sources(grounding))
+        if sources is not None:
+            print(format_sources(sources))
         ttft = done.get("time_to_first_token")
         speed = done.get("tokens_per_second")
         print(f"[{done.get('completion_tokens', 0)} tokens"

@@ -56,7 +56,10 @@ def test_chat_answers_from_a_document_and_cites_it(no_starter, tmp_path):  # noq
     reply = json.loads(result.stdout)
     assert "Agnes" in reply["reply"]
     assert reply["documents_mode"] == "whole"  # two short files fit the context: pasted whole
-    assert [source["file_name"] for source in reply["sources"]] == ["bakery.md", "light.txt"]
+    assert [source["file_name"] for source in reply["given"]] == ["bakery.md", "light.txt"]
+    # Its sources are what it cites, or (citing nothing) what is relevant: the lighthouse note.
+    assert [(source["number"], source["file_name"]) for source in reply["sources"]] == [(2, "light.txt")]
     printed = slmdesk("chat", str(_smollm2_file()), "--docs", "town", "Who is the lighthouse keeper?",
                       "--temperature", "0", "--max-tokens", "40", "--context-length", "1024")
-    assert "Sources:\n[1] bakery.md, line 1" in printed.stdout and "[2] light.txt, line 1" in printed.stdout
+    assert "[2] light.txt, line 1: \u201cNotes on the lighthouse." in printed.stdout
+    assert "bakery.md" not in printed.stdout

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from slmdesk.core.documents.excerpts import PASSAGE_OVERHEAD, excerpts
 from slmdesk.core.documents.index import Embedder
 from slmdesk.core.documents.search import Passage, search
 
@@ -48,17 +49,29 @@ def find_grounding(conn: sqlite3.Connection, collection_ids: Sequence[int], ques
     if not collection_ids:
         return Grounding("none")
     everything = _all_passages(conn, collection_ids)
-    if everything and sum(len(p.text) + 40 for p in everything) <= budget_characters:
-        return Grounding("whole", everything)
+    if everything and sum(len(p.text) + PASSAGE_OVERHEAD for p in everything) <= budget_characters:
+        return Grounding("whole", with_relevance(conn, collection_ids, question, everything, embedder))
+    return searched_grounding(conn, collection_ids, question, budget_characters=budget_characters,
+                              limit=limit, embedder=embedder)
+
+
+def searched_grounding(conn: sqlite3.Connection, collection_ids: Sequence[int], question: str, *,
+                       budget_characters: int, limit: int = 4, embedder: Embedder | None = None) -> Grounding:
+    """The best passages for the question with their neighbours, in reading order
+    (:mod:`slmdesk.core.documents.excerpts`), within the budget; 'none' when nothing is relevant."""
     found = search(conn, collection_ids, question, limit=limit, embedder=embedder)
-    kept: list[Passage] = []
-    used = 0
-    for passage in found:  # best first: drop the tail that does not fit
-        if used + len(passage.text) + 40 > budget_characters:
-            break
-        kept.append(passage)
-        used += len(passage.text) + 40
+    kept = excerpts(conn, found, budget_characters)
     return Grounding("search", kept) if kept else Grounding("none")
+
+
+def with_relevance(conn: sqlite3.Connection, collection_ids: Sequence[int], question: str,
+                   passages: Sequence[Passage], embedder: Embedder | None = None) -> list[Passage]:
+    """``passages`` (a collection pasted whole) marked with how the question's search ranked
+    them, so a reply that cites none shows only the relevant ones as its sources."""
+    found = {p.chunk_id: p for p in search(conn, collection_ids, question, limit=len(passages), embedder=embedder)}
+    return [replace(p, score=hit.score, bm25_rank=hit.bm25_rank, vector_rank=hit.vector_rank,
+                    similarity=hit.similarity) if (hit := found.get(p.chunk_id)) is not None else p
+            for p in passages]
 
 
 def grounded_messages(messages: Sequence[dict[str, str]], grounding: Grounding) -> list[dict[str, str]]:

@@ -68,8 +68,14 @@ class Passage:
     def citation(self) -> str:
         return f"{self.file_name}, {self.place}"
 
+    @property
+    def relevant(self) -> bool:
+        """Whether it passed the relevance floor for the question (a passage given only as a
+        neighbour of one, or as part of a collection pasted whole, may not have)."""
+        return self.bm25_rank is not None or (self.similarity is not None and self.similarity >= VECTOR_FLOOR)
+
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "file_name": self.file_name, "place": self.place}
+        return {**asdict(self), "file_name": self.file_name, "place": self.place, "relevant": self.relevant}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Passage:

@@ -21,6 +21,7 @@ from slmdesk.core.conversations.store import (
     Message,
     RecordNotFound,
 )
+from slmdesk.core.documents.citations import reply_sources
 from slmdesk.core.documents.embedding import ChildEmbedder, EmbedderError, open_embedder
 from slmdesk.core.documents.grounding import ground_reply
 from slmdesk.core.engine.sampling import chat_defaults, chat_params, effective_settings
@@ -366,9 +367,11 @@ class ChatSession(QObject):
                 "adapter": reply.spec.adapter_name,
                 "chat_format": self.loaded_info.get("chat_format"), **(reply.documents or {}),
                 **(metadata or {})}
+        final_text = reply.text if text is None else text
+        if reply.documents and "documents_mode" in reply.documents:  # what the reply cites, honestly
+            meta.update(reply_sources(final_text, reply.documents.get("sources") or []))
         try:
-            self.store.finish_reply(reply.message_id, reply.text if text is None else text,
-                                    status, meta)
+            self.store.finish_reply(reply.message_id, final_text, status, meta)
         except RecordNotFound:  # its conversation was deleted while it was written
             reply = None
         if self.state not in ("crashed", "off"):

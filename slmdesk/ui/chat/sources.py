@@ -1,8 +1,11 @@
 """The sources under a reply written from documents, and the passage each one opens.
 
-A reply given passages shows them as numbered buttons (``[1] notes.pdf, page 3``), the numbers the
-model was asked to cite; a click opens the passage itself, its file and place. When no passage was
-relevant the line says so, so a person knows the reply did not come from their documents.
+A reply given passages shows the ones it cites as numbered buttons (``[1] notes.pdf, page 3``),
+under the numbers it cites them by; a click opens the passage itself, its file and place. A
+number the reply cites that names no passage is said in grey, not linked. A reply that cites none
+shows the passages relevant to the question, marked as not cited
+(:mod:`slmdesk.core.documents.citations`). When no passage was relevant the line says so, so a
+person knows the reply did not come from their documents.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ class SourcesRow(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.buttons: list[QToolButton] = []
+        self.invented: QLabel | None = None
         self.label = QLabel()
         self.label.setStyleSheet("color: #5f6368;")
         self._layout = QHBoxLayout(self)
@@ -40,12 +44,21 @@ class SourcesRow(QWidget):
         for button in self.buttons:
             button.deleteLater()
         self.buttons = []
+        if self.invented is not None:
+            self.invented.deleteLater()
+            self.invented = None
         sources = metadata.get("sources") or []
         if "documents_mode" not in metadata:
             self.hide()
             return
-        self.label.setText("Sources:" if sources else f"Sources: {NO_PASSAGES} in the attached documents")
-        for number, source in enumerate(sources, start=1):
+        if not sources:
+            self.label.setText(f"Sources: {NO_PASSAGES} in the attached documents")
+        elif metadata.get("sources_basis") == "relevant":  # the reply cites none: what matched
+            self.label.setText("Not cited, but relevant:")
+        else:
+            self.label.setText("Sources:")
+        for index, source in enumerate(sources, start=1):
+            number = int(source.get("number", index))  # the number the reply cites it by
             button = QToolButton(text=f"[{number}] {source['file_name']}, {source['place']}")
             button.setAutoRaise(True)
             button.setCursor(Qt.CursorShape.PointingHandCursor)
@@ -54,6 +67,13 @@ class SourcesRow(QWidget):
             button.clicked.connect(lambda _=False, s=source, n=number: self._open(n, s))
             self._layout.insertWidget(self._layout.count() - 1, button)
             self.buttons.append(button)
+        invented = metadata.get("invented_citations") or []
+        if invented:  # plain grey text, not a link: there is no passage to open
+            numbers = ", ".join(f"[{n}]" for n in invented)
+            self.invented = QLabel(f"{numbers} in the reply {'cites' if len(invented) == 1 else 'cite'} "
+                                   "no passage it was given")
+            self.invented.setStyleSheet("color: #5f6368;")
+            self._layout.insertWidget(self._layout.count() - 1, self.invented)
         self.show()
 
     @Slot()

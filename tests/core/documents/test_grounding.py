@@ -55,3 +55,33 @@ def test_nothing_relevant_tells_the_model(tmp_path):
     assert grounding.mode == "none" and grounding.passages == []
     content = grounded_messages([{"role": "user", "content": "Who won the 1966 World Cup?"}], grounding)[0]["content"]
     assert content.startswith("No passage in my documents is relevant")
+
+
+def test_search_brings_the_neighbouring_passages_in_reading_order(tmp_path):
+    """The question's words are in the middle passage of a long file; the answer reads across
+    the passages beside it, so they come too, in the file's order, before the other file's."""
+    from slmdesk.core.documents.grounding import searched_grounding
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    parts = [f"Part {n}. " + "The harbour was quiet that week and the boats stayed in. " * 9 for n in range(5)]
+    parts[2] = parts[2] + "The lighthouse keeper is called Orla Finnegan."
+    (folder / "harbour.txt").write_text("\n\n".join(parts), encoding="utf-8")
+    (folder / "other.txt").write_text("Another lighthouse stands on the cape, long unmanned.", encoding="utf-8")
+    index = DocumentIndex(db.connect(app_paths().database))
+    collection = index.create("notes", [folder])
+    index.update("notes")
+    chunks = index.conn.execute("SELECT c.ordinal, c.text FROM doc_chunks c JOIN doc_files f ON f.id = c.file_id "
+                                "WHERE f.path LIKE '%harbour.txt' ORDER BY c.ordinal").fetchall()
+    keeper = next(ordinal for ordinal, text in chunks if "Orla Finnegan" in text)
+    assert 0 < keeper < len(chunks) - 1
+    grounding = searched_grounding(index.conn, [collection.id], "Who is the lighthouse keeper?",
+                                   limit=2, budget_characters=10_000)
+    texts = [p.text for p in grounding.passages]
+    harbour = [p for p in grounding.passages if p.file_name == "harbour.txt"]
+    assert [p.text for p in harbour] == [chunks[keeper - 1][1], chunks[keeper][1], chunks[keeper + 1][1]]
+    assert grounding.passages[-1].file_name == "other.txt" and len(texts) == 4
+    # Within a tight budget the hits come first and a neighbour that does not fit stays out.
+    tight = searched_grounding(index.conn, [collection.id], "Who is the lighthouse keeper?", limit=1,
+                               budget_characters=len(chunks[keeper][1]) + 40)
+    assert [p.text for p in tight.passages] == [chunks[keeper][1]]

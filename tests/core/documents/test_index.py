@@ -200,3 +200,35 @@ def test_a_decompression_bomb_and_a_huge_file_are_refused_with_nothing_lost(inde
     assert "zip bomb" in reasons["bomb.docx"] and bomb.stat().st_size < 1_000_000
     assert reasons["huge.txt"].startswith("The file is too large (60 MB)")
     assert len(report.added) == 5  # the others are indexed as usual
+
+
+def _write_kind(path: Path, sentence: str) -> None:
+    """``sentence`` as a real file of the kind ``path``'s suffix names."""
+    if path.suffix == ".pdf":
+        write_pdf(path, [[sentence]])
+    elif path.suffix == ".docx":
+        write_docx(path, title=None, paragraphs=[sentence])
+    elif path.suffix == ".html":
+        path.write_text(f"<html><body><p>{sentence}</p></body></html>", encoding="utf-8")
+    else:
+        path.write_text(f"# Note\n\n{sentence}\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize("suffix", [".pdf", ".docx", ".md", ".html"])
+def test_each_kind_added_changed_and_deleted_in_a_watched_folder(index, tmp_path, suffix):
+    folder = _folder(tmp_path)
+    collection = index.create("notes", [folder])
+    index.update("notes")
+    path = folder / f"ferry{suffix}"
+    _write_kind(path, "The ferry to Skerry Island leaves at seven.")
+    assert [p.name for p in index.update("notes").added] == [path.name]
+    assert _files_of(search(index.conn, [collection.id], "Skerry Island ferry")) == [path.name]
+    _write_kind(path, "The ferry now sails from Quayle Pier at nine.")
+    stat = path.stat()  # a rewrite within the same clock tick still counts as a change
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert [p.name for p in index.update("notes").changed] == [path.name]
+    assert search(index.conn, [collection.id], "Skerry") == []
+    assert _files_of(search(index.conn, [collection.id], "Quayle Pier")) == [path.name]
+    path.unlink()
+    assert [p.name for p in index.update("notes").removed] == [path.name]
+    assert search(index.conn, [collection.id], "Quayle Pier ferry") == []

@@ -115,9 +115,27 @@ def test_a_reply_answers_from_a_document_and_cites_it(qtbot, tmp_path):
         assert reply.status == "complete" and "Agnes" in reply.content
         assert reply.metadata["documents_mode"] == "whole"
         widget = chat.message_list.widget_for(reply_id)
-        assert "[2] other_000.txt, line 1" in [b.text() for b in widget.sources.buttons] or \
-            "[1] light.txt, line 1" in [b.text() for b in widget.sources.buttons]
-        assert "light.txt" in " ".join(b.text() for b in widget.sources.buttons)
+        # Pasted whole with a note about bread, but only the lighthouse note is its source.
+        assert [b.text() for b in widget.sources.buttons] == ["[1] light.txt, line 1"]
+        assert len(reply.metadata["given"]) == 2
         widget.grab().save(str(tmp_path / "reply.png"))
     finally:
         close_window(win)
+
+
+def test_sources_show_the_numbers_cited_and_mark_an_invented_one(qtbot):
+    from slmdesk.core.documents.citations import reply_sources
+
+    given = [{"file_name": name, "place": "line 1", "path": f"/notes/{name}", "text": f"About {name}.",
+              "relevant": name == "light.txt"} for name in ("bread.txt", "light.txt")]
+    cited = _reply({"documents_mode": "whole", **reply_sources("Agnes Moreau [2], since 1998 [5].", given)})
+    qtbot.addWidget(cited)
+    assert cited.sources.label.text() == "Sources:"
+    assert [b.text() for b in cited.sources.buttons] == ["[2] light.txt, line 1"]  # [5] is no link
+    assert cited.sources.invented is not None
+    assert cited.sources.invented.text() == "[5] in the reply cites no passage it was given"
+    uncited = _reply({"documents_mode": "whole", **reply_sources("Agnes Moreau.", given)})
+    qtbot.addWidget(uncited)
+    assert uncited.sources.label.text() == "Not cited, but relevant:"
+    assert [b.text() for b in uncited.sources.buttons] == ["[2] light.txt, line 1"]
+    assert uncited.sources.invented is None
