@@ -223,6 +223,7 @@ def main() -> int:
 
     print("Preparing the dequantized starter (cached after the first run)\u2026", file=sys.stderr)
     load_base_model(starter_path(), root=cache_root())
+    from slmdesk.core.training.layer_step import LayerShapes
     from slmdesk.core.training.precision import probe_precision
 
     variants = args.variants.split(",")
@@ -232,7 +233,9 @@ def main() -> int:
     probes = []
     for round_ in range(args.rounds):
         print(f"round {round_ + 1}/{args.rounds}", file=sys.stderr)
-        probes.append(probe_precision(640, 2048, args.seq).to_dict())  # the worker's probe
+        # the worker's probe on the starter's shapes (Gemma 3 270M: 4 heads of 256, 1 KV head)
+        probes.append(probe_precision(640, 2048, args.seq,
+                                      shapes=LayerShapes.of(640, 2048, 4, 1, 256)).to_dict())
         peaks.append(matmul_peak(args.threads))
         bf16_peaks.append(matmul_peak(args.threads, dtype="bf16"))
         for variant in (variants if round_ % 2 == 0 else variants[::-1]):
@@ -277,6 +280,11 @@ def main() -> int:
         "bf16_matmul_peak_gflops": round(bf16_peak / 1e9, 2),
         "bf16_matmul_peak_all_gflops": [round(p / 1e9, 2) for p in bf16_peaks],
         "probe": probes,
+        # per round: the whole steps' bf16 ratio beside the probe's two predictions of it
+        "bf16_rounds": [
+            {"steps": round(b["tokens_per_second"] / f["tokens_per_second"], 2),
+             "probe_layer_step": probe.get("layer_speedup"), "probe_products": probe.get("speedup")}
+            for f, b, probe in zip(results.get("ours", []), results.get("ours-bf16", []), probes)],
         "bf16_speedup": round(summary["ours-bf16"]["tokens_per_second"]
                               / summary["ours"]["tokens_per_second"], 2)
         if "ours" in summary and "ours-bf16" in summary else None,
@@ -297,7 +305,7 @@ def main() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({k: report[k] for k in ("matmul_peak_gflops", "bf16_matmul_peak_gflops",
-                                             "bf16_speedup", "speedup_vs_trainer",
+                                             "bf16_speedup", "bf16_rounds", "speedup_vs_trainer",
                                              "full_vocabulary_speedup_vs_trainer",
                                              "training_peak_rss_ratio_vs_trainer", "load_average")}),
           file=sys.stderr)

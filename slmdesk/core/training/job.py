@@ -24,6 +24,7 @@ from typing import Any, Sequence
 from slmdesk.core.errors import SlmdeskError
 from slmdesk.core.gguf.info import ModelInfo, format_bytes
 from slmdesk.core.training.precision import DTYPES, PrecisionChoice
+from slmdesk.core.training.quiz_overlap import QUIZ_OVERLAP
 
 JOB_FILE = "job.json"
 JOB_VERSION = 1
@@ -133,6 +134,9 @@ class TrainingJob:
         "shows it faster on this processor, else fp32), fp32 or bf16."))
     quiz_questions: int = field(default=12, metadata=_help(
         "Questions about the documents asked in chat before and after training (0: no quiz)."))
+    quiz_overlap: str = field(default="auto", metadata=_help(
+        "Ask the quiz before training while the training loads: auto (where measured to pay, "
+        "see slmdesk.core.training.quiz_overlap), on or off. The answers are the same."))
     version: int = field(default=JOB_VERSION, metadata=_help("Job file format version."))
 
     # -- files -------------------------------------------------------------------------------
@@ -228,6 +232,9 @@ class TrainingJob:
                        f"({self.sequence_length}).")
         if self.dtype not in DTYPES:
             out.append(f"dtype must be one of {', '.join(DTYPES)} (it is {self.dtype!r}).")
+        if self.quiz_overlap not in QUIZ_OVERLAP:
+            out.append(f"quiz_overlap must be one of {', '.join(QUIZ_OVERLAP)} "
+                       f"(it is {self.quiz_overlap!r}).")
         if self.lr_schedule not in SCHEDULES:
             out.append(f"lr_schedule must be one of {', '.join(SCHEDULES)} (it is {self.lr_schedule!r}).")
         targets = self.target_modules
