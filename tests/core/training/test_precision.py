@@ -10,10 +10,31 @@ from slmdesk.core.training.layer_step import LayerShapes, layer_step, model_laye
 from slmdesk.core.training.precision import PrecisionChoice, decide, probe_precision
 
 
+def _probe_as_the_worker_runs_it() -> PrecisionChoice:
+    """The probe in a fresh process with the worker's OpenMP setting (sleeping waits, set before
+    torch starts its threads): in this test process torch's threads spin when they wait, which
+    on a busy machine makes the same probe take several times longer."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = ("import json; from slmdesk.core.training.precision import probe_precision; "
+            "from slmdesk.core.training.layer_step import LayerShapes; "
+            "print(json.dumps(probe_precision(640, 2048, 256, "
+            "shapes=LayerShapes.of(640, 2048, 4, 1, 256)).to_dict()))")
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          timeout=120, check=True)
+    choice = PrecisionChoice.from_dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert choice is not None
+    return choice
+
+
 def test_a_real_probe_on_a_small_models_shapes_decides_with_its_figures():
-    choice = probe_precision(640, 2048, 256)  # the starter's layer shapes, one 256-token batch
+    choice = _probe_as_the_worker_runs_it()  # the starter's layer shapes, one 256-token batch
     assert choice.requested == "auto" and choice.dtype in ("fp32", "bf16")
-    assert choice.fp32_gflops > 0 and choice.probe_seconds < 5  # well under a second when idle
+    assert choice.fp32_gflops > 0 and choice.probe_seconds < 5  # under a second when idle
     assert (choice.tokens, choice.hidden, choice.intermediate) == (256, 640, 2048)
     if choice.reason == "unsupported":
         assert choice.dtype == "fp32" and choice.speedup is None
