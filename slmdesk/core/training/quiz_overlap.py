@@ -63,7 +63,10 @@ class PendingQuiz(Generic[T]):
     ``ask(should_stop)`` does the asking; :meth:`result` returns what it returned (or raises what
     it raised) in the caller's thread, so that the caller reports it the same way in both cases.
     :meth:`abandon` stops a background quiz after its current answer and waits for its engine
-    to close: the worker calls it whenever it ends early.
+    to close: the worker calls it whenever it ends early, so that no engine outlives it. The
+    engine's start and the answer under way cannot be interrupted, so a cancel during an
+    overlapped quiz takes that long (seconds; tens of seconds on a busy machine), where the
+    quiz asked in the worker's own thread stops at once.
     """
 
     def __init__(self, ask: Callable[[Callable[[], bool]], T], *, background: bool) -> None:
@@ -78,6 +81,11 @@ class PendingQuiz(Generic[T]):
     @property
     def background(self) -> bool:
         return self._future is not None
+
+    @property
+    def done(self) -> bool:
+        """Whether :meth:`result` would return at once (a quiz asked now is never started)."""
+        return self._future is None or self._future.done()
 
     def result(self) -> T:
         if self._future is None:

@@ -80,7 +80,7 @@ class Worker(KnowledgeSteps):
         self.written: list[Any] = []  # questions the model wrote itself (optional)
         self.candidates: list[int] | None = None  # the loss's fixed columns, kept in checkpoints
         self.precision: Any = None  # the steps' PrecisionChoice, kept in checkpoints
-        self.quiz_in_flight: Any = None  # the base model's quiz while the training loads
+        self.quiz_in_flight = None  # the base model's quiz while the training loads
 
     # -- stop requests -----------------------------------------------------------------------
 
@@ -252,33 +252,6 @@ class Worker(KnowledgeSteps):
         self._eval(model, validation, job, "after", split)
         self._eval_general(model, general, "after")
         return self._finish(job, model, base_path, dataset)
-
-    def _quiz_before(self, job: TrainingJob, quiz: Any, texts: list[str] | None, *,
-                     overlap: bool) -> None:
-        """The base model's quiz: asked now, or, where :func:`quiz_overlap.overlap_wanted`
-        says it pays, in a thread while the training loads (not while the model writes its
-        own questions: two engines would share the cores)."""
-        from slmdesk.core.training.job import physical_cores
-        from slmdesk.core.training.quiz_overlap import overlap_engine_threads, overlap_wanted
-
-        cores = physical_cores()
-        if not (overlap and overlap_wanted(job.quiz_overlap, cores)):
-            self._quiz(job, quiz, "before", texts=texts)
-            return
-        self.quiz_in_flight = self._start_quiz(
-            job, quiz, "before", texts=texts, background=True,
-            threads=overlap_engine_threads(cores, job.threads))
-
-    def _wait_for_quiz(self, abandon: bool = False) -> None:
-        """Report the quiz running in the background, or stop it (the run ends early)."""
-        quiz, self.quiz_in_flight = self.quiz_in_flight, None
-        if quiz is None:
-            return
-        if abandon:
-            quiz.pending.abandon()
-        else:
-            self._status("quiz", "Waiting for the quiz's last answers")
-            self._end_quiz(quiz)
 
     def _precision(self, job: TrainingJob, model: Any, checkpoint: Any) -> Any:
         """The dtype of the steps: kept from the checkpoint on resume (a run must end as it

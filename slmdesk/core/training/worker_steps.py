@@ -40,6 +40,7 @@ class KnowledgeSteps:
     run_dir: Path
     stop_requested: Any
     candidates: list[int] | None
+    quiz_in_flight: "QuizInFlight | None"  # the base model's quiz while the training loads
     _status: Callable[[str, str], None]  # (stage, message): a status event for the window
 
     def _loss_setup(self, loop: Any, model: Any, job: TrainingJob, dataset: Any, tokenizer: Any,
@@ -140,6 +141,34 @@ class KnowledgeSteps:
                             should_stop=lambda: self.stop_requested.is_set() or abandoned())
 
         return QuizInFlight(PendingQuiz(ask, background=background), stage, key, len(items))
+
+    def _quiz_before(self, job: TrainingJob, quiz: Any, texts: list[str] | None, *,
+                     overlap: bool) -> None:
+        """The base model's quiz: asked now, or, where :func:`quiz_overlap.overlap_wanted`
+        says it pays, in a thread while the training loads (not while the model writes its
+        own questions: two engines would share the cores)."""
+        from slmdesk.core.training.job import physical_cores
+        from slmdesk.core.training.quiz_overlap import overlap_engine_threads, overlap_wanted
+
+        cores = physical_cores()
+        if not (overlap and overlap_wanted(job.quiz_overlap, cores)):
+            self._quiz(job, quiz, "before", texts=texts)
+            return
+        self.quiz_in_flight = self._start_quiz(
+            job, quiz, "before", texts=texts, background=True,
+            threads=overlap_engine_threads(cores, job.threads))
+
+    def _wait_for_quiz(self, abandon: bool = False) -> None:
+        """Report the quiz running in the background, or stop it (the run ends early)."""
+        quiz, self.quiz_in_flight = self.quiz_in_flight, None
+        if quiz is None:
+            return
+        if abandon:
+            quiz.pending.abandon()
+            return
+        if not quiz.pending.done:
+            self._status("quiz", "Waiting for the quiz's last answers")
+        self._end_quiz(quiz)
 
     def _end_quiz(self, quiz: "QuizInFlight") -> None:
         """Wait for a started quiz and report it; a quiz that cannot run is reported and
