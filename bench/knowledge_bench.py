@@ -222,9 +222,13 @@ def time_split(events: list[dict]) -> dict:
                        and e["type"] != ev.STEP)
     quiz_before = sum(e.get("seconds", 0.0) for e in events if e["type"] == ev.QUIZ
                       and e.get("stage") == "before" and not e.get("cached"))
-    return {"setup": round(before_first - start - quiz_before, 1), "quizzes": round(quizzes, 1),
+    quiz_after = quizzes - quiz_before
+    # a quiz asked beside the loading (quiz_overlap) took no time of its own: in the setup
+    alone = 0.0 if any(e.get("overlapped") for e in events if e["type"] == ev.QUIZ) else quiz_before
+    return {"setup": round(before_first - start - alone, 1),
+            "quizzes": round(alone + quiz_after, 1),
             "steps": round(steps[-1]["time"] - before_first, 1),
-            "finishing": round(end - steps[-1]["time"] - (quizzes - quiz_before), 1),
+            "finishing": round(end - steps[-1]["time"] - quiz_after, 1),
             "total": round(end - start, 1)}
 
 

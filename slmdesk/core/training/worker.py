@@ -80,6 +80,7 @@ class Worker(KnowledgeSteps):
         self.written: list[Any] = []  # questions the model wrote itself (optional)
         self.candidates: list[int] | None = None  # the loss's fixed columns, kept in checkpoints
         self.precision: Any = None  # the steps' PrecisionChoice, kept in checkpoints
+        self.quiz_in_flight = None  # the base model's quiz while the training loads
 
     # -- stop requests -----------------------------------------------------------------------
 
@@ -124,6 +125,7 @@ class Worker(KnowledgeSteps):
         except Exception as exc:  # noqa: BLE001 - every failure must reach the user as an event
             return self._failed(f"Training failed: {exc}", traceback.format_exc())
         finally:
+            self._wait_for_quiz(abandon=True)
             self.events.close()
 
     def _open_run(self) -> TrainingJob:
@@ -153,13 +155,14 @@ class Worker(KnowledgeSteps):
                 path = self.run_dir / stale
                 shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
         documents = None if checkpoint is not None else self._read_documents(job)
-        quiz = load_or_make_quiz(self.run_dir, documents and [d.text for d in documents.documents],
-                                 job.quiz_questions, seed=job.seed, hold_back=job.holds_back)
+        texts = None if documents is None else [d.text for d in documents.documents]
+        quiz = load_or_make_quiz(self.run_dir, texts, job.quiz_questions, seed=job.seed,
+                                 hold_back=job.holds_back)
+        writes = texts is not None and bool(job.model_questions and job.knowledge_augmentation)
         if quiz and "quiz_before" not in self.metrics:
-            self._quiz(job, quiz, "before",
-                       texts=None if documents is None else [d.text for d in documents.documents])
-        if documents is not None and job.model_questions and job.knowledge_augmentation:
-            self.written = self._written_questions(job, [d.text for d in documents.documents])
+            self._quiz_before(job, quiz, texts, overlap=not writes)
+        if writes:
+            self.written = self._written_questions(job, texts or [])
         self._status("loading", "Loading the training libraries")
         import torch
 
@@ -183,6 +186,7 @@ class Worker(KnowledgeSteps):
         self.events.emit(ev.PLAN, total_steps=plan.total_steps, steps_per_epoch=plan.steps_per_epoch,
                          epochs=plan.epochs, train_tokens=plan.train_tokens, threads=threads)
 
+        self._wait_for_quiz()  # the probe times the processor alone
         precision = self._precision(job, model, checkpoint)
         model = loop.add_lora(model, job)
         model.train()
@@ -253,9 +257,9 @@ class Worker(KnowledgeSteps):
     def _precision(self, job: TrainingJob, model: Any, checkpoint: Any) -> Any:
         """The dtype of the steps: kept from the checkpoint on resume (a run must end as it
         would have without stopping), else measured now (see slmdesk.core.training.precision)."""
+        from slmdesk.core.training.layer_step import model_layer_shapes
         from slmdesk.core.training.precision import (
             PrecisionChoice,
-            model_shapes,
             probe_precision,
             save_probe,
         )
@@ -266,8 +270,9 @@ class Worker(KnowledgeSteps):
             choice = PrecisionChoice(**{**kept.to_dict(), "reason": "resumed"})
         else:
             self._status("preparing", "Measuring which arithmetic is faster on this processor")
-            hidden, intermediate = model_shapes(model)
-            choice = probe_precision(hidden, intermediate, job.batch_size * job.sequence_length,
+            shapes = model_layer_shapes(model)
+            choice = probe_precision(shapes.hidden, shapes.intermediate,
+                                     job.batch_size * job.sequence_length, shapes=shapes,
                                      requested=job.dtype)
             save_probe(choice, app_paths().cache_dir)
         self.precision = choice

@@ -6,20 +6,45 @@ from __future__ import annotations
 import pytest
 
 from slmdesk.core.training import precision
+from slmdesk.core.training.layer_step import LayerShapes, layer_step, model_layer_shapes
 from slmdesk.core.training.precision import PrecisionChoice, decide, probe_precision
 
 
+def _probe_as_the_worker_runs_it() -> PrecisionChoice:
+    """The probe in a fresh process with the worker's OpenMP setting (sleeping waits, set before
+    torch starts its threads): in this test process torch's threads spin when they wait, which
+    on a busy machine makes the same probe take several times longer."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = ("import json; from slmdesk.core.training.precision import probe_precision; "
+            "from slmdesk.core.training.layer_step import LayerShapes; "
+            "print(json.dumps(probe_precision(640, 2048, 256, "
+            "shapes=LayerShapes.of(640, 2048, 4, 1, 256)).to_dict()))")
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          timeout=120, check=True)
+    choice = PrecisionChoice.from_dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert choice is not None
+    return choice
+
+
 def test_a_real_probe_on_a_small_models_shapes_decides_with_its_figures():
-    choice = probe_precision(640, 2048, 256)  # the starter's layer shapes, one 256-token batch
+    choice = _probe_as_the_worker_runs_it()  # the starter's layer shapes, one 256-token batch
     assert choice.requested == "auto" and choice.dtype in ("fp32", "bf16")
-    assert choice.fp32_gflops > 0 and choice.probe_seconds < 5  # well under a second when idle
+    assert choice.fp32_gflops > 0 and choice.probe_seconds < 5  # under a second when idle
     assert (choice.tokens, choice.hidden, choice.intermediate) == (256, 640, 2048)
     if choice.reason == "unsupported":
         assert choice.dtype == "fp32" and choice.speedup is None
     else:
         assert choice.reason in ("measured", "quality") and choice.speedup > 0
         assert choice.bf16_gflops > 0 and choice.speedup_bf16_weights > 0
-        faster = choice.speedup >= precision.MIN_BF16_SPEEDUP and precision.BF16_QUALITY_PASSED
+        # the layer step decides, not the bare products
+        assert choice.layer_speedup > 0 and choice.step_speedup == choice.layer_speedup
+        faster = (choice.layer_speedup >= precision.MIN_BF16_LAYER_SPEEDUP
+                  and precision.BF16_QUALITY_PASSED)
         assert choice.dtype == ("bf16" if faster else "fp32")
 
 
@@ -34,6 +59,12 @@ def test_a_forced_dtype_is_obeyed_and_still_measured(forced):
 
 
 def test_the_decision_rule():
+    # the layer step's ratio decides where it was timed, whatever the products say
+    assert decide("auto", 2.4, layer_speedup=1.2) == ("fp32", "measured")  # this EPYC
+    assert decide("auto", 9.4, layer_speedup=2.3) == ("bf16", "measured")
+    assert decide("auto", 9.4, layer_speedup=2.3, quality_passed=False) == ("fp32", "quality")
+    assert decide("auto", None, layer_speedup=2.0, supported=False) == ("fp32", "unsupported")
+    # a probe kept from before the layer step was timed: the products and their cut-off
     assert decide("auto", 9.4) == ("bf16", "measured")  # an AMX Xeon's products
     assert decide("auto", 2.1) == ("fp32", "measured")  # AVX-512 BF16 without AMX: steps 0.8x
     assert decide("auto", 0.8) == ("fp32", "measured")  # no bf16 units
@@ -45,6 +76,11 @@ def test_the_decision_rule():
 
 
 def test_the_line_the_window_and_the_command_line_show():
+    assert (PrecisionChoice("bf16", speedup=9.4, layer_speedup=2.1).sentence()
+            == "training in bf16: 2.1x faster on this processor (a training layer, measured)")
+    assert (PrecisionChoice("fp32", speedup=2.4, layer_speedup=1.2).sentence()
+            == "training in fp32: bf16 is only 1.2x on a training layer here, too little for "
+            "the steps to gain")
     assert (PrecisionChoice("bf16", speedup=9.4).sentence()
             == "training in bf16: about 2.3x faster on this processor (its matrix products 9.4x)")
     assert (PrecisionChoice("fp32", speedup=0.8).sentence() == "training in fp32: bf16 is only "
@@ -72,6 +108,9 @@ def test_the_last_probe_is_kept_for_estimates(tmp_path):
     assert precision.load_probe(tmp_path).speedup == 9.4
     assert precision.expected_choice("auto", tmp_path).speed_factor == pytest.approx(2.3)
     assert precision.expected_choice("fp32", tmp_path).speed_factor == 1.0
+    precision.save_probe(PrecisionChoice("fp32", speedup=9.4, layer_speedup=1.1), tmp_path)
+    assert precision.expected_choice("auto", tmp_path).dtype == "fp32"  # the layer decides
+    assert precision.expected_choice("bf16", tmp_path).speed_factor == pytest.approx(1.1)
     (tmp_path / precision.PROBE_FILE).write_text("{not json", encoding="utf-8")
     assert precision.load_probe(tmp_path) is None
 
@@ -103,3 +142,17 @@ def test_a_bf16_step_keeps_the_adapter_and_optimizer_fp32_and_tracks_the_fp32_st
                    for v in state.values() if v.is_floating_point())
         results[dtype] = loss
     assert results["bf16"] == pytest.approx(results["fp32"], rel=0.02)
+
+
+def test_the_layer_step_trains_the_lora_weights_in_both_dtypes_and_takes_the_models_shapes():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(vocab_size=64, hidden_size=48, intermediate_size=96, num_hidden_layers=1,
+                         num_attention_heads=4, num_key_value_heads=2, head_dim=12)
+    shapes = model_layer_shapes(LlamaForCausalLM(config))
+    assert shapes == LayerShapes(48, 96, 4, 2, 12)
+    assert LayerShapes.of(640, 2048) == LayerShapes(640, 2048, 10, 10, 64)
+    step = layer_step(shapes, 20)
+    step(False)  # runs, backward included
+    if probe_precision(8, 16, 16, repeats=1).reason != "unsupported":
+        step(True)
