@@ -160,7 +160,12 @@ class DocumentIndex:
             known = {row["path"]: row for row in self.conn.execute(
                 "SELECT * FROM doc_files WHERE collection_id = ?", (collection.id,))}
             present = {str(path) for path in candidates}
+            # A source that is not there (a drive unplugged, a folder moved) keeps its passages
+            # until it is back or removed from the collection: a re-scan must not wipe them.
+            missing = [Path(source) for source in collection.sources if not Path(source).exists()]
             for path in sorted(set(known) - present):
+                if any(Path(path) == source or source in Path(path).parents for source in missing):
+                    continue
                 self.conn.execute("DELETE FROM doc_files WHERE id = ?", (known[path]["id"],))
                 report.removed.append(Path(path))
         total = len(candidates)
@@ -190,7 +195,8 @@ class DocumentIndex:
                 found = [source]
             else:
                 report.skipped.append(SkippedFile(source, "It no longer exists (it may have been moved or "
-                                                          "deleted); remove it from the collection or put it back."))
+                                                          "deleted); what was found in it stays searchable until "
+                                                          "you remove it from the collection or put it back."))
                 continue
             for file in found:
                 if str(file) not in seen:

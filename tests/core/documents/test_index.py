@@ -153,7 +153,28 @@ def test_vanished_file_and_missing_source_are_reported(index, tmp_path):
     reasons = {s.path.name: s.reason for s in report.skipped}
     assert "no longer exists" in reasons["gone.txt"]
     assert reasons["later.txt"] == "It disappeared while it was being indexed."
+    # a source given by name that is gone keeps its passages until it is removed or back
+    assert "stays searchable" in reasons["gone.txt"] and index.get("notes").files == 6
+    index.remove_path("notes", gone)
+    index.update("notes")
     assert index.get("notes").files == 5
+
+
+def test_a_missing_folder_keeps_its_passages_until_it_is_back(index, tmp_path):
+    """An unplugged drive must not empty the collection at the next re-scan (every 30 s)."""
+    folder = _folder(tmp_path)
+    index.create("notes", [folder])
+    index.update("notes")
+    files = index.get("notes").files
+    assert files > 0
+    moved = folder.rename(tmp_path / "elsewhere")
+    report = index.update("notes")
+    assert "stays searchable" in {s.path: s.reason for s in report.skipped}[folder]
+    assert report.removed == [] and index.get("notes").files == files
+    moved.rename(folder)
+    (folder / next(p.name for p in folder.iterdir())).unlink()  # back, with one file fewer
+    report = index.update("notes")
+    assert len(report.removed) == 1 and index.get("notes").files == files - 1
 
 
 def test_names_and_a_locked_database(index, tmp_path):

@@ -140,8 +140,9 @@ class DocumentsPage(QWidget):
         layout.addWidget(hint("Add the documents the model should learn from: notes, reports, "
                               "manuals. Everything stays on this computer."))
         layout.addWidget(hint("Fine-tuning suits a few pages the model should know by heart. On our "
-                              "test notes a tuned model answered as often as the same model with the "
-                              "note attached in Chat (Documents), and most often with both. For many "
+                              "test notes a tuned model answered a little more often than the same "
+                              "model with the note attached in Chat (Documents), and most often "
+                              "with both. For many "
                               "documents, or ones that change, attach them in Chat instead: no "
                               "training, and each answer shows its source."))
         layout.addLayout(buttons)
