@@ -53,11 +53,17 @@ class IndexReport:
     skipped: list[SkippedFile] = field(default_factory=list)
     embedded: int = 0
     cancelled: bool = False
+    #: Why the passages could not be embedded (they are searchable by their words meanwhile).
+    embedding_failed: str = ""
 
     def summary(self) -> str:
         parts = [f"{len(self.added)} added", f"{len(self.changed)} changed", f"{self.unchanged} unchanged",
                  f"{len(self.removed)} removed", f"{len(self.skipped)} could not be read"]
-        return ", ".join(parts) + (" (cancelled: the files done so far are searchable)" if self.cancelled else "")
+        text = ", ".join(parts) + (" (cancelled: the files done so far are searchable)" if self.cancelled else "")
+        if self.embedding_failed:
+            text += (f". Searchable by their words only for now: {self.embedding_failed} The next "
+                     "update tries the meaning search again.")
+        return text
 
 
 class Embedder(Protocol):
@@ -177,8 +183,11 @@ class DocumentIndex:
         if not report.cancelled and progress is not None:
             progress(total, total)
         if embedder is not None and not report.cancelled:
-            report.embedded, finished = self._embed_missing(collection.id, embedder, progress)
-            report.cancelled = not finished
+            try:
+                report.embedded, finished = self._embed_missing(collection.id, embedder, progress)
+                report.cancelled = not finished
+            except SlmdeskError as exc:  # the embedding process failed: words still find them
+                report.embedding_failed = exc.message
         with self._transaction():
             self.conn.execute(
                 "UPDATE doc_collections SET status = ?, indexed_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "

@@ -177,6 +177,25 @@ def test_a_missing_folder_keeps_its_passages_until_it_is_back(index, tmp_path):
     assert len(report.removed) == 1 and index.get("notes").files == files - 1
 
 
+def test_an_embedder_that_fails_leaves_the_passages_searchable_by_words(index, tmp_path):
+    """The embedding process failing (here: a damaged model file) must not fail the indexing."""
+    from slmdesk.core.documents.embedding import ChildEmbedder
+    from slmdesk.core.documents.search import search
+
+    broken = tmp_path / "broken-embedder.gguf"
+    broken.write_bytes(b"GGUF" + b"\x00" * 64)
+    embedder = ChildEmbedder(broken)
+    try:
+        index.create("notes", [_folder(tmp_path)])
+        report = index.update("notes", embedder=embedder)
+    finally:
+        embedder.close()
+    assert report.embedding_failed and "words only for now" in report.summary()
+    assert index.get("notes").status == "ready" and index.get("notes").files > 0
+    found = search(index.conn, [index.get("notes").id], "Who cooks the lamb roast?")
+    assert found and "Felix Marr" in found[0].text
+
+
 def test_names_and_a_locked_database(index, tmp_path):
     index.create("Notes", [])
     with pytest.raises(CollectionError, match="already a collection"):
