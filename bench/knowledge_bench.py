@@ -132,6 +132,58 @@ def ask_questions(model: Path, adapter: Path | None, questions: list[dict]) -> l
     return out
 
 
+#: Context of the chat with the document attached, as the chat panel opens a model (a one-page
+#: document fits it whole, as Chat would give it).
+DOCUMENTS_CONTEXT = 2048
+
+
+def ask_with_document(model: Path, adapter: Path | None, note: Path,
+                      questions: list[dict]) -> list[dict]:
+    """The hand-written questions, asked as Chat asks them with the document attached: the
+    document in the prompt whole when it fits the context (as a one-page one does), else its
+    best passages, numbered, in the model's own template (core/documents/grounding.py)."""
+    from slmdesk.core import db
+    from slmdesk.core.documents.embedding import open_embedder
+    from slmdesk.core.documents.grounding import ground_conversation
+    from slmdesk.core.documents.index import CollectionError, DocumentIndex
+    from slmdesk.core.engine.client import EngineClient
+    from slmdesk.core.training.quiz_run import QUIZ_SAMPLING
+    from slmdesk.paths import app_paths
+
+    conn = db.connect(app_paths().database)
+    index = DocumentIndex(conn)
+    name = f"bench {note.name}"
+    try:
+        index.delete(name)
+    except CollectionError:
+        pass
+    collection = index.create(name, [note])
+    embedder = open_embedder(app_paths())
+    out = []
+    try:
+        index.update(name, embedder=embedder)
+        with EngineClient() as engine:
+            engine.load(model, adapters=[(str(adapter), 1.0)] if adapter else [],
+                        n_ctx=DOCUMENTS_CONTEXT)
+            for item in questions:
+                messages, grounding = ground_conversation(
+                    conn, [collection.id], [{"role": "user", "content": item["question"]}],
+                    context_length=DOCUMENTS_CONTEXT, reply_tokens=NATURAL_REPLY_TOKENS,
+                    embedder=embedder)
+                reply = "".join(event.get("text", "") for event in engine.chat(
+                    messages, {**QUIZ_SAMPLING, "max_tokens": NATURAL_REPLY_TOKENS})
+                    if event["type"] == "token").strip()
+                out.append({"question": item["question"], "reply": reply, "mode": grounding.mode,
+                            "correct": accepted(reply, item["accept"]),
+                            "strict": accepted(first_sentence(reply), item["accept"])})
+    finally:
+        if embedder is not None:
+            embedder.close()
+        index.delete(name)
+        conn.close()
+    return out
+
+
 def complete(model: Path, adapter: Path | None, completions: list[dict]) -> list[dict]:
     if not completions:
         return []
@@ -255,6 +307,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "knowledge_bench.json")
     parser.add_argument("--dtype", choices=("auto", "fp32", "bf16"), default="auto",
                         help="force the training dtype (the quality guard of bf16)")
+    parser.add_argument("--with-document", action="store_true",
+                        help="also ask the natural questions with the document attached, as Chat does")
     parser.add_argument("--no-base", action="store_true",
                         help="skip asking the base model (its marks are in earlier results)")
     args = parser.parse_args()
@@ -290,18 +344,24 @@ def main() -> int:
         if not args.no_base:
             entry["base"] = {"chat": ask_questions(model, None, wanted["questions"]),
                              "completion": complete(model, None, wanted.get("completions", []))}
+            if args.with_document:
+                entry["base"]["chat_with_document"] = ask_with_document(model, None, note,
+                                                                        wanted["questions"])
             if sealed:
                 entry["base"] = {key: sealed_copy(value) for key, value in entry["base"].items()}
             _print_row(note_name, "base", "-", entry["base"], None)
-        for pair in args.runs.split(","):
+        for pair in [run for run in args.runs.split(",") if run]:
             preset, recipe = pair.split("/")
             trained = train(model, base.id, note, preset, recipe, settings, args.dtype)
             adapter = Path(trained["adapter"])
             trained["chat"] = ask_questions(model, adapter, wanted["questions"])
             trained["general"] = ask_questions(model, adapter, general)
             trained["completion"] = complete(model, adapter, wanted.get("completions", []))
+            if args.with_document:
+                trained["chat_with_document"] = ask_with_document(model, adapter, note,
+                                                                  wanted["questions"])
             if sealed:
-                for key in ("chat", "completion", "general"):
+                for key in ("chat", "completion", "general", "chat_with_document"):
                     trained[key] = sealed_copy(trained[key])
                 trained.pop("quiz_after_answers", None)
             entry["recipes"][pair] = trained
@@ -324,13 +384,15 @@ def summarise(notes: dict) -> list[dict]:
         if base:
             rows.append({"note": note, "recipe": "base model", "chat": _score(base["chat"]),
                          "chat_strict": _score(base["chat"], "strict"),
-                         "completion": _score(base["completion"])})
+                         "completion": _score(base["completion"]),
+                         "chat_with_document": _score(base.get("chat_with_document", []))})
         for name, run in entry["recipes"].items():
             before, after = run["general_perplexity_before"], run["general_perplexity_after"]
             rows.append({"note": note, "recipe": f"{name} ({run.get('dtype')})",
                          "chat": _score(run["chat"]),
                          "chat_strict": _score(run["chat"], "strict"),
                          "completion": _score(run["completion"]),
+                         "chat_with_document": _score(run.get("chat_with_document", [])),
                          "general": _score(run.get("general", [])),
                          "quiz": f"{run['quiz_before']} -> {run['quiz_after']}",
                          "quiz_held_back": (f"{run.get('quiz_held_back_before')} -> "
@@ -373,6 +435,8 @@ def _print_row(note: str, preset: str, recipe: str, scores: dict, trained: dict 
                  f"{trained['quiz_after']}  {trained['seconds']:.0f} s (est {trained['estimate_seconds']:.0f})")
         if trained.get("quiz_held_back_after"):
             line += f"  held-back quiz {trained['quiz_held_back_after']}"
+    if "chat_with_document" in scores:
+        line += f"  with the document {_score(scores['chat_with_document'])}"
     if trained and "general" in trained:
         line += f"  general questions {_score(trained['general'])}"
     print(line, flush=True)
