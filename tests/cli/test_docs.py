@@ -29,9 +29,12 @@ def test_add_list_search_files_remove(no_starter, tmp_path):  # noqa: F811
     listing = json.loads(slmdesk("docs", "list", "--json").stdout)
     assert [(c["name"], c["files"], c["skipped"], c["status"]) for c in listing] == [("town", 2, 1, "ready")]
     found = json.loads(slmdesk("docs", "search", "town", "When is rye bread sold?", "--json").stdout)
-    assert found[0]["file_name"] == "bakery.md" and found[0]["place"] == "line 1"
+    assert found[0]["file_name"] == "bakery.md" and found[0]["place"] == "\u201cBakery\u201d, line 1"
+    assert found[0]["heading"] == "Bakery" and found[0]["line"] == 1
     text = slmdesk("docs", "search", "town", "who keeps the lighthouse").stdout
     assert text.startswith("[1] light.txt, line 1\n") and "Agnes Moreau" in text
+    bread = slmdesk("docs", "search", "town", "rye bread").stdout
+    assert bread.startswith("[1] bakery.md, \u201cBakery\u201d, line 1\n")
     assert slmdesk("docs", "search", "town", "quantum chromodynamics").stdout == "No relevant passages.\n"
     assert "empty.txt: The file is empty." in slmdesk("docs", "files", "town").stdout
     (folder / "bakery.md").unlink()

@@ -4,7 +4,7 @@ a real answer from a document through the real engine."""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtWidgets import QPushButton
+from PySide6.QtWidgets import QLabel, QPushButton
 
 from slmdesk.core.conversations.store import Message
 from slmdesk.ui.chat.messages import MessageView, MessageWidget
@@ -139,3 +139,35 @@ def test_sources_show_the_numbers_cited_and_mark_an_invented_one(qtbot):
     assert uncited.sources.label.text() == "Not cited, but relevant:"
     assert [b.text() for b in uncited.sources.buttons] == ["[2] light.txt, line 1"]
     assert uncited.sources.invented is None
+
+
+def test_a_source_under_a_heading_names_it_in_the_button_and_the_passage(qtbot, tmp_path):
+    """#18: a citation names the place, a page or a heading; here a real Markdown file indexed and
+    searched, its passage under "Garden <east side>" (a heading is text, never markup)."""
+    from slmdesk.core import db
+    from slmdesk.core.documents.citations import reply_sources
+    from slmdesk.core.documents.grounding import find_grounding
+    from slmdesk.core.documents.index import DocumentIndex
+    from slmdesk.paths import app_paths
+
+    folder = tmp_path / "house"
+    folder.mkdir()
+    (folder / "house.md").write_text("# House\n\nWe moved in during May.\n\n## Garden <east side>\n\nThe roses "
+                                     "need pruning in March.\n", encoding="utf-8")
+    conn = db.connect(app_paths().database)
+    try:
+        index = DocumentIndex(conn)
+        collection = index.create("house", [folder])
+        index.update("house")
+        grounding = find_grounding(conn, [collection.id], "When do the roses need pruning?",
+                                   budget_characters=4000)
+    finally:
+        conn.close()
+    widget = _reply({"documents_mode": grounding.mode, **reply_sources("In March [2].", grounding.sources_json())})
+    qtbot.addWidget(widget)
+    assert [b.text() for b in widget.sources.buttons] == ["[2] house.md, \u201cGarden <east side>\u201d, line 5"]
+    widget.sources.buttons[0].click()
+    dialog = widget.sources.findChild(PassageDialog)
+    label = dialog.findChild(QLabel)
+    assert label.text() == "<b>house.md</b>, \u201cGarden &lt;east side&gt;\u201d, line 5"
+    assert dialog.text.toPlainText() == "Garden <east side> The roses need pruning in March."
