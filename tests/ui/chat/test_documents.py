@@ -37,7 +37,7 @@ def test_a_folder_becomes_a_collection_attached_to_the_chat(qtbot, tmp_path):
         chat = win.chat_view
         button = chat.documents_button
         messages: list[tuple[str, str]] = []
-        button.message.connect(lambda text, kind: messages.append((text, kind)))
+        button.message.connect(lambda text, kind, details: messages.append((text, kind)))
         reports = _index(qtbot, button, "Town notes", [str(_folder(tmp_path, files=100))])
         assert len(reports[0].added) == 100 and reports[0].skipped[0].path.name == "empty.md"
         assert button.text() == "Documents (1)" and button.progress_dialog is None
@@ -171,3 +171,32 @@ def test_a_source_under_a_heading_names_it_in_the_button_and_the_passage(qtbot, 
     label = dialog.findChild(QLabel)
     assert label.text() == "<b>house.md</b>, \u201cGarden &lt;east side&gt;\u201d, line 5"
     assert dialog.text.toPlainText() == "Garden <east side> The roses need pruning in March."
+
+
+def test_every_unreadable_file_is_listed_in_the_notice_details(qtbot, tmp_path):
+    """The notice names the first five files that could not be read; its Details (a scrolling
+    text) hold every one, with its full path and reason."""
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "light.txt").write_text("The lighthouse keeper is called Agnes Moreau.", encoding="utf-8")
+    for number in range(8):
+        (folder / f"broken_{number}.pdf").write_bytes(b"not a pdf at all")
+    win = open_window(qtbot)
+    try:
+        chat = win.chat_view
+        reports = _index(qtbot, chat.documents_button, "notes", [str(folder)])
+        assert len(reports[0].skipped) == 8
+        notice = chat.notice
+        assert notice.kind == "error"
+        assert notice.text.count("(The PDF is damaged") == 5
+        assert "and 3 more (Details lists them all)" in notice.text
+        assert notice.details_button.isVisible()
+        notice.details_button.click()
+        assert notice.details_view.isVisible()
+        details = notice.details_view.toPlainText()
+        assert details.startswith("8 files could not be read:")
+        for number in range(8):
+            assert f"{folder / f'broken_{number}.pdf'}\n    The PDF is damaged: it does not start like a PDF file." \
+                in details
+    finally:
+        close_window(win)
