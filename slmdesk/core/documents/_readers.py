@@ -91,7 +91,7 @@ def read_html(data: bytes) -> Extracted:
             if node.name in _HEADING_TAGS:
                 # Only outer headings are read: their texts never overlap, so a page of headings
                 # nested a thousand deep costs one pass, not a thousand.
-                if not in_heading and len(headings) < MAX_HEADINGS:
+                if not in_heading and len(headings) <= MAX_HEADINGS:
                     headings.append(node.get_text(""))
                 in_heading += 1
             first_heading = first_heading or (node.get_text(" ") if node.name == "h1" else "")
@@ -226,7 +226,7 @@ def read_docx(data: bytes) -> Extracted:
             if not title and style in ("Title", "Heading 1"):
                 title = block.text
             if (style == "Title" or style.startswith("Heading")) and block.text.strip() \
-                    and len(headings) < MAX_HEADINGS:
+                    and len(headings) <= MAX_HEADINGS:
                 headings.append(block.text)
             blocks.append(block.text)
     except Exception as exc:  # zipfile, lxml and python-docx each raise their own kinds

@@ -30,7 +30,8 @@ BOMS = [(codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codec
 #: What every reader returns: text, title, encoding, pages, and its headings in reading order
 #: (txt and PDF have none), which the search index cites passages by.
 Extracted = tuple[str, str, "str | None", "int | None", "list[str]"]
-#: The most headings a reader keeps from one file (a book has hundreds; more is a broken file).
+#: The most headings a file's passages are named by (a book has hundreds; more is a generated or
+#: broken file). Readers keep one more, the first left out: from it on, passages name no heading.
 MAX_HEADINGS = 20_000
 #: The most characters of one heading kept: a citation names it, it should not be a paragraph.
 MAX_HEADING_CHARACTERS = 200
@@ -152,9 +153,10 @@ def heading_lines(text: str, headings: list[str]) -> tuple[tuple[int, str], ...]
     A reader knows which blocks are headings but not where :func:`normalize_text` moves them;
     each heading is a line of its own in the text, so each is matched with the first line after
     the previous heading's that reads the same (spaces aside). A heading the cleaning changed is
-    left out: the passages under it then name the heading before, never a wrong later one.
+    left out: the passages under it then name the heading before, never a wrong later one. The
+    one past :data:`MAX_HEADINGS` is kept nameless (""), so what follows it names none.
     """
-    keys = [" ".join(normalize_text(heading).split()) for heading in headings[:MAX_HEADINGS]]
+    keys = [" ".join(normalize_text(heading).split()) for heading in headings[:MAX_HEADINGS + 1]]
     wanted = set(keys) - {""}
     if not wanted:
         return ()
@@ -164,12 +166,12 @@ def heading_lines(text: str, headings: list[str]) -> tuple[tuple[int, str], ...]
             lines_of.setdefault(key, []).append(number)
     found: list[tuple[int, str]] = []
     after = 0
-    for key in keys:
+    for number, key in enumerate(keys):
         lines = lines_of.get(key, [])
         position = bisect.bisect_right(lines, after)
         if position < len(lines):
             after = lines[position]
-            found.append((after, key[:MAX_HEADING_CHARACTERS]))
+            found.append((after, key[:MAX_HEADING_CHARACTERS] if number < MAX_HEADINGS else ""))
     return tuple(found)
 
 
@@ -211,7 +213,7 @@ def read_md(data: bytes) -> Extracted:
                 line = heading.group(1) or ""
                 title = title or _LINK.sub(r"\1", line)
             line = _AUTOLINK.sub(r"\1", _LINK.sub(r"\1", _IMAGE.sub("", line)))
-            if heading and line.strip() and len(headings) < MAX_HEADINGS:
+            if heading and line.strip() and len(headings) <= MAX_HEADINGS:
                 headings.append(line)
         lines.append(line)
     return "\n".join(lines), title, encoding, None, headings

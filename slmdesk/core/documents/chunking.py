@@ -14,7 +14,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from slmdesk.core.documents.collect import Document
 
@@ -35,7 +35,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[.!?][\"'\u201d\u2019)\]])\s+")
 @dataclass(frozen=True)
 class Chunk:
     """One passage: its text, where it starts in its page's text, its page (PDFs) and line, and
-    the nearest heading at or above that line (None in PDFs, plain text, and above the first)."""
+    the heading it stands under (None in PDFs, plain text, and above the first heading)."""
 
     text: str
     start: int
@@ -48,40 +48,40 @@ def chunk_document(document: Document) -> list[Chunk]:
     """The passages of a document, in reading order."""
     if document.page_texts:
         return [chunk for number, text in document.page_texts for chunk in chunk_text(text, page=number)]
-    if not document.headings:
-        return chunk_text(document.text)
-    lines = [line for line, _ in document.headings]
-    chunks = chunk_text(document.text, sections=_line_offsets(document.text, lines))
-    named = []
-    for chunk in chunks:
-        above = bisect.bisect_right(lines, chunk.line) - 1
-        named.append(replace(chunk, heading=document.headings[above][1]) if above >= 0 else chunk)
-    return named
+    offsets = _line_offsets(document.text, [line for line, _ in document.headings])
+    return chunk_text(document.text, sections=dict(zip(offsets, (name for _, name in document.headings))))
 
 
-def chunk_text(text: str, *, page: int | None = None, sections: frozenset[int] = frozenset()) -> list[Chunk]:
+def chunk_text(text: str, *, page: int | None = None, sections: dict[int, str] | None = None) -> list[Chunk]:
     """The passages of one page (or one page-less text).
 
-    A piece starting at one of the offsets in ``sections`` (a heading's line) starts a new
-    passage, with no overlap from the one before: a passage then lies under one heading, the one
-    its citation names. Headings in a row (a chapter and its first section) stay together."""
+    ``sections`` maps the offset of each heading's line to the heading. A piece starting at one
+    starts a new passage, with no overlap from the one before, so a passage lies under one
+    heading: the one in force where its own text begins, which it is cited by. Headings in a row
+    (a chapter and its first section) stay together, named by the last of them."""
+    sections = sections or {}
+    starts = sorted(sections)
     chunks: list[Chunk] = []
     current: list[tuple[int, str]] = []
-    body = False  # whether ``current`` holds more than headings
     lines = _LineCounter(text)
+
+    def heading_of(pieces: list[tuple[int, str]]) -> str | None:
+        body = [offset for offset, _ in pieces if offset not in sections]
+        above = bisect.bisect_right(starts, body[0] if body else pieces[-1][0]) - 1
+        return sections[starts[above]] if above >= 0 else None
+
     for start, piece in _pieces(text):
         size = sum(len(p) + 1 for _, p in current)
         heading = start in sections
-        if current and ((heading and body) or size + len(piece) > TARGET_CHARACTERS):
-            chunks.append(_make_chunk(current, page, lines))
+        has_body = any(offset not in sections for offset, _ in current)
+        if current and ((heading and has_body) or size + len(piece) > TARGET_CHARACTERS):
+            chunks.append(_make_chunk(current, page, lines, heading_of(current)))
             last = current[-1]
             current = [last] if not heading and len(last[1]) <= OVERLAP_MAX_CHARACTERS and \
                 len(last[1]) + len(piece) <= MAX_CHARACTERS else []
-            body = any(offset not in sections for offset, _ in current)
         current.append((start, piece))
-        body = body or not heading
     if current:  # it always ends with a piece no passage holds yet
-        chunks.append(_make_chunk(current, page, lines))
+        chunks.append(_make_chunk(current, page, lines, heading_of(current)))
     return chunks
 
 
@@ -100,24 +100,25 @@ class _LineCounter:
         return self.line
 
 
-def _line_offsets(text: str, lines: list[int]) -> frozenset[int]:
-    """Where each of ``lines`` (numbers from 1, ascending) starts in ``text``."""
-    offsets: set[int] = set()
+def _line_offsets(text: str, lines: list[int]) -> list[int]:
+    """Where each of ``lines`` (numbers from 1, ascending) starts in ``text`` (those it has)."""
+    offsets: list[int] = []
     position, line = 0, 1
     for target in lines:
         while line < target:
             found = text.find("\n", position)
             if found < 0:
-                return frozenset(offsets)
+                return offsets
             position, line = found + 1, line + 1
-        offsets.add(position)
-    return frozenset(offsets)
+        offsets.append(position)
+    return offsets
 
 
-def _make_chunk(pieces: list[tuple[int, str]], page: int | None, lines: _LineCounter) -> Chunk:
+def _make_chunk(pieces: list[tuple[int, str]], page: int | None, lines: _LineCounter,
+                heading: str | None) -> Chunk:
     start = pieces[0][0]
     body = " ".join(piece for _, piece in pieces)
-    return Chunk(body, start, lines.line_of(start), page)
+    return Chunk(body, start, lines.line_of(start), page, heading or None)
 
 
 def _pieces(text: str) -> Iterator[tuple[int, str]]:
