@@ -85,13 +85,18 @@ def encrypt_pdf(source: Path, target: Path, *, user_password: str, algorithm: st
 
 
 def write_docx(path: Path, *, title: str | None, paragraphs: list[str],
-               table: list[list[str]] | None = None) -> Path:
-    """A Word document: a Title paragraph, body paragraphs, then a table if given."""
+               table: list[list[str]] | None = None, sections: dict[str, list[str]] | None = None) -> Path:
+    """A Word document: a Title paragraph, body paragraphs, then each of ``sections`` as a
+    Heading 1 paragraph and its body paragraphs, then a table if given."""
     document = docx.Document()
     if title is not None:
         document.add_heading(title, level=0)
     for text in paragraphs:
         document.add_paragraph(text)
+    for heading, body in (sections or {}).items():
+        document.add_heading(heading, level=1)
+        for text in body:
+            document.add_paragraph(text)
     if table:
         grid = document.add_table(rows=len(table), cols=len(table[0]))
         for row, values in zip(grid.rows, table):

@@ -137,6 +137,24 @@ def write_tiny_adapter(path: Path, *, architecture: str | None = "llama", lora_a
     return path
 
 
+def write_smollm2_lora(path: Path, *, rank: int = 4, spread: float = 0.05, name: str | None = None) -> Path:
+    """A LoRA on every ffn_down of the SmolLM2 135M starter (1536 -> 576) with small random
+    weights: an adapter that loads on the real starter and changes its replies, in a second and
+    without training (what a test of the path needs; what it learnt does not matter)."""
+    rng = np.random.default_rng(0)
+    writer = GGUFWriter(str(path), arch="llama")
+    writer.add_type("adapter")
+    if name is not None:
+        writer.add_name(name)
+    writer.add_string("adapter.type", "lora")
+    writer.add_float32("adapter.lora.alpha", float(rank))
+    for block in range(30):
+        writer.add_tensor(f"blk.{block}.ffn_down.weight.lora_a", rng.normal(0, spread, (rank, 1536)).astype(np.float32))
+        writer.add_tensor(f"blk.{block}.ffn_down.weight.lora_b", rng.normal(0, spread, (576, rank)).astype(np.float32))
+    _finish(writer)
+    return path
+
+
 def _tiny_adapter_shapes() -> dict[str, tuple[int, ...]]:
     """LoRA pairs for the attention query and value weights: A is (rank, in), B is (out, rank)."""
     shapes = {}

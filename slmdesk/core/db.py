@@ -183,7 +183,7 @@ MIGRATIONS: list[list[str]] = [
         """,
         "CREATE INDEX downloads_file ON downloads(repo_id, filename)",
     ],
-    # 6: document collections and their search index (documents/index_store.py). A file's row
+    # 6: document collections and their search index (core/documents/index.py). A file's row
     # records what was read (modification time, size, content hash) so that indexing again
     # re-reads only what changed; its passages carry the page or line they are cited by. The
     # FTS table is external-content, kept in sync by triggers (also on cascading deletes).
@@ -262,6 +262,11 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (chunk_id, embedder)
         )
         """,
+    ],
+    # 7: the heading a passage stands under (Markdown, Word, HTML), for its citation. NULL in
+    # passages indexed before, which are re-read once (their chunker id changed with it).
+    [
+        "ALTER TABLE doc_chunks ADD COLUMN heading TEXT",
     ],
 ]
 

@@ -29,9 +29,12 @@ def test_add_list_search_files_remove(no_starter, tmp_path):  # noqa: F811
     listing = json.loads(slmdesk("docs", "list", "--json").stdout)
     assert [(c["name"], c["files"], c["skipped"], c["status"]) for c in listing] == [("town", 2, 1, "ready")]
     found = json.loads(slmdesk("docs", "search", "town", "When is rye bread sold?", "--json").stdout)
-    assert found[0]["file_name"] == "bakery.md" and found[0]["place"] == "line 1"
+    assert found[0]["file_name"] == "bakery.md" and found[0]["place"] == "\u201cBakery\u201d, line 1"
+    assert found[0]["heading"] == "Bakery" and found[0]["line"] == 1
     text = slmdesk("docs", "search", "town", "who keeps the lighthouse").stdout
     assert text.startswith("[1] light.txt, line 1\n") and "Agnes Moreau" in text
+    bread = slmdesk("docs", "search", "town", "rye bread").stdout
+    assert bread.startswith("[1] bakery.md, \u201cBakery\u201d, line 1\n")
     assert slmdesk("docs", "search", "town", "quantum chromodynamics").stdout == "No relevant passages.\n"
     assert "empty.txt: The file is empty." in slmdesk("docs", "files", "town").stdout
     (folder / "bakery.md").unlink()
@@ -63,3 +66,25 @@ def test_chat_answers_from_a_document_and_cites_it(no_starter, tmp_path):  # noq
                       "--temperature", "0", "--max-tokens", "40", "--context-length", "1024")
     assert "[2] light.txt, line 1: \u201cNotes on the lighthouse." in printed.stdout
     assert "bakery.md" not in printed.stdout
+
+
+@pytest.mark.slow
+def test_chat_with_an_adapter_answers_from_a_document_and_prints_its_citations(no_starter, tmp_path):  # noqa: F811
+    """#18: "works with a fine-tuned adapter too", through the command line."""
+    from slmdesk.core.library.starters import _smollm2_file
+    from tests.gguf_factory import write_smollm2_lora
+
+    folder = _notes(tmp_path)
+    assert slmdesk("docs", "add", "town", str(folder)).returncode == 0
+    lora = write_smollm2_lora(tmp_path / "lora.gguf")
+    result = slmdesk("chat", str(_smollm2_file()), "--adapter", str(lora), "--docs", "town",
+                     "Who is the lighthouse keeper?", "--temperature", "0", "--max-tokens", "40",
+                     "--context-length", "1024")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    reply, _, citations = result.stdout.partition("\nNot cited, but relevant:\n")
+    if not citations:  # the reply cited a number itself
+        reply, _, citations = result.stdout.partition("\nSources:\n")
+    assert "Agnes" in reply, result.stdout
+    assert citations.startswith("[2] light.txt, line 1: \u201cNotes on the lighthouse."), result.stdout
+    assert "bakery.md" not in citations

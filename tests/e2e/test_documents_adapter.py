@@ -1,19 +1,18 @@
 """Done means (#18): chat with documents works with an adapter on the model too, through the real
 engine, and the reply's sources are the passage it answered from.
 
-The adapter is a LoRA on every ffn_down of SmolLM2 135M Instruct written here (small random
-weights, as tests/e2e/test_engine.py does for Gemma), not a trained one: training takes minutes,
-and what this checks is the path, documents and an adapter in one chat, which does not depend on
-what the adapter learnt. It visibly changes the reply, so it is really applied. SmolLM2 writes
+The adapter is a LoRA on every ffn_down of SmolLM2 135M Instruct with small random weights
+(tests/gguf_factory.py, as tests/e2e/test_engine.py does for Gemma), not a trained one: training
+takes minutes, and what this checks is the path, documents and an adapter in one chat, which does
+not depend on what the adapter learnt. It visibly changes the reply to the question asked
+without documents, so it is really applied (with the passages given, SmolLM2 answers the same
+words either way: the documents pin the answer down). SmolLM2 writes
 no [n] here (as in 57 of 77 bench replies), so the source shown is the passage that passed the
 relevance floor; a reply that writes [2] gets the same source by its number.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
 import pytest
 
 from slmdesk.core import db
@@ -22,26 +21,9 @@ from slmdesk.core.documents.grounding import context_budget_characters, find_gro
 from slmdesk.core.documents.index import DocumentIndex
 from slmdesk.core.engine.client import EngineClient
 from slmdesk.paths import app_paths
+from tests.gguf_factory import write_smollm2_lora
 
 GREEDY = {"temperature": 0.0, "max_tokens": 40, "seed": 1}
-
-
-def _smollm2_lora(path: Path, rank: int = 4, spread: float = 0.05) -> Path:
-    import gguf
-
-    rng = np.random.default_rng(0)
-    writer = gguf.GGUFWriter(str(path), arch="llama")
-    writer.add_string("general.type", "adapter")
-    writer.add_string("adapter.type", "lora")
-    writer.add_float32("adapter.lora.alpha", float(rank))
-    for block in range(30):  # ffn_down is 1536 -> 576 in SmolLM2 135M
-        writer.add_tensor(f"blk.{block}.ffn_down.weight.lora_a", rng.normal(0, spread, (rank, 1536)).astype(np.float32))
-        writer.add_tensor(f"blk.{block}.ffn_down.weight.lora_b", rng.normal(0, spread, (576, rank)).astype(np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
 
 
 def _reply(engine: EngineClient, messages: list[dict[str, str]]) -> str:
@@ -66,15 +48,17 @@ def test_chat_with_documents_and_an_adapter_cites_the_passage(tmp_path):
     grounding = find_grounding(conn, [collection.id], question,
                                budget_characters=context_budget_characters(1024, GREEDY["max_tokens"]))
     messages = grounded_messages([{"role": "user", "content": question}], grounding)
-    lora = _smollm2_lora(tmp_path / "lora.gguf")
+    ungrounded = [{"role": "user", "content": question}]
+    lora = write_smollm2_lora(tmp_path / "lora.gguf")
     with EngineClient(log_path=tmp_path / "engine.log") as engine:
         plain = engine.load(_smollm2_file(), n_ctx=1024)
         assert plain["adapters"] == []
-        without = _reply(engine, messages)
+        base_guess = _reply(engine, ungrounded)
         loaded = engine.load(_smollm2_file(), n_ctx=1024, adapters=[(lora, 1.0)])
         assert loaded["adapters"] == [{"path": str(lora), "scale": 1.0}]
         reply = _reply(engine, messages)
-    assert reply != without  # the adapter is in effect
+        tuned_guess = _reply(engine, ungrounded)
+    assert tuned_guess != base_guess  # the adapter is in effect
     assert "Agnes" in reply
     sources = reply_sources(reply, grounding.sources_json())
     assert [s["file_name"] for s in sources["given"]] == ["bakery.md", "light.txt"]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from slmdesk.core.documents._text import (
     BOMS,
     MAX_CHARACTERS,
+    MAX_HEADINGS,
     DocumentError,
     Extracted,
     decode_text,
@@ -37,6 +38,7 @@ _DROPPED_TAGS = frozenset("head script style noscript template nav svg iframe ob
 _PARAGRAPH_TAGS = frozenset(("p h1 h2 h3 h4 h5 h6 blockquote pre table ul ol dl figure hr section article "
                              "header footer main aside address details form fieldset").split())
 _LINE_TAGS = frozenset("div li tr dt dd caption figcaption summary".split())
+_HEADING_TAGS = frozenset("h1 h2 h3 h4 h5 h6".split())
 # Noncharacters stand for breaks while the source's whitespace collapses; they never occur in text.
 _PARAGRAPH, _BLOCK, _BREAK, _CELL, _SPACE, _TAB = "\ufdd0", "\ufdd1", "\ufdd2", "\ufdd3", "\ufdd4", "\ufdd5"
 _BREAK_RUN = re.compile(" *[\ufdd0-\ufdd2][ \ufdd0-\ufdd2]*")
@@ -46,7 +48,8 @@ _HTML_AS_CP1252 = {"iso-8859-1", "iso8859-1", "latin1", "latin-1", "ascii", "us-
 
 def read_html(data: bytes) -> Extracted:
     """The text a browser shows, without scripts, styles and navigation; blocks become paragraphs,
-    list items ``- item`` lines, table rows ``cell | cell`` lines, and ``<pre>`` keeps its layout."""
+    list items ``- item`` lines, table rows ``cell | cell`` lines, and ``<pre>`` keeps its layout.
+    The headings are ``<h1>`` to ``<h6>`` (one inside another counts once, as the outer one)."""
     import warnings
 
     from bs4 import (
@@ -69,12 +72,14 @@ def read_html(data: bytes) -> Extracted:
     # One walk with an explicit stack: editing the tree instead (inserting marks) costs time
     # quadratic in the number of siblings, and recursion fails on deeply nested pages.
     pieces: list[str] = []
-    in_pre = 0
+    headings: list[str] = []
+    in_pre = in_heading = 0
     stack: list[PageElement | tuple[str, str]] = [soup]
     while stack:
         node = stack.pop()
         if isinstance(node, tuple):  # the end of an element opened below
             in_pre -= node[0] == "pre"
+            in_heading -= node[0] in _HEADING_TAGS
             pieces.append(node[1])
         elif isinstance(node, Tag) and node.name not in _DROPPED_TAGS:
             if node.name == "br":
@@ -83,6 +88,12 @@ def read_html(data: bytes) -> Extracted:
             mark = _PARAGRAPH if node.name in _PARAGRAPH_TAGS else _BLOCK if node.name in _LINE_TAGS else ""
             pieces.append(_CELL if node.name in ("td", "th") else mark + ("- " if node.name == "li" else ""))
             in_pre += node.name == "pre"
+            if node.name in _HEADING_TAGS:
+                # Only outer headings are read: their texts never overlap, so a page of headings
+                # nested a thousand deep costs one pass, not a thousand.
+                if not in_heading and len(headings) <= MAX_HEADINGS:
+                    headings.append(node.get_text(""))
+                in_heading += 1
             first_heading = first_heading or (node.get_text(" ") if node.name == "h1" else "")
             stack.append((node.name, mark))
             stack.extend(reversed(node.contents))
@@ -94,7 +105,7 @@ def read_html(data: bytes) -> Extracted:
     text = re.sub(f" *{_CELL} *", " | ", re.sub(f"(^|\n) *{_CELL} *", r"\1", text))
     text = "\n".join(line.strip(" ") for line in text.split("\n"))
     text = text.replace(_SPACE, " ").replace(_TAB, "\t").replace("\u00a0", " ")
-    return text, title or first_heading, encoding, None
+    return text, title or first_heading, encoding, None, headings
 
 
 def _decode_html(data: bytes) -> tuple[str, str]:
@@ -117,7 +128,7 @@ def _decode_html(data: bytes) -> tuple[str, str]:
 
 def read_pdf(data: bytes) -> Extracted:
     pages, title, page_count = read_pdf_pages(data)
-    return "\n\n".join(text for _, text in pages), title, None, page_count
+    return "\n\n".join(text for _, text in pages), title, None, page_count, []
 
 
 def read_pdf_pages(data: bytes) -> tuple[list[tuple[int, str]], str, int]:
@@ -191,7 +202,8 @@ def _refuse_zip_bomb(data: bytes) -> None:
 
 def read_docx(data: bytes) -> Extracted:
     """Body paragraphs and tables (rows as ``cell | cell`` lines) in document order; headers,
-    footers, footnotes and text boxes are left out."""
+    footers, footnotes and text boxes are left out. The headings are the paragraphs in Word's
+    Title and Heading styles."""
     import docx
     from docx.table import Table
 
@@ -205,18 +217,23 @@ def read_docx(data: bytes) -> Extracted:
     try:
         document = docx.Document(io.BytesIO(data))
         title, blocks = document.core_properties.title or "", []
+        headings: list[str] = []
         for block in document.iter_inner_content():
             if isinstance(block, Table):
                 blocks.append("\n".join(_table_row_text(row) for row in block.rows))
                 continue
-            if not title and block.style is not None and block.style.name in ("Title", "Heading 1"):
+            style = (block.style.name or "") if block.style is not None else ""
+            if not title and style in ("Title", "Heading 1"):
                 title = block.text
+            if (style == "Title" or style.startswith("Heading")) and block.text.strip() \
+                    and len(headings) <= MAX_HEADINGS:
+                headings.append(block.text)
             blocks.append(block.text)
     except Exception as exc:  # zipfile, lxml and python-docx each raise their own kinds
         reason = ("parts of it are missing." if isinstance(exc, KeyError) else
                   "SLM Desk could not read its contents.")
         raise DocumentError(f"The Word document is damaged: {reason}", f"{type(exc).__name__}: {exc}") from None
-    return "\n\n".join(block for block in blocks if block.strip()), title, None, None
+    return "\n\n".join(block for block in blocks if block.strip()), title, None, None, headings
 
 
 def _table_row_text(row: _Row) -> str:

@@ -11,6 +11,7 @@ none of them imports another in a circle.
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import contextlib
 import locale
@@ -26,8 +27,14 @@ MAX_CHARACTERS = 50 * 1000 * 1000
 _BINARY = "This looks like a binary file, not text."
 BOMS = [(codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")]
-#: What every reader returns: text, title, encoding, pages.
-Extracted = tuple[str, str, "str | None", "int | None"]
+#: What every reader returns: text, title, encoding, pages, and its headings in reading order
+#: (txt and PDF have none), which the search index cites passages by.
+Extracted = tuple[str, str, "str | None", "int | None", "list[str]"]
+#: The most headings a file's passages are named by (a book has hundreds; more is a generated or
+#: broken file). Readers keep one more, the first left out: from it on, passages name no heading.
+MAX_HEADINGS = 20_000
+#: The most characters of one heading kept: a citation names it, it should not be a paragraph.
+MAX_HEADING_CHARACTERS = 200
 
 
 class DocumentError(SlmdeskError):
@@ -137,7 +144,35 @@ _LEGACY_CODE_PAGES = {language: code_page for code_page, languages in [
 
 def read_txt(data: bytes) -> Extracted:
     text, encoding = decode_text(data)
-    return text, "", encoding, None
+    return text, "", encoding, None, []
+
+
+def heading_lines(text: str, headings: list[str]) -> tuple[tuple[int, str], ...]:
+    """Where the headings a reader found stand in the cleaned ``text``: (line from 1, heading).
+
+    A reader knows which blocks are headings but not where :func:`normalize_text` moves them;
+    each heading is a line of its own in the text, so each is matched with the first line after
+    the previous heading's that reads the same (spaces aside). A heading the cleaning changed is
+    left out: the passages under it then name the heading before, never a wrong later one. The
+    one past :data:`MAX_HEADINGS` is kept nameless (""), so what follows it names none.
+    """
+    keys = [" ".join(normalize_text(heading).split()) for heading in headings[:MAX_HEADINGS + 1]]
+    wanted = set(keys) - {""}
+    if not wanted:
+        return ()
+    lines_of: dict[str, list[int]] = {}
+    for number, line in enumerate(text.split("\n"), start=1):
+        if (key := " ".join(line.split())) in wanted:
+            lines_of.setdefault(key, []).append(number)
+    found: list[tuple[int, str]] = []
+    after = 0
+    for number, key in enumerate(keys):
+        lines = lines_of.get(key, [])
+        position = bisect.bisect_right(lines, after)
+        if position < len(lines):
+            after = lines[position]
+            found.append((after, key[:MAX_HEADING_CHARACTERS] if number < MAX_HEADINGS else ""))
+    return tuple(found)
 
 
 # YAML (---) or TOML (+++) front matter; the key: value on its first line tells it from a rule.
@@ -163,6 +198,7 @@ def read_md(data: bytes) -> Extracted:
         title = found.group(1) if (found := _FRONT_MATTER_TITLE.search(front.group(0))) else ""
         text = text[front.end():]
     lines, fence = [], None
+    headings: list[str] = []
     for line in re.sub(r"<!--.*?-->", "", text, flags=re.DOTALL).split("\n"):
         marker = _FENCE.match(line)
         if fence is not None:
@@ -172,9 +208,12 @@ def read_md(data: bytes) -> Extracted:
         elif _LINK_DEFINITION.match(line):
             continue
         else:
-            if heading := _ATX_HEADING.match(line):
+            heading = _ATX_HEADING.match(line)
+            if heading:
                 line = heading.group(1) or ""
                 title = title or _LINK.sub(r"\1", line)
             line = _AUTOLINK.sub(r"\1", _LINK.sub(r"\1", _IMAGE.sub("", line)))
+            if heading and line.strip() and len(headings) <= MAX_HEADINGS:
+                headings.append(line)
         lines.append(line)
-    return "\n".join(lines), title, encoding, None
+    return "\n".join(lines), title, encoding, None, headings

@@ -23,6 +23,7 @@ from slmdesk.core.documents._text import (
     MAX_CHARACTERS,
     DocumentError,
     Extracted,
+    heading_lines,
     normalize_text,
     read_md,
     read_txt,
@@ -55,9 +56,11 @@ class Document:
     title: str
     encoding: str | None = None
     pages: int | None = None
-    # Only when asked (read_document(..., with_pages=True)): a PDF's pages with text, by number,
-    # each cleaned like ``text``; the search index cites passages by page.
+    # Only when asked (read_document(..., with_places=True)), for the search index to cite
+    # passages by: a PDF's pages with text, by number, each cleaned like ``text``; and the
+    # headings of a Markdown, Word or HTML file, each with the line of ``text`` it stands on.
     page_texts: tuple[tuple[int, str], ...] = ()
+    headings: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,10 +85,11 @@ class DocumentSet:
         return sum(doc.characters for doc in self.documents)
 
 
-def read_document(path: str | Path, *, with_pages: bool = False) -> Document:
+def read_document(path: str | Path, *, with_places: bool = False) -> Document:
     """Read one file into text; raise :class:`DocumentError` saying what is wrong with a bad one.
 
-    ``with_pages`` also keeps a PDF's text page by page (:attr:`Document.page_texts`)."""
+    ``with_places`` also keeps a PDF's text page by page (:attr:`Document.page_texts`) and the
+    lines other files' headings stand on (:attr:`Document.headings`)."""
     path = Path(path).expanduser()
     kind = _KINDS.get(path.suffix.lower())
     if path.is_dir():
@@ -114,12 +118,13 @@ def read_document(path: str | Path, *, with_pages: bool = False) -> Document:
         raise DocumentError("The file is empty.")
     page_texts: tuple[tuple[int, str], ...] = ()
     pages: int | None
-    if kind == "pdf" and with_pages:
+    headings: list[str] = []
+    if kind == "pdf" and with_places:
         numbered, title, pages = read_pdf_pages(data)
         text, encoding = "\n\n".join(page for _, page in numbered), None
         page_texts = tuple((number, normalize_text(page)) for number, page in numbered)
     else:
-        text, title, encoding, pages = _READERS[kind](data)
+        text, title, encoding, pages, headings = _READERS[kind](data)
     text = normalize_text(text)
     if not text:
         raise DocumentError("The file is empty." if kind in ("txt", "md") else "The file has no text in it.")
@@ -127,7 +132,7 @@ def read_document(path: str | Path, *, with_pages: bool = False) -> Document:
         raise DocumentError(f"The file holds {len(text):,} characters of text, more than SLM Desk takes "
                             f"from one file ({MAX_CHARACTERS:,}). Split it, or keep the parts you need.")
     return Document(path, kind, text, len(text), " ".join(title.split())[:200] or path.stem, encoding, pages,
-                    page_texts)
+                    page_texts, heading_lines(text, headings) if with_places else ())
 
 
 def collect_documents(paths: Iterable[str | Path], progress: ProgressCallback | None = None) -> DocumentSet:

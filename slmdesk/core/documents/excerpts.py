@@ -68,6 +68,7 @@ def _neighbours(conn: sqlite3.Connection, file_id: int, ordinal: int, hit: Passa
     """The passages just before and after a hit in its file (the one after first: a passage more
     often names a thing the next one explains)."""
     rows = conn.execute(
-        "SELECT id, page, line, text, ordinal FROM doc_chunks WHERE file_id = ? AND ordinal IN (?, ?) "
+        "SELECT id, page, line, text, heading FROM doc_chunks WHERE file_id = ? AND ordinal IN (?, ?) "
         "ORDER BY ordinal DESC", (file_id, ordinal + 1, ordinal - 1)).fetchall()
-    return [Passage(row[0], hit.collection, hit.path, hit.title, row[1], row[2], row[3], 0.0) for row in rows]
+    return [Passage(row[0], hit.collection, hit.path, hit.title, row[1], row[2], row[3], 0.0, heading=row[4])
+            for row in rows]

@@ -97,14 +97,14 @@ def grounded_question(question: str, grounding: Grounding) -> str:
 def _all_passages(conn: sqlite3.Connection, collection_ids: Sequence[int], limit: int = 400) -> list[Passage]:
     marks = ",".join("?" * len(collection_ids))
     rows = conn.execute(
-        f"SELECT c.id, c.page, c.line, c.text, f.path, f.title, k.name AS collection FROM doc_chunks c "
+        f"SELECT c.id, c.page, c.line, c.heading, c.text, f.path, f.title, k.name AS collection FROM doc_chunks c "
         f"JOIN doc_files f ON f.id = c.file_id JOIN doc_collections k ON k.id = f.collection_id "
         f"WHERE f.collection_id IN ({marks}) ORDER BY k.name, f.path, c.ordinal LIMIT ?",
         (*collection_ids, limit + 1)).fetchall()
     if len(rows) > limit:
         return []  # far too much to paste whole; the caller searches instead
     return [Passage(row["id"], row["collection"], row["path"], row["title"], row["page"], row["line"],
-                    row["text"], 0.0) for row in rows]
+                    row["text"], 0.0, heading=row["heading"]) for row in rows]
 
 
 def ground_conversation(conn: sqlite3.Connection, collection_ids: Sequence[int], messages: Sequence[dict[str, str]],

@@ -3,7 +3,9 @@
 A collection is a name and the folders and files a person added to it. :meth:`DocumentIndex.update`
 brings its index up to date: a file whose modification time and size are unchanged is not opened;
 one whose content hash is unchanged is not read again; a changed file's passages are replaced in
-one transaction, and a file gone from disk loses its passages. Every file is its own transaction,
+one transaction, keeping the vectors of passages whose text did not change (so a changed file
+is searchable by meaning at once and only its new passages are embedded), and a file gone from
+disk loses its passages. Every file is its own transaction,
 so a cancel, a crash or a file that vanishes mid-way leaves an index that answers searches (a
 rebuild keeps each file's old passages until its new ones are written). A file that cannot be read
 is kept as a row with the reason, which the app lists.
@@ -238,13 +240,15 @@ class DocumentIndex:
             report.unchanged += 1
             return
         try:
-            document = read_document(path, with_pages=True)
+            document = read_document(path, with_places=True)
             chunks = chunk_document(document)
             error: DocumentError | None = None
         except DocumentError as exc:
             error, chunks = exc, []
         with self._transaction():
             if row is not None:
+                if error is None:
+                    self._keep_vectors(row["id"])
                 self.conn.execute("DELETE FROM doc_files WHERE id = ?", (row["id"],))
             if error is not None:
                 self.conn.execute(
@@ -260,10 +264,34 @@ class DocumentIndex:
                 (collection_id, str(path), document.kind, document.title, document.characters,
                  stat.st_mtime_ns, stat.st_size, digest or "", CHUNKER_ID)).lastrowid
             self.conn.executemany(
-                "INSERT INTO doc_chunks(file_id, ordinal, page, line, start, text) VALUES (?, ?, ?, ?, ?, ?)",
-                [(file_id, number, chunk.page, chunk.line, chunk.start, chunk.text)
+                "INSERT INTO doc_chunks(file_id, ordinal, page, line, start, heading, text) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(file_id, number, chunk.page, chunk.line, chunk.start, chunk.heading, chunk.text)
                  for number, chunk in enumerate(chunks)])
+            if row is not None and file_id is not None:
+                self._restore_vectors(file_id)
         (report.changed if row is not None else report.added).append(path)
+
+    def _keep_vectors(self, file_id: int) -> None:
+        """Set aside a file's vectors by their passage's text, before its passages are replaced
+        (inside that transaction): an edit changes a passage or two, a rebuild or a new chunker
+        often none, and embedding is the slow part of indexing (GPT4All users re-embedded
+        everything after changing one setting, #3497). Kept in a temporary table, never in
+        Python, so a file of a hundred thousand passages costs no memory."""
+        self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS kept_vectors "
+                          "(text TEXT NOT NULL, embedder TEXT NOT NULL, vector BLOB NOT NULL)")
+        self.conn.execute("CREATE INDEX IF NOT EXISTS temp.kept_vectors_text ON kept_vectors(text)")
+        self.conn.execute("DELETE FROM temp.kept_vectors")
+        self.conn.execute(
+            "INSERT INTO temp.kept_vectors(text, embedder, vector) SELECT c.text, v.embedder, v.vector "
+            "FROM doc_chunks c JOIN doc_vectors v ON v.chunk_id = c.id WHERE c.file_id = ?", (file_id,))
+
+    def _restore_vectors(self, file_id: int) -> None:
+        """Give the file's new passages the vectors :meth:`_keep_vectors` set aside for the same text."""
+        self.conn.execute(
+            "INSERT OR IGNORE INTO doc_vectors(chunk_id, embedder, vector) SELECT c.id, k.embedder, k.vector "
+            "FROM doc_chunks c JOIN temp.kept_vectors k ON k.text = c.text WHERE c.file_id = ?", (file_id,))
+        self.conn.execute("DELETE FROM temp.kept_vectors")
 
     def _embed_missing(self, collection_id: int, embedder: Embedder, progress: ProgressCallback | None,
                        batch: int = 16) -> tuple[int, bool]:

@@ -28,6 +28,8 @@ RRF_K = 60
 CANDIDATES = 30
 #: all-MiniLM-L6-v2 cosine below which a passage is unrelated (AnythingLLM uses 0.25 too).
 VECTOR_FLOOR = 0.25
+#: The most characters of a heading a citation shows (a long one is cut, with an ellipsis).
+HEADING_SHOWN = 60
 
 # Question words and glue: matching them alone is no evidence a passage is relevant.
 _STOPWORDS = frozenset("""a about above after again against all am an and any are as at be because been before
@@ -55,6 +57,8 @@ class Passage:
     bm25_rank: int | None = None
     vector_rank: int | None = None
     similarity: float | None = None
+    #: The heading the passage stands under (Markdown, Word, HTML), else None.
+    heading: str | None = None
 
     @property
     def file_name(self) -> str:
@@ -62,8 +66,15 @@ class Passage:
 
     @property
     def place(self) -> str:
-        """Where in the file: ``page 3`` in a PDF, else ``line 12``."""
-        return f"page {self.page}" if self.page is not None else f"line {self.line}"
+        """Where in the file: ``page 3`` in a PDF, ``“Garden”, line 12`` under a heading, else
+        ``line 12``. A heading is what a person looks for in a long file; the line pins it down."""
+        if self.page is not None:
+            return f"page {self.page}"
+        if self.heading:
+            heading = self.heading if len(self.heading) <= HEADING_SHOWN \
+                else self.heading[:HEADING_SHOWN - 1] + "\u2026"
+            return f"\u201c{heading}\u201d, line {self.line}"
+        return f"line {self.line}"
 
     def citation(self) -> str:
         return f"{self.file_name}, {self.place}"
@@ -111,7 +122,7 @@ def search(conn: sqlite3.Connection, collection_ids: Sequence[int], query: str, 
     rows = _rows(conn, best)
     return [Passage(chunk_id, row["collection"], row["path"], row["title"], row["page"], row["line"],
                     row["text"], scores[chunk_id], keyword_rank.get(chunk_id), vector_rank.get(chunk_id),
-                    similarity.get(chunk_id))
+                    similarity.get(chunk_id), row["heading"])
             for chunk_id in best if (row := rows.get(chunk_id)) is not None]
 
 
@@ -153,6 +164,6 @@ def _rows(conn: sqlite3.Connection, chunk_ids: Iterable[int]) -> dict[int, sqlit
         return {}
     marks = ",".join("?" * len(ids))
     return {row["id"]: row for row in conn.execute(
-        f"SELECT c.id, c.page, c.line, c.text, f.path, f.title, k.name AS collection FROM doc_chunks c "
+        f"SELECT c.id, c.page, c.line, c.heading, c.text, f.path, f.title, k.name AS collection FROM doc_chunks c "
         f"JOIN doc_files f ON f.id = c.file_id JOIN doc_collections k ON k.id = f.collection_id "
         f"WHERE c.id IN ({marks})", ids)}

@@ -5,7 +5,9 @@ adds a folder as a new collection. Indexing runs on a pool thread with its own d
 connection (:class:`~slmdesk.ui.tasks.BackgroundTask`), with a progress dialog whose Cancel leaves
 the files done so far searchable. The attached folders are indexed again every
 :data:`WATCH_INTERVAL_MS`, which costs one ``stat`` per unchanged file, so a file dropped into a
-watched folder is found without anyone asking for a rebuild.
+watched folder is found without anyone asking for a rebuild. After indexing, the notice bar names
+the first few files that could not be read and its Details list every one, with its folder and
+reason (a folder of hundreds of old .doc files is read in full there, not in one long line).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from slmdesk.core import db
+from slmdesk.core.documents.collect import SkippedFile
 from slmdesk.core.documents.embedding import open_embedder
 from slmdesk.core.documents.index import CollectionError, DocumentIndex, IndexReport
 from slmdesk.core.errors import ProgressCallback
@@ -30,6 +33,8 @@ from slmdesk.paths import AppPaths
 from slmdesk.ui.tasks import BackgroundTask
 
 WATCH_INTERVAL_MS = 30_000
+#: Unreadable files named in the notice itself; the rest are in its Details.
+NAMED_UNREADABLE = 5
 #: When documents serve better than fine-tuning, from bench/rag_bench.py (README, Measured).
 DOCUMENTS_VERSUS_TUNING = (
     "Answer from your documents, with the source of each answer. On our test notes SmolLM2 answered "
@@ -59,13 +64,24 @@ def index_in_background(paths: AppPaths, names: list[str], *, rebuild: bool = Fa
     return BackgroundTask(work, "Indexing documents")
 
 
+def unreadable_details(skipped: list[SkippedFile]) -> str:
+    """Every file that could not be read, one to a paragraph: its full path, why, and the
+    technical cause when there is one (for a bug report)."""
+    if not skipped:
+        return ""
+    lines = [f"{len(skipped)} file{'s' if len(skipped) != 1 else ''} could not be read:"]
+    for file in skipped:
+        lines.append(f"\n{file.path}\n    {file.reason}" + (f"\n    ({file.detail})" if file.detail else ""))
+    return "\n".join(lines)
+
+
 class DocumentsButton(QToolButton):
     """``Documents (2)``: which collections this conversation answers from."""
 
     #: The ids of the collections now attached to the conversation.
     attached_changed = Signal(list)
-    #: A sentence for the notice bar, and its kind ('info' or 'error').
-    message = Signal(str, str)
+    #: A sentence for the notice bar, its kind ('info' or 'error') and its details (may be empty).
+    message = Signal(str, str, str)
 
     def __init__(self, index: DocumentIndex, paths: AppPaths, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -128,7 +144,7 @@ class DocumentsButton(QToolButton):
         try:
             collection = self.index.create(name, paths)
         except CollectionError as exc:
-            self.message.emit(exc.message, "error")
+            self.message.emit(exc.message, "error", exc.detail)
             return None
         self._toggle(collection.id, True)
         return self.start_indexing([collection.name], show_progress=True)
@@ -141,7 +157,7 @@ class DocumentsButton(QToolButton):
 
     def start_indexing(self, names: list[str], *, show_progress: bool) -> BackgroundTask | None:
         if self.task is not None:
-            self.message.emit("Documents are being indexed already; try again when that is done.", "info")
+            self.message.emit("Documents are being indexed already; try again when that is done.", "info", "")
             return None
         task = index_in_background(self.paths, names)
         self.task = task
@@ -176,14 +192,18 @@ class DocumentsButton(QToolButton):
         if shown or skipped or any(r.added or r.changed or r.removed for r in reports):
             words = "; ".join(report.summary() for report in reports)
             if skipped:
-                words += ". Not indexed: " + "; ".join(f"{s.path.name} ({s.reason})" for s in skipped[:5])
-            self.message.emit(f"Documents indexed: {words}", "error" if skipped else "info")
+                words += ". Not indexed: " + "; ".join(f"{s.path.name} ({s.reason})"
+                                                       for s in skipped[:NAMED_UNREADABLE])
+                if len(skipped) > NAMED_UNREADABLE:
+                    words += f"; and {len(skipped) - NAMED_UNREADABLE} more (Details lists them all)"
+            self.message.emit(f"Documents indexed: {words}", "error" if skipped else "info",
+                              unreadable_details(skipped))
 
     @Slot(object, str)
     def _failed(self, error: Exception, detail: str) -> None:
         self._close_progress()
         self.task = None
-        self.message.emit(getattr(error, "message", str(error)), "error")
+        self.message.emit(getattr(error, "message", str(error)), "error", detail)
 
     def _close_progress(self) -> bool:
         dialog, self.progress_dialog = self.progress_dialog, None

@@ -1,6 +1,7 @@
 """The sources under a reply written from documents, and the passage each one opens.
 
-A reply given passages shows the ones it cites as numbered buttons (``[1] notes.pdf, page 3``),
+A reply given passages shows the ones it cites as numbered buttons (``[1] notes.pdf, page 3``,
+``[2] notes.md, “Garden”, line 12``),
 under the numbers it cites them by; a click opens the passage itself, its file and place. A
 number the reply cites that names no passage is said in grey, not linked. A reply that cites none
 shows the passages relevant to the question, marked as not cited
@@ -9,6 +10,8 @@ person knows the reply did not come from their documents.
 """
 
 from __future__ import annotations
+
+import html
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
@@ -87,7 +90,8 @@ class PassageDialog(QDialog):
     def __init__(self, number: int, source: dict, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Source [{number}]: {source['file_name']}")
-        heading = QLabel(f"<b>{source['file_name']}</b>, {source['place']}")
+        # A heading is the file's own text: "<b>" in it is shown, not obeyed.
+        heading = QLabel(f"<b>{html.escape(source['file_name'])}</b>, {html.escape(source['place'])}")
         where = QLabel(source["path"])
         where.setStyleSheet("color: #5f6368;")
         where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

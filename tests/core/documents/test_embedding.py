@@ -79,3 +79,51 @@ def test_hybrid_search_finds_other_words_and_a_new_embedder_only_embeds(model_fi
         assert again.unchanged == 2 and not again.changed and again.embedded == 2
         assert conn.execute("SELECT COUNT(*) FROM doc_vectors").fetchone()[0] == 4
     conn.close()
+
+
+class _Counting:
+    """The real embedder, counting the passages it is asked to embed (not the questions)."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.identity, self.texts = inner, inner.identity, []
+
+    def embed(self, texts: list[str]) -> list[bytes]:
+        self.texts += texts
+        return self.inner.embed(texts)
+
+
+def test_after_a_rebuild_or_an_edit_the_meaning_search_works_at_once_without_embedding_again(
+        model_file, tmp_path):
+    """A rebuild's new passages carry the vectors of the old ones with the same text, so a
+    question with no word in common finds its file right after the file phase, before (and
+    without) any embedding; an edit embeds only the passage it changed."""
+    import os
+
+    from slmdesk.core.documents.embedding import ChildEmbedder
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "food.txt").write_text("Dinner will be a lamb roast cooked by Felix Marr.", encoding="utf-8")
+    music = folder / "music.md"
+    music.write_text("# Music\n\nSamuel found a fiddler called Ewan Doyle.\n\n## Venue\n\nThe dance is in the "
+                     "old grain barn.\n", encoding="utf-8")
+    conn = db.connect(app_paths().database)
+    index = DocumentIndex(conn)
+    collection = index.create("party", [folder])
+    with ChildEmbedder(model_file) as real:
+        embedder = _Counting(real)
+        assert index.update("party", embedder=embedder).embedded == 3
+        embedder.texts.clear()
+        rebuilt = index.update("party", rebuild=True)  # the file phase alone: no embedder given
+        assert len(rebuilt.changed) == 2 and rebuilt.embedded == 0
+        found = search(conn, [collection.id], "Who is making the food?", embedder=real)
+        assert found[0].file_name == "food.txt" and found[0].bm25_rank is None and found[0].similarity > 0.25
+        assert index.update("party", embedder=embedder).embedded == 0 and embedder.texts == []
+        music.write_text("# Music\n\nSamuel found a fiddler called Ewan Doyle.\n\n## Venue\n\nThe dance moved to "
+                         "the village hall.\n", encoding="utf-8")
+        os.utime(music, ns=(music.stat().st_atime_ns, music.stat().st_mtime_ns + 10**9))
+        edited = index.update("party", embedder=embedder)
+        assert edited.embedded == 1 and embedder.texts == ["Venue The dance moved to the village hall."]
+        where = search(conn, [collection.id], "Where is the party held?", embedder=real)
+        assert where[0].citation() == "music.md, \u201cVenue\u201d, line 5"
+    conn.close()

@@ -3,10 +3,13 @@ search with citations, cancel, and the bad inputs (unreadable, vanished, locked)
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from slmdesk.core import db
@@ -61,7 +64,7 @@ def test_a_collection_of_every_kind_is_searchable_with_citations(index, tmp_path
     assert wax[0].file_name == "candles.pdf" and wax[0].place == "page 2"
     assert "Brennan" in wax[0].text and wax[0].citation() == "candles.pdf, page 2"
     fee = search(index.conn, [collection.id], "How much is the membership fee?")
-    assert fee[0].file_name == "garden.md" and fee[0].place == "line 1" and "35 dollars" in fee[0].text
+    assert fee[0].file_name == "garden.md" and fee[0].place == "\u201cFees\u201d, line 5" and "35 dollars" in fee[0].text
     assert search(index.conn, [collection.id], "When does the choir rehearse?")[0].file_name == "choir.docx"
     tyre = search(index.conn, [collection.id], "what pressure for the tyre")
     assert tyre[0].file_name == "page.html" and "nope" not in tyre[0].text
@@ -272,3 +275,158 @@ def test_each_kind_added_changed_and_deleted_in_a_watched_folder(index, tmp_path
     path.unlink()
     assert [p.name for p in index.update("notes").removed] == [path.name]
     assert search(index.conn, [collection.id], "Quayle Pier ferry") == []
+
+
+def test_markdown_word_and_html_passages_are_cited_by_their_heading(index, tmp_path):
+    """#18: "the place (page or heading)". A heading starts a passage, so the one named is the one
+    the passage stands under; PDFs keep their page, plain text its line."""
+    folder = tmp_path / "house"
+    folder.mkdir()
+    (folder / "house.md").write_text("# House notes\n\nWe moved in during May.\n\n## Garden\n\nThe roses by "
+                                     "the back fence need pruning in March.\n\n## Kitchen\n\nThe oven runs "
+                                     "twenty degrees hot.\n", encoding="utf-8")
+    write_docx(folder / "club.docx", title="Chess club", paragraphs=["The club was founded in 1961."],
+               sections={"Fees": ["Members pay 12 euros a month to Ilse Varga."],
+                         "Venue": ["Games are played in the library annex."]})
+    (folder / "bike.html").write_text("<html><head><title>Bike</title></head><body><h1>Bike care</h1><p>Clean "
+                                      "the chain weekly.</p><h2>The <em>tyres</em> &amp; <b>wheels</b></h2><p>The "
+                                      "tyre pressure is 4 bar.</p></body></html>", encoding="utf-8")
+    (folder / "shopping.txt").write_text("Shopping\n\nBuy lentils and saffron.\n", encoding="utf-8")
+    write_pdf(folder / "manual.pdf", [["Boiler manual"], ["The boiler reset button is red."]])
+    collection = index.create("house", [folder])
+    index.update("house")
+
+    def cited(question: str) -> str:
+        return search(index.conn, [collection.id], question)[0].citation()
+
+    assert cited("When do the roses need pruning?") == "house.md, \u201cGarden\u201d, line 5"
+    assert cited("How hot does the oven run?") == "house.md, \u201cKitchen\u201d, line 9"
+    assert cited("When did we move in?") == "house.md, \u201cHouse notes\u201d, line 1"
+    assert cited("How much do members pay?") == "club.docx, \u201cFees\u201d, line 5"
+    assert cited("Where are games played?") == "club.docx, \u201cVenue\u201d, line 9"
+    assert cited("What is the tyre pressure?") == "bike.html, \u201cThe tyres & wheels\u201d, line 5"
+    assert cited("Clean the chain") == "bike.html, \u201cBike care\u201d, line 1"
+    assert cited("Buy lentils") == "shopping.txt, line 1"
+    assert cited("What colour is the reset button?") == "manual.pdf, page 2"
+    roses = search(index.conn, [collection.id], "roses pruning")[0]
+    assert roses.heading == "Garden" and roses.to_json()["heading"] == "Garden"
+    assert "oven" not in roses.text  # the passage stops at the next heading
+    # A long heading is cut in the citation, kept whole in the index.
+    long = "A heading that goes on and on about the many plants of the front garden and their care"
+    (folder / "long.md").write_text(f"## {long}\n\nThe hydrangeas want acid soil.\n", encoding="utf-8")
+    index.update("house")
+    hydrangeas = search(index.conn, [collection.id], "hydrangeas soil")[0]
+    assert hydrangeas.heading == long and hydrangeas.place == f"\u201c{long[:59]}\u2026\u201d, line 1"
+
+
+class WordHashEmbedder:
+    """A real, small embedder for counting: each word hashed into one of 256 dimensions, the
+    counts made unit length. Passages sharing words are near; it records every text it embeds."""
+
+    identity = "test/word-hash-256"
+
+    def __init__(self) -> None:
+        self.embedded: list[str] = []
+
+    def embed(self, texts: list[str]) -> list[bytes]:
+        self.embedded += texts
+        vectors = []
+        for text in texts:
+            vector = np.zeros(256, dtype=np.float32)
+            for word in re.findall(r"\w+", text.lower()):
+                vector[hashlib.blake2b(word.encode(), digest_size=2).digest()[0]] += 1.0
+            vectors.append((vector / max(float(np.linalg.norm(vector)), 1e-9)).astype(np.float32).tobytes())
+        return vectors
+
+
+def _vectors(index: DocumentIndex, embedder: WordHashEmbedder) -> dict[str, bytes]:
+    return {row[0]: row[1] for row in index.conn.execute(
+        "SELECT c.text, v.vector FROM doc_chunks c JOIN doc_vectors v ON v.chunk_id = c.id WHERE v.embedder = ?",
+        (embedder.identity,))}
+
+
+def test_a_rebuild_or_an_edit_keeps_the_vectors_of_unchanged_passages(index, tmp_path):
+    """Embedding is the slow part of indexing: a rebuild embeds nothing again, an edit only the
+    passages it changed, and until then every passage keeps its vector (its file is found by
+    meaning the moment its new passages are written, not after the embedding phase)."""
+    folder = _folder(tmp_path)
+    paragraphs = [f"Paragraph {n} of the diary. " + " ".join(f"word{n}x{i}" for i in range(60)) for n in range(5)]
+    diary = folder / "diary.txt"
+    diary.write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
+    collection = index.create("notes", [folder])
+    embedder = WordHashEmbedder()
+    first = index.update("notes", embedder=embedder)
+    passages = index.get("notes").passages
+    assert first.embedded == passages == len(embedder.embedded) and passages >= 10
+    before = _vectors(index, embedder)
+
+    embedder.embedded.clear()
+    rebuilt = index.update("notes", rebuild=True)  # no embedder: the file phase only
+    assert len(rebuilt.changed) == 6 and rebuilt.embedded == 0
+    assert _vectors(index, embedder) == before  # every passage has its vector back, the same one
+    found = search(index.conn, [collection.id], "word2x7 word2x8", embedder=embedder)
+    assert found[0].file_name == "diary.txt" and found[0].vector_rank == 1 and "Paragraph 2" in found[0].text
+    embedder.embedded.clear()
+    again = index.update("notes", rebuild=True, embedder=embedder)
+    assert again.embedded == 0 and embedder.embedded == []
+
+    paragraphs[3] = "Paragraph 3 was rewritten: the diary now mentions a heron by the pond. " + " ".join(
+        f"new{i}" for i in range(80))
+    diary.write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
+    os.utime(diary, ns=(diary.stat().st_atime_ns, diary.stat().st_mtime_ns + 10**9))
+    edited = index.update("notes", embedder=embedder)
+    assert [p.name for p in edited.changed] == ["diary.txt"]
+    assert embedder.embedded == [paragraphs[3]] and edited.embedded == 1
+    heron = search(index.conn, [collection.id], "heron pond", embedder=embedder)
+    assert heron[0].text == paragraphs[3] and heron[0].similarity is not None  # it has its vector
+    # No vector is left without its passage, and none of the old paragraph 3 survives.
+    assert index.conn.execute("SELECT COUNT(*) FROM doc_vectors WHERE chunk_id NOT IN "
+                              "(SELECT id FROM doc_chunks)").fetchone()[0] == 0
+    assert index.conn.execute("SELECT COUNT(*) FROM doc_vectors").fetchone()[0] == index.get("notes").passages
+
+
+def test_a_database_indexed_before_headings_answers_at_once_and_gains_them_without_embedding(tmp_path):
+    """Migration 7 adds the heading column to an index written by the previous version: its
+    passages answer as before (by line), and the next update re-reads the files once (their
+    chunker id is older), naming headings and keeping the vectors of passages whose text is the
+    same."""
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    garden = folder / "garden.md"
+    garden.write_text("# Garden\n\nThe roses need pruning in March.\n", encoding="utf-8")
+    light = folder / "light.txt"
+    light.write_text("The lighthouse keeper is called Agnes Moreau.\n", encoding="utf-8")
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path, isolation_level=None)
+    assert db.migrate(old, db.MIGRATIONS[:6]) == 6
+    old.execute("INSERT INTO doc_collections(id, name, status) VALUES (1, 'notes', 'ready')")
+    old.execute("INSERT INTO doc_sources(collection_id, path) VALUES (1, ?)", (str(folder),))
+    embedder = WordHashEmbedder()
+    for file_id, (file, text) in enumerate(((garden, "Garden The roses need pruning in March."),
+                                            (light, "The lighthouse keeper is called Agnes Moreau.")), start=1):
+        stat = file.stat()
+        old.execute("INSERT INTO doc_files(id, collection_id, path, status, kind, title, characters, mtime_ns, "
+                    "size, sha256, chunker) VALUES (?, 1, ?, 'indexed', ?, ?, ?, ?, ?, '', 'sentences-600-900-200')",
+                    (file_id, str(file), file.suffix[1:], file.stem, len(text), stat.st_mtime_ns, stat.st_size))
+        old.execute("INSERT INTO doc_chunks(id, file_id, ordinal, page, line, start, text) VALUES (?, ?, 0, NULL, "
+                    "1, 0, ?)", (file_id, file_id, text))
+        old.execute("INSERT INTO doc_vectors(chunk_id, embedder, vector) VALUES (?, ?, ?)",
+                    (file_id, embedder.identity, embedder.embed([text])[0]))
+    old.close()
+
+    conn = db.connect(path)
+    try:
+        assert db.schema_version(conn) == db.SCHEMA_VERSION >= 7
+        assert "heading" in {row["name"] for row in conn.execute("PRAGMA table_info(doc_chunks)")}
+        found = search(conn, [1], "When do the roses need pruning?")
+        assert found[0].citation() == "garden.md, line 1" and found[0].heading is None
+        index = DocumentIndex(conn)
+        embedder.embedded.clear()
+        report = index.update("notes", embedder=embedder)
+        assert sorted(p.name for p in report.changed) == ["garden.md", "light.txt"]  # re-read once
+        assert search(conn, [1], "roses pruning")[0].citation() == "garden.md, \u201cGarden\u201d, line 1"
+        assert embedder.embedded == [] and report.embedded == 0  # the same texts kept their vectors
+        assert conn.execute("SELECT COUNT(*) FROM doc_vectors").fetchone()[0] == 2
+        assert index.update("notes").unchanged == 2  # and once only
+    finally:
+        conn.close()

@@ -4,7 +4,7 @@ a real answer from a document through the real engine."""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtWidgets import QPushButton
+from PySide6.QtWidgets import QLabel, QPushButton
 
 from slmdesk.core.conversations.store import Message
 from slmdesk.ui.chat.messages import MessageView, MessageWidget
@@ -37,7 +37,7 @@ def test_a_folder_becomes_a_collection_attached_to_the_chat(qtbot, tmp_path):
         chat = win.chat_view
         button = chat.documents_button
         messages: list[tuple[str, str]] = []
-        button.message.connect(lambda text, kind: messages.append((text, kind)))
+        button.message.connect(lambda text, kind, details: messages.append((text, kind)))
         reports = _index(qtbot, button, "Town notes", [str(_folder(tmp_path, files=100))])
         assert len(reports[0].added) == 100 and reports[0].skipped[0].path.name == "empty.md"
         assert button.text() == "Documents (1)" and button.progress_dialog is None
@@ -139,3 +139,64 @@ def test_sources_show_the_numbers_cited_and_mark_an_invented_one(qtbot):
     assert uncited.sources.label.text() == "Not cited, but relevant:"
     assert [b.text() for b in uncited.sources.buttons] == ["[2] light.txt, line 1"]
     assert uncited.sources.invented is None
+
+
+def test_a_source_under_a_heading_names_it_in_the_button_and_the_passage(qtbot, tmp_path):
+    """#18: a citation names the place, a page or a heading; here a real Markdown file indexed and
+    searched, its passage under "Garden <east side>" (a heading is text, never markup)."""
+    from slmdesk.core import db
+    from slmdesk.core.documents.citations import reply_sources
+    from slmdesk.core.documents.grounding import find_grounding
+    from slmdesk.core.documents.index import DocumentIndex
+    from slmdesk.paths import app_paths
+
+    folder = tmp_path / "house"
+    folder.mkdir()
+    (folder / "house.md").write_text("# House\n\nWe moved in during May.\n\n## Garden <east side>\n\nThe roses "
+                                     "need pruning in March.\n", encoding="utf-8")
+    conn = db.connect(app_paths().database)
+    try:
+        index = DocumentIndex(conn)
+        collection = index.create("house", [folder])
+        index.update("house")
+        grounding = find_grounding(conn, [collection.id], "When do the roses need pruning?",
+                                   budget_characters=4000)
+    finally:
+        conn.close()
+    widget = _reply({"documents_mode": grounding.mode, **reply_sources("In March [2].", grounding.sources_json())})
+    qtbot.addWidget(widget)
+    assert [b.text() for b in widget.sources.buttons] == ["[2] house.md, \u201cGarden <east side>\u201d, line 5"]
+    widget.sources.buttons[0].click()
+    dialog = widget.sources.findChild(PassageDialog)
+    label = dialog.findChild(QLabel)
+    assert label.text() == "<b>house.md</b>, \u201cGarden &lt;east side&gt;\u201d, line 5"
+    assert dialog.text.toPlainText() == "Garden <east side> The roses need pruning in March."
+
+
+def test_every_unreadable_file_is_listed_in_the_notice_details(qtbot, tmp_path):
+    """The notice names the first five files that could not be read; its Details (a scrolling
+    text) hold every one, with its full path and reason."""
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "light.txt").write_text("The lighthouse keeper is called Agnes Moreau.", encoding="utf-8")
+    for number in range(8):
+        (folder / f"broken_{number}.pdf").write_bytes(b"not a pdf at all")
+    win = open_window(qtbot)
+    try:
+        chat = win.chat_view
+        reports = _index(qtbot, chat.documents_button, "notes", [str(folder)])
+        assert len(reports[0].skipped) == 8
+        notice = chat.notice
+        assert notice.kind == "error"
+        assert notice.text.count("(The PDF is damaged") == 5
+        assert "and 3 more (Details lists them all)" in notice.text
+        assert notice.details_button.isVisible()
+        notice.details_button.click()
+        assert notice.details_view.isVisible()
+        details = notice.details_view.toPlainText()
+        assert details.startswith("8 files could not be read:")
+        for number in range(8):
+            assert f"{folder / f'broken_{number}.pdf'}\n    The PDF is damaged: it does not start like a PDF file." \
+                in details
+    finally:
+        close_window(win)

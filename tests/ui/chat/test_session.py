@@ -83,3 +83,49 @@ def test_after_a_sigill_the_same_model_is_not_started_again(qtbot, session):
     with pytest.raises(ChatRefused, match="processor"):
         session.ask(conv.id, "again")
     assert not session.engine.running
+
+
+@pytest.mark.slow
+def test_a_reply_with_an_adapter_and_documents_cites_the_right_file(qtbot, tmp_path):
+    """#18: "works with a fine-tuned adapter too", through the Chat session on the real engine: a
+    conversation with SmolLM2, an adapter and a collection attached answers from the passage and
+    keeps it as its source."""
+    from slmdesk.core.documents.index import DocumentIndex
+    from slmdesk.core.library.starters import _smollm2_file
+    from tests.gguf_factory import write_smollm2_lora
+
+    paths = app_paths().ensure()
+    library = ModelLibrary.open(paths)
+    store = ConversationStore(library.conn)
+    session = ChatSession(store, library, paths)
+    try:
+        model = library.import_file(_smollm2_file(), link=True)
+        adapter = library.import_file(write_smollm2_lora(tmp_path / "lora.gguf", name="Town notes"), link=True,
+                                      base_model_id=model.id)
+        folder = tmp_path / "notes"
+        folder.mkdir()
+        (folder / "light.txt").write_text("Notes on the lighthouse.\n\nThe lighthouse keeper is called Agnes "
+                                          "Moreau. She has kept the light since 1998.\n", encoding="utf-8")
+        (folder / "bakery.md").write_text("# Bakery\n\nThe bakery on Mill Lane sells rye bread on Fridays.\n",
+                                          encoding="utf-8")
+        index = DocumentIndex(library.conn)
+        collection = index.create("town", [folder])
+        index.update("town")
+        conv = store.create(model_id=model.id, adapter={"id": adapter.id, "scale": 1.0},
+                            settings={"temperature": 0.0, "seed": 1, "max_tokens": 40, "context_length": 1024,
+                                      "documents": [collection.id]})
+        loaded: list[dict] = []
+        session.model_loaded.connect(loaded.append)
+        with qtbot.waitSignal(session.reply_finished, timeout=TIMEOUT) as finished:
+            session.ask(conv.id, "Who is the lighthouse keeper?")
+        reply = store.message(finished.args[0])
+    finally:
+        session.shutdown()
+        library.close()
+    assert loaded and loaded[-1]["adapters"] == [{"path": str(adapter.path), "scale": 1.0}]
+    assert reply.status == "complete" and "Agnes" in reply.content, reply.content
+    assert reply.metadata["adapter"] == adapter.display_name
+    assert reply.metadata["documents_mode"] == "whole"
+    assert [s["file_name"] for s in reply.metadata["given"]] == ["bakery.md", "light.txt"]
+    assert [s["file_name"] for s in reply.metadata["sources"]] == ["light.txt"], reply.metadata["sources_basis"]
+    assert reply.metadata["invented_citations"] == []
