@@ -27,7 +27,13 @@ Usage: python bench/knowledge_bench.py [--runs balanced/raw,quick/augmented,bala
                                        [--material notes|dev|heldout|DIR]
                                        [--notes note_1.txt,...] [--model gemma|smollm2]
                                        [--set model_questions=3 ...]
+                                       [--dtype auto|fp32|bf16|fp32,bf16] [--fresh-quiz]
                                        [--out bench/results/knowledge_bench.json]
+
+``--dtype fp32,bf16`` trains each note and recipe in both, one after the other (the end-to-end
+ratio in one run on a shared machine); ``--fresh-quiz`` empties the kept answers of the base
+model's quiz before every run, so each asks it as a first run does. The starter is converted for
+training before the first run, so no run's setup holds the one-off conversion.
 """
 
 from __future__ import annotations
@@ -243,8 +249,15 @@ def train(model: Path, base_id: int, note: Path, preset: str, recipe: str,
     return {"adapter": last["adapter_path"], "seconds": round(seconds, 1),
             "estimate_seconds": round(estimate.total_seconds, 1),
             "dtype": precision.get("dtype"), "precision": precision.get("message"),
-            "probe": {k: precision.get(k) for k in ("speedup", "fp32_gflops", "bf16_gflops",
+            "base_weights": precision.get("weights", "fp32"),
+            "probe": {k: precision.get(k) for k in ("speedup", "speedup_bf16_weights",
+                                                     "layer_speedup",
+                                                     "layer_speedup_bf16_weights",
+                                                     "fp32_gflops", "bf16_gflops",
                                                      "probe_seconds")},
+            "peak_memory_bytes": metrics.get("peak_memory_bytes"),
+            "training_memory": metrics.get("base_weights"),
+            "seconds_per_step": round(time_split(events).get("steps", 0.0) / max(len(steps), 1), 2),
             "split_seconds": time_split(events),
             "steps": len(steps), "epochs": plan["epochs"], "train_tokens": plan["train_tokens"],
             "tokens_per_second": round(steps[-1]["tokens_per_second"], 1) if steps else None,
@@ -305,14 +318,20 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a job setting for every run (e.g. model_questions=3)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "knowledge_bench.json")
-    parser.add_argument("--dtype", choices=("auto", "fp32", "bf16"), default="auto",
-                        help="force the training dtype (the quality guard of bf16)")
     parser.add_argument("--with-document", action="store_true",
                         help="also ask the natural questions with the document attached, as Chat does")
+    parser.add_argument("--dtype", default="auto",
+                        help="force the training dtype (the quality guard of bf16): auto, fp32, "
+                             "bf16, or several, comma-separated, trained one after the other")
+    parser.add_argument("--fresh-quiz", action="store_true",
+                        help="forget the base model's kept quiz answers before every run")
     parser.add_argument("--no-base", action="store_true",
                         help="skip asking the base model (its marks are in earlier results)")
     args = parser.parse_args()
     settings = dict(job_setting(text) for text in args.set)
+    dtypes = args.dtype.split(",")
+    if not set(dtypes) <= {"auto", "fp32", "bf16"}:
+        parser.error("--dtype takes auto, fp32 and bf16")
 
     HOME.mkdir(parents=True, exist_ok=True)
     os.environ["SLMDESK_HOME"] = str(HOME)
@@ -330,6 +349,11 @@ def main() -> int:
     except DuplicateModelError as exc:
         base = exc.existing
     library.close()
+    from slmdesk.core.training.base_model import is_cached, load_base_model
+
+    if not is_cached(model):  # the one-off conversion, outside every timed run
+        print("converting the starter for training (once)", flush=True)
+        load_base_model(model)
 
     results: dict = {"what": __doc__.split("\n")[0], "model": model.name, "settings": settings,
                      "dtype": args.dtype,
@@ -350,9 +374,15 @@ def main() -> int:
             if sealed:
                 entry["base"] = {key: sealed_copy(value) for key, value in entry["base"].items()}
             _print_row(note_name, "base", "-", entry["base"], None)
-        for pair in [run for run in args.runs.split(",") if run]:
+        for pair, dtype in [(p, d) for p in args.runs.split(",") if p for d in dtypes]:
             preset, recipe = pair.split("/")
-            trained = train(model, base.id, note, preset, recipe, settings, args.dtype)
+            if args.fresh_quiz:
+                import shutil
+
+                from slmdesk.core.training.quiz_cache import CACHE_FOLDER
+
+                shutil.rmtree(app_paths().cache_dir / CACHE_FOLDER, ignore_errors=True)
+            trained = train(model, base.id, note, preset, recipe, settings, dtype)
             adapter = Path(trained["adapter"])
             trained["chat"] = ask_questions(model, adapter, wanted["questions"])
             trained["general"] = ask_questions(model, adapter, general)
@@ -364,7 +394,7 @@ def main() -> int:
                 for key in ("chat", "completion", "general", "chat_with_document"):
                     trained[key] = sealed_copy(trained[key])
                 trained.pop("quiz_after_answers", None)
-            entry["recipes"][pair] = trained
+            entry["recipes"][pair if len(dtypes) == 1 else f"{pair}@{dtype}"] = trained
             _print_row(note_name, preset, recipe, trained, trained)
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n",
@@ -399,7 +429,10 @@ def summarise(notes: dict) -> list[dict]:
                                             f"{run.get('quiz_held_back_after')}"),
                          "general_perplexity": f"{before:.1f} -> {after:.1f}",
                          "general_perplexity_ratio": round(after / before, 2),
-                         "seconds": run["seconds"], "estimate_seconds": run["estimate_seconds"]})
+                         "seconds": run["seconds"], "estimate_seconds": run["estimate_seconds"],
+                         "base_weights": run.get("base_weights"),
+                         "seconds_per_step": run.get("seconds_per_step"),
+                         "split_seconds": run.get("split_seconds")})
     return rows
 
 

@@ -11,6 +11,8 @@ and the share of this machine's fp32 matmul peak reached.
 Variants (rounds alternate them so that background load hits all alike; medians reported):
   ours-bf16 ``ours`` with the steps under bf16 autocast (slmdesk.core.training.precision), set
             against ``ours`` with the worker's own probe and each dtype's matmul peak
+  ours-bf16w ``ours-bf16`` with the frozen body's weights held in bf16 (no cast per call;
+            slmdesk.core.training.base_weights), as a bf16 run now trains
   ours      our loop as the worker runs it: the loss on the candidate vocabulary
             (slmdesk.core.training.vocabulary: the text's tokens, the base model's top tokens at
             each position, found in one full pass before training and timed apart, and 2,048
@@ -48,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 NOTE = ROOT / "tests" / "core" / "training" / "data" / "family_note.txt"
 VARIANTS = {"ours": ("ours", "PASSIVE"), "ours-bf16": ("ours-bf16", "PASSIVE"),
+            "ours-bf16w": ("ours-bf16w", "PASSIVE"),
             "trainer": ("trainer", None),
             "ours-full": ("ours-full", "PASSIVE"), "trainer-passive": ("trainer", "PASSIVE")}
 
@@ -111,8 +114,9 @@ def chunks(tokenizer, seq: int, count: int) -> list[list[int]]:
 def child(kind: str, steps: int, seq: int, threads: int) -> dict:
     import torch
 
-    dtype = "bf16" if kind.endswith("-bf16") else "fp32"
-    kind = kind.removesuffix("-bf16")
+    dtype = "bf16" if kind.endswith(("-bf16", "-bf16w")) else "fp32"
+    stored_bf16 = kind.endswith("-bf16w")
+    kind = kind.removesuffix("-bf16w").removesuffix("-bf16")
 
     from slmdesk.core.training import loop
     from slmdesk.core.training.base_model import load_base_model
@@ -141,6 +145,13 @@ def child(kind: str, steps: int, seq: int, threads: int) -> dict:
             loop.harvest_candidates(peft_model, data, vocabulary)
             harvest_seconds = time.perf_counter() - start
             columns = len(vocabulary) + vocabulary.sampled
+        if stored_bf16:  # after the fp32 harvest, as the worker casts after the fp32 figures
+            from slmdesk.core.training.base_model import cache_dir_for
+            from slmdesk.core.training.base_weights import store_body_in_bf16
+
+            store_body_in_bf16(peft_model, cache_dir_for(starter_path(), cache_root()))
+            rss_loaded = rss_now_bytes()
+            reset_rss_peak()
         peft_model.train()
         optimizer, scheduler = loop.make_optimizer(peft_model, job, steps + 1)
         for ids in data:
@@ -169,7 +180,8 @@ def child(kind: str, steps: int, seq: int, threads: int) -> dict:
                 callbacks=[Clock()]).train()
     timed = times[1:]
     tokens = (seq - 1) * len(timed)
-    return {"kind": kind, "dtype": dtype, "tokens_per_second": tokens / sum(timed),
+    return {"kind": kind, "dtype": dtype, "base_weights": "bf16" if stored_bf16 else "fp32",
+            "tokens_per_second": tokens / sum(timed),
             "step_seconds": [round(t, 3) for t in times],
             "training_peak_rss_bytes": rss_peak_bytes(), "loading_peak_rss_bytes": load_peak,
             "rss_after_load_bytes": rss_loaded, "base_parameters": base_params,
@@ -220,7 +232,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--variants", default="ours,ours-bf16,trainer,ours-full")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "train_bench.json")
-    parser.add_argument("--child", choices=("ours", "ours-bf16", "ours-full", "trainer"))
+    parser.add_argument("--child", choices=("ours", "ours-bf16", "ours-bf16w", "ours-full",
+                                             "trainer"))
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.child, args.steps, args.seq, args.threads)))
@@ -271,6 +284,7 @@ def main() -> int:
                                                - r["rss_after_load_bytes"] for r in runs),
             "achieved_gflops": round(speed * flops_per_token / 1e9, 2),
             "dtype": runs[0].get("dtype", "fp32"),
+            "base_weights": runs[0].get("base_weights", "fp32"),
             "fraction_of_matmul_peak": round(speed * flops_per_token / (
                 bf16_peak if runs[0].get("dtype") == "bf16" else peak), 3),
             "harvest_seconds": max(r.get("harvest_seconds", 0.0) for r in runs),
@@ -296,6 +310,16 @@ def main() -> int:
             {"steps": round(b["tokens_per_second"] / f["tokens_per_second"], 2),
              "probe_layer_step": probe.get("layer_speedup"), "probe_products": probe.get("speedup")}
             for f, b, probe in zip(results.get("ours", []), results.get("ours-bf16", []), probes)],
+        # the same with the body's weights held in bf16
+        "bf16_weights_rounds": [
+            {"steps": round(b["tokens_per_second"] / f["tokens_per_second"], 2),
+             "probe_layer_step": probe.get("layer_speedup_bf16_weights"),
+             "probe_products": probe.get("speedup_bf16_weights")}
+            for f, b, probe in zip(results.get("ours", []), results.get("ours-bf16w", []),
+                                   probes)],
+        "bf16_weights_speedup": round(summary["ours-bf16w"]["tokens_per_second"]
+                                      / summary["ours"]["tokens_per_second"], 2)
+        if "ours" in summary and "ours-bf16w" in summary else None,
         "bf16_speedup": round(summary["ours-bf16"]["tokens_per_second"]
                               / summary["ours"]["tokens_per_second"], 2)
         if "ours" in summary and "ours-bf16" in summary else None,
@@ -316,7 +340,8 @@ def main() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({k: report[k] for k in ("matmul_peak_gflops", "bf16_matmul_peak_gflops",
-                                             "bf16_speedup", "bf16_rounds", "speedup_vs_trainer",
+                                             "bf16_speedup", "bf16_rounds",
+                                             "bf16_weights_speedup", "bf16_weights_rounds", "speedup_vs_trainer",
                                              "full_vocabulary_speedup_vs_trainer",
                                              "training_peak_rss_ratio_vs_trainer", "load_average")}),
           file=sys.stderr)

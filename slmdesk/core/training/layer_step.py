@@ -9,7 +9,9 @@ computes the input gradients through the frozen weights. So the probe times a la
 all of that the way a training step does: RMS norm, q/k/v/o projections with grouped-query
 causal attention, the gated MLP, every projection a frozen weight plus a rank-16 LoRA pair
 (trainable, fp32), the residuals, and backward from a loss into the LoRA weights and the
-layer's input, under ``torch.autocast("cpu", dtype=torch.bfloat16)`` or not.
+layer's input, under ``torch.autocast("cpu", dtype=torch.bfloat16)`` or not. With
+``weights="bf16"`` the frozen weights are stored in bf16, as a bf16 run keeps the base body
+(:mod:`slmdesk.core.training.base_weights`): autocast then has no weight to cast per call.
 
 Built from plain torch (no transformers): the shapes are all it takes from the model, and it
 runs the same whatever the model's layer class expects as arguments.
@@ -46,9 +48,12 @@ class LayerShapes:
         return 2.0 * 2.0 * tokens * (attention + 3 * self.hidden * self.intermediate)
 
 
-def layer_step(shapes: LayerShapes, tokens: int, seed: int = 0) -> Callable[[bool], None]:
+def layer_step(shapes: LayerShapes, tokens: int, seed: int = 0,
+               weights: str = "fp32") -> Callable[[bool], None]:
     """A function running one forward and backward of the layer, in bf16 autocast when called
-    with True (the LoRA weights and the loss stay fp32 either way, as in training)."""
+    with True (the LoRA weights and the loss stay fp32 either way, as in training). With
+    ``weights`` "bf16" the frozen weights are held in bf16 (call it with True only: fp32
+    arithmetic cannot take them)."""
     import torch
     from torch.nn import functional as F
 
@@ -58,6 +63,8 @@ def layer_step(shapes: LayerShapes, tokens: int, seed: int = 0) -> Callable[[boo
              "gate": (shapes.intermediate, h), "up": (shapes.intermediate, h),
              "down": (h, shapes.intermediate)}
     frozen = {n: torch.randn(*s, generator=generator) / s[1] ** 0.5 for n, s in sizes.items()}
+    if weights == "bf16":
+        frozen = {n: w.to(torch.bfloat16) for n, w in frozen.items()}
     lora_a = {n: (torch.randn(LORA_RANK, s[1], generator=generator) * 0.01).requires_grad_()
               for n, s in sizes.items()}
     lora_b = {n: (torch.randn(s[0], LORA_RANK, generator=generator) * 0.01).requires_grad_()

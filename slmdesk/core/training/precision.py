@@ -21,10 +21,16 @@ Quality is part of the policy (:data:`BF16_QUALITY_PASSED`): bf16 is picked only
 knowledge bench found it keeping the answers and the forgetting of fp32 on the bench notes; a
 failure there would make "auto" never pick it, however fast (a job could still force it).
 
-Under bf16 the base model's weights stay fp32 in memory and autocast runs the body's matrix
-products in bf16; the candidate output layer, the LoRA weights, their gradients and the
-optimizer state are fp32, the losses are reduced in fp32, and every figure shown to the user (validation and general perplexity, the base model's
-predictions the anchor keeps to) is computed in fp32 outside autocast.
+Under bf16 autocast runs the body's matrix products in bf16. Where the base weights stay
+fp32 in memory (``weights`` "fp32"), autocast casts each frozen weight to bf16 on every call
+(it caches casts only for weights that require a gradient); so a bf16 run keeps the frozen body's
+linear weights *stored* in bf16 (``weights`` "bf16", :mod:`slmdesk.core.training.base_weights`),
+which gives the same bf16 products without the casts and halves the body's memory. Either way the
+candidate output layer (and the embedding tied to it), the norms, the LoRA weights, their
+gradients and the optimizer state are fp32, the losses are reduced in fp32, and every figure
+shown to the user (validation and general perplexity, the base model's predictions the anchor
+keeps to) is computed in fp32 outside autocast, from the original fp32 weights: before the cast,
+and after training once they are read back.
 
 A job may force either dtype (``TrainingJob.dtype``); a resumed run keeps the dtype it started
 with (it is saved in every checkpoint). The last probe's figures are kept in the app's cache so
@@ -65,6 +71,10 @@ MIN_BF16_SPEEDUP = 3.0
 #: arithmetic that loses answers is no gain, so were any note to fail, this is False and the
 #: probe never picks bf16, however fast (a job could still force it).
 BF16_QUALITY_PASSED = True
+#: The quality guard of the base weights stored in bf16 (``weights`` "bf16"): "auto" keeps them
+#: in bf16 only because the knowledge bench found it keeping fp32's answers and forgetting (see
+#: :data:`BF16_QUALITY_PASSED` for the rule); else a bf16 run casts fp32 weights per call.
+BF16_WEIGHTS_QUALITY_PASSED = False
 #: The layer step's bf16 speed-up from which the probe picks bf16. The layer leaves out what
 #: bf16 does not speed up (the fp32 candidate output layer, the optimizer, the Python around a
 #: step), and a run's short question-and-answer batches gained less than text chunks, so it
@@ -101,6 +111,8 @@ class PrecisionChoice:
     speedup: float | None = None  # bf16 autocast over fp32 on the layer's products (>1: faster)
     speedup_bf16_weights: float | None = None  # the products with the weights stored in bf16
     layer_speedup: float | None = None  # bf16 over fp32 on a LoRA layer's forward and backward
+    layer_speedup_bf16_weights: float | None = None  # the same layer, its frozen weights in bf16
+    weights: str = "fp32"  # how the frozen base body is stored while training ("bf16" or "fp32")
     fp32_gflops: float | None = None
     bf16_gflops: float | None = None
     probe_seconds: float = 0.0
@@ -129,8 +141,11 @@ class PrecisionChoice:
 
     @property
     def step_speedup(self) -> float | None:
-        """The steps' expected bf16 speed-up: the layer step's as measured, else (a probe from
-        before the layer step was timed) derived from the products' (:func:`step_speedup`)."""
+        """The steps' expected bf16 speed-up: the layer step's as measured (with the weights
+        stored as the run stores them), else (a probe from before the layer step was timed)
+        derived from the products' (:func:`step_speedup`)."""
+        if self.weights == "bf16" and self.layer_speedup_bf16_weights is not None:
+            return self.layer_speedup_bf16_weights
         if self.layer_speedup is not None:
             return self.layer_speedup
         return None if self.speedup is None else step_speedup(self.speedup)
@@ -142,19 +157,24 @@ class PrecisionChoice:
 
     def sentence(self) -> str:
         """One line for the window and the command line."""
-        if self.layer_speedup is not None:
-            ratio = f"{self.layer_speedup:.1f}x on a training layer"
+        layer = self.step_speedup if self.layer_speedup is not None else None
+        if self.dtype != "bf16" and self.layer_speedup_bf16_weights is not None:
+            layer = max(self.layer_speedup or 0.0, self.layer_speedup_bf16_weights)
+        if layer is not None:
+            ratio = f"{layer:.1f}x on a training layer"
         else:
             ratio = (f"{self.speedup:.1f}x on the matrix products" if self.speedup
                      else "not measured")
         if self.dtype == "bf16":
+            held = "; the base weights held in bf16" if self.weights == "bf16" else ""
             if self.reason == "forced":
-                return f"training in bf16 (set by the job; bf16 is {ratio} here)"
+                return f"training in bf16 (set by the job; bf16 is {ratio} here{held})"
             if self.reason == "resumed":
-                return "training in bf16, as the run started"
-            if self.layer_speedup is not None:
-                return (f"training in bf16: {self.layer_speedup:.1f}x faster on this processor "
-                        "(a training layer, measured)")
+                return "training in bf16, as the run started" + (
+                    " (the base weights held in bf16)" if held else "")
+            if layer is not None:
+                return (f"training in bf16: {layer:.1f}x faster on this processor "
+                        f"(a training layer, measured{held})")
             return (f"training in bf16: about {self.step_speedup or 1.0:.1f}x faster on this "
                     f"processor (its matrix products {self.speedup or 1.0:.1f}x)")
         if self.reason == "unsupported":
@@ -177,9 +197,12 @@ def step_speedup(products: float) -> float:
 
 def decide(requested: str, speedup: float | None, *, supported: bool = True,
            quality_passed: bool = BF16_QUALITY_PASSED,
-           layer_speedup: float | None = None) -> tuple[str, str]:
+           layer_speedup: float | None = None,
+           layer_speedup_bf16_weights: float | None = None,
+           weights_quality_passed: bool = BF16_WEIGHTS_QUALITY_PASSED) -> tuple[str, str]:
     """(dtype, reason) for a requested setting and the measured bf16 speed-ups: the layer
-    step's where it was timed (:data:`MIN_BF16_LAYER_SPEEDUP`), else the products'
+    step's where it was timed (:data:`MIN_BF16_LAYER_SPEEDUP`; with the weights stored in bf16
+    where that passed its quality guard and was faster), else the products'
     (:data:`MIN_BF16_SPEEDUP`, a probe kept from before the layer step was timed)."""
     if requested in ("fp32", "bf16"):
         if requested == "bf16" and not supported:
@@ -187,12 +210,31 @@ def decide(requested: str, speedup: float | None, *, supported: bool = True,
         return requested, "forced"
     if not supported or (speedup is None and layer_speedup is None):
         return "fp32", "unsupported"
+    if weights_quality_passed and layer_speedup_bf16_weights is not None:
+        layer_speedup = max(layer_speedup or 0.0, layer_speedup_bf16_weights)
     if layer_speedup is not None:
         if layer_speedup < MIN_BF16_LAYER_SPEEDUP:
             return "fp32", "measured"
     elif speedup is None or speedup < MIN_BF16_SPEEDUP:
         return "fp32", "measured"
     return ("bf16", "measured") if quality_passed else ("fp32", "quality")
+
+
+def stored_weights(dtype: str, requested: str, *, layer_speedup: float | None = None,
+                   layer_speedup_bf16_weights: float | None = None,
+                   weights_quality_passed: bool = BF16_WEIGHTS_QUALITY_PASSED) -> str:
+    """How the frozen base body is stored while training: "bf16" for a bf16 run when the job
+    forced bf16 (the fastest bf16 there is) or, chosen by the probe, when that passed its
+    quality guard and its layer step was not the slower; else "fp32" (autocast casts)."""
+    if dtype != "bf16":
+        return "fp32"
+    if requested == "bf16":
+        return "bf16"
+    if not weights_quality_passed:
+        return "fp32"
+    if layer_speedup is not None and layer_speedup_bf16_weights is not None:
+        return "bf16" if layer_speedup_bf16_weights >= layer_speedup else "fp32"
+    return "bf16"
 
 
 def model_shapes(model: Any) -> tuple[int, int]:
@@ -207,7 +249,8 @@ def model_shapes(model: Any) -> tuple[int, int]:
 
 def probe_precision(hidden: int, intermediate: int, tokens: int, *, requested: str = "auto",
                     repeats: int = PROBE_REPEATS, shapes: LayerShapes | None = None,
-                    quality_passed: bool = BF16_QUALITY_PASSED) -> PrecisionChoice:
+                    quality_passed: bool = BF16_QUALITY_PASSED,
+                    weights_quality_passed: bool = BF16_WEIGHTS_QUALITY_PASSED) -> PrecisionChoice:
     """Time fp32 against bf16 autocast on one layer's products and on one LoRA layer's forward
     and backward (:mod:`slmdesk.core.training.layer_step`), interleaved, and decide. A forced
     setting is still measured, so the user sees what the other dtype would do."""
@@ -226,6 +269,7 @@ def probe_precision(hidden: int, intermediate: int, tokens: int, *, requested: s
     flops = 2.0 * tokens * (hidden * hidden + 2 * hidden * intermediate)
     layer_tokens = min(tokens, LAYER_TOKENS)
     layer = layer_step(shapes, layer_tokens)
+    layer_stored = layer_step(shapes, layer_tokens, weights="bf16")
 
     def products(weights: tuple[Any, Any, Any]) -> None:
         a, b, c = weights
@@ -242,7 +286,7 @@ def probe_precision(hidden: int, intermediate: int, tokens: int, *, requested: s
 
     started = time.perf_counter()
     times: dict[str, list[float]] = {name: [] for name in ("fp32", "bf16", "bf16w", "layer32",
-                                                           "layer16")}
+                                                           "layer16", "layer16w")}
     supported = True
     try:
         stored = tuple(w.to(torch.bfloat16) for w in (square, up, down))
@@ -253,7 +297,8 @@ def probe_precision(hidden: int, intermediate: int, tokens: int, *, requested: s
 
         runs: dict[str, Callable[[], None]] = {
             "fp32": fp32, "bf16": bf16, "bf16w": bf16_weights,
-            "layer32": lambda: layer(False), "layer16": lambda: layer(True)}
+            "layer32": lambda: layer(False), "layer16": lambda: layer(True),
+            "layer16w": lambda: layer_stored(True)}
         for run in runs.values():  # warm-up: oneDNN picks and caches its kernels
             run()
         for repeat in range(repeats):
@@ -275,11 +320,17 @@ def probe_precision(hidden: int, intermediate: int, tokens: int, *, requested: s
         return round(best[slow] / best[fast], 2) if supported and best.get(fast) else None
 
     speedup, layer_speedup = ratio("fp32", "bf16"), ratio("layer32", "layer16")
+    layer_weights = ratio("layer32", "layer16w")
     dtype, reason = decide(requested, speedup, supported=supported, layer_speedup=layer_speedup,
-                           quality_passed=quality_passed)
+                           quality_passed=quality_passed, layer_speedup_bf16_weights=layer_weights,
+                           weights_quality_passed=weights_quality_passed)
+    weights = stored_weights(dtype, requested, layer_speedup=layer_speedup,
+                             layer_speedup_bf16_weights=layer_weights,
+                             weights_quality_passed=weights_quality_passed)
     return PrecisionChoice(
         dtype=dtype, requested=requested, reason=reason, speedup=speedup,
         speedup_bf16_weights=ratio("fp32", "bf16w"), layer_speedup=layer_speedup,
+        layer_speedup_bf16_weights=layer_weights, weights=weights,
         fp32_gflops=round(flops / best["fp32"] / 1e9, 1),
         bf16_gflops=round(flops / best["bf16"] / 1e9, 1) if best.get("bf16") else None,
         probe_seconds=round(time.perf_counter() - started, 3),
@@ -340,9 +391,13 @@ def expected_choice(requested: str, cache_dir: Path) -> PrecisionChoice | None:
     probe = load_probe(cache_dir)
     if probe is None:
         if requested in ("fp32", "bf16"):
-            return PrecisionChoice(dtype=requested, requested=requested, reason="forced")
+            return PrecisionChoice(dtype=requested, requested=requested, reason="forced",
+                                   weights=stored_weights(requested, requested))
         return None
     dtype, reason = decide(requested, probe.speedup, supported=probe.speedup is not None,
-                           layer_speedup=probe.layer_speedup)
+                           layer_speedup=probe.layer_speedup,
+                           layer_speedup_bf16_weights=probe.layer_speedup_bf16_weights)
+    weights = stored_weights(dtype, requested, layer_speedup=probe.layer_speedup,
+                             layer_speedup_bf16_weights=probe.layer_speedup_bf16_weights)
     return PrecisionChoice(**{**probe.to_dict(), "dtype": dtype, "reason": reason,
-                              "requested": requested})
+                              "requested": requested, "weights": weights})

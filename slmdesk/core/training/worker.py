@@ -168,6 +168,7 @@ class Worker(KnowledgeSteps):
 
         from slmdesk.core.training import loop
         from slmdesk.core.training.base_model import load_base_model
+        from slmdesk.core.training.precision import training_autocast
 
         threads = job.resolved_threads
         torch.set_num_threads(threads)  # oneDNN's products run on these (OpenMP) threads
@@ -204,6 +205,7 @@ class Worker(KnowledgeSteps):
             self._status("evaluating", "Measuring the base model on the validation text")
             self._eval(model, validation, job, "before", split)
             self._eval_general(model, general, "before")
+        held = self._hold_body_in_bf16(model, base_path, precision)  # after the fp32 figures
         self.phase = "training"
         if self.stop_requested.is_set():
             return self._checkpoint_and_cancel(loop, model, optimizer, scheduler, start_step,
@@ -237,7 +239,8 @@ class Worker(KnowledgeSteps):
             self.metrics.update(step=done, total_steps=plan.total_steps, train_loss=loss,
                                 tokens_per_second=speed)
             if job.eval_every and done % job.eval_every == 0 and done < plan.total_steps:
-                self._eval(model, validation, job, "during", split)
+                with training_autocast("bf16" if held is not None else "fp32"):
+                    self._eval(model, validation, job, "during", split)  # a bf16 body: autocast
             if job.checkpoint_every and done % job.checkpoint_every == 0 and done < plan.total_steps:
                 self._save(loop, model, optimizer, scheduler, done, torch.get_rng_state())
                 saved_step = done
@@ -249,6 +252,10 @@ class Worker(KnowledgeSteps):
         self.metrics["peak_memory_bytes"] = _peak_rss()
         if saved_step != plan.total_steps:
             self._save(loop, model, optimizer, scheduler, plan.total_steps, torch.get_rng_state())
+        if held is not None:
+            from slmdesk.core.training.base_weights import restore_fp32
+
+            restore_fp32(held)  # the figures after training from the original fp32 weights
         self._status("evaluating", "Measuring the adapted model on the validation text")
         self._eval(model, validation, job, "after", split)
         self._eval_general(model, general, "after")
@@ -279,6 +286,22 @@ class Worker(KnowledgeSteps):
         self.metrics["precision"] = choice.to_dict()
         self.events.emit(ev.PRECISION, **choice.to_dict(), message=choice.sentence())
         return choice
+
+    def _hold_body_in_bf16(self, model: Any, base_path: Path, precision: Any) -> Any:
+        """Cast the frozen body to bf16 where the run holds it so (``precision.weights``; see
+        slmdesk.core.training.base_weights), the fp32 originals to be read back from the
+        converted model's cache; None where the body stays fp32."""
+        if precision.dtype != "bf16" or precision.weights != "bf16":
+            return None
+        from slmdesk.core.training.base_model import cache_dir_for, is_cached
+        from slmdesk.core.training.base_weights import store_body_in_bf16
+
+        held = store_body_in_bf16(model, cache_dir_for(base_path) if is_cached(base_path)
+                                  else None)
+        self.metrics["base_weights"] = {
+            "dtype": "bf16", "parameters": held.cast_parameters, "bytes_saved": held.saved_bytes,
+            "kept_in_memory": len(held.kept), "rss_bytes": _rss_now()}
+        return held
 
     def _read_documents(self, job: TrainingJob) -> Any:
         """Read the documents before the slow model load, so a bad set fails at once."""
@@ -440,6 +463,16 @@ def _peak_rss() -> int | None:
         return getattr(psutil.Process().memory_info(), "peak_wset", None)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
+
+
+def _rss_now() -> int | None:
+    """The process's resident size now, in bytes (None where it cannot be read)."""
+    try:
+        import psutil
+
+        return int(psutil.Process().memory_info().rss)
+    except (ImportError, OSError):
+        return None
 
 
 def _default_name(titles: list[str]) -> str:

@@ -41,11 +41,19 @@ def test_a_real_probe_on_a_small_models_shapes_decides_with_its_figures():
     else:
         assert choice.reason in ("measured", "quality") and choice.speedup > 0
         assert choice.bf16_gflops > 0 and choice.speedup_bf16_weights > 0
-        # the layer step decides, not the bare products
-        assert choice.layer_speedup > 0 and choice.step_speedup == choice.layer_speedup
-        faster = (choice.layer_speedup >= precision.MIN_BF16_LAYER_SPEEDUP
-                  and precision.BF16_QUALITY_PASSED)
+        # the layer step decides, not the bare products: with the weights held as the run
+        # would hold them
+        assert choice.layer_speedup > 0 and choice.layer_speedup_bf16_weights > 0
+        held = choice.weights == "bf16"
+        assert choice.step_speedup == (choice.layer_speedup_bf16_weights if held
+                                       else choice.layer_speedup)
+        best = choice.layer_speedup
+        if precision.BF16_WEIGHTS_QUALITY_PASSED:
+            best = max(best, choice.layer_speedup_bf16_weights)
+        faster = best >= precision.MIN_BF16_LAYER_SPEEDUP and precision.BF16_QUALITY_PASSED
         assert choice.dtype == ("bf16" if faster else "fp32")
+        assert held == (faster and precision.BF16_WEIGHTS_QUALITY_PASSED
+                        and choice.layer_speedup_bf16_weights >= choice.layer_speedup)
 
 
 @pytest.mark.parametrize("forced", ["fp32", "bf16"])
@@ -55,7 +63,9 @@ def test_a_forced_dtype_is_obeyed_and_still_measured(forced):
         assert forced == "bf16" and choice.dtype == "fp32"
     else:
         assert (choice.dtype, choice.reason) == (forced, "forced")
-        assert choice.speedup is not None
+        assert choice.speedup is not None and choice.layer_speedup_bf16_weights is not None
+        # forced bf16 holds the base weights in bf16; forced fp32 leaves them fp32
+        assert choice.weights == forced
 
 
 def test_the_decision_rule():
@@ -73,6 +83,37 @@ def test_the_decision_rule():
     assert decide("bf16", 0.5) == ("bf16", "forced")
     assert decide("fp32", 9.0) == ("fp32", "forced")
     assert decide("bf16", None, supported=False) == ("fp32", "unsupported")
+
+
+def test_the_base_weights_are_held_in_bf16_where_that_passed_its_guard_and_is_faster():
+    # this EPYC: autocast's layer short of the cut-off, the layer with bf16 weights past it
+    assert decide("auto", 2.4, layer_speedup=1.2, layer_speedup_bf16_weights=1.8,
+                  weights_quality_passed=True) == ("bf16", "measured")
+    assert decide("auto", 2.4, layer_speedup=1.2, layer_speedup_bf16_weights=1.8,
+                  weights_quality_passed=False) == ("fp32", "measured")
+    assert decide("auto", 2.4, layer_speedup=1.2, layer_speedup_bf16_weights=1.8,
+                  quality_passed=False, weights_quality_passed=True) == ("fp32", "quality")
+    stored = precision.stored_weights
+    assert stored("fp32", "fp32") == stored("fp32", "auto", layer_speedup_bf16_weights=9) == "fp32"
+    assert stored("bf16", "bf16", weights_quality_passed=False) == "bf16"  # forced: the fastest
+    assert stored("bf16", "auto", layer_speedup=1.6, layer_speedup_bf16_weights=1.9,
+                  weights_quality_passed=True) == "bf16"
+    assert stored("bf16", "auto", layer_speedup=1.9, layer_speedup_bf16_weights=1.6,
+                  weights_quality_passed=True) == "fp32"  # measured the slower here
+    assert stored("bf16", "auto", layer_speedup=1.6, layer_speedup_bf16_weights=1.9,
+                  weights_quality_passed=False) == "fp32"
+    held = PrecisionChoice("bf16", layer_speedup=1.2, layer_speedup_bf16_weights=1.8,
+                           weights="bf16")
+    assert held.step_speedup == held.speed_factor == 1.8
+    assert held.sentence() == ("training in bf16: 1.8x faster on this processor (a training "
+                               "layer, measured; the base weights held in bf16)")
+    assert PrecisionChoice("fp32", layer_speedup=1.2, layer_speedup_bf16_weights=1.4).sentence() \
+        == ("training in fp32: bf16 is only 1.4x on a training layer here, too little for the "
+            "steps to gain")
+    # a resumed run reads the mode back from its checkpoint; one from before it was kept
+    # trained with the weights in fp32
+    assert PrecisionChoice.from_dict(held.to_dict()) == held
+    assert PrecisionChoice.from_dict({"dtype": "bf16", "layer_speedup": 1.6}).weights == "fp32"
 
 
 def test_the_line_the_window_and_the_command_line_show():
@@ -104,6 +145,8 @@ def test_the_last_probe_is_kept_for_estimates(tmp_path):
     assert precision.load_probe(tmp_path) is None
     assert precision.expected_choice("auto", tmp_path) is None
     assert precision.expected_choice("bf16", tmp_path).dtype == "bf16"
+    assert precision.expected_choice("bf16", tmp_path).weights == "bf16"
+    assert precision.expected_choice("fp32", tmp_path).weights == "fp32"
     precision.save_probe(PrecisionChoice("bf16", speedup=9.4, fp32_gflops=50.0), tmp_path)
     assert precision.load_probe(tmp_path).speedup == 9.4
     assert precision.expected_choice("auto", tmp_path).speed_factor == pytest.approx(2.3)

@@ -88,6 +88,7 @@ def test_run_reports_progress_and_puts_the_adapter_in_the_library(cached_trainin
     assert (precision["dtype"], precision["reason"], precision["requested"]) == ("fp32", "forced",
                                                                                  "fp32")
     assert precision["fp32_gflops"] > 0 and precision["message"].startswith("training in fp32")
+    assert precision["weights"] == "fp32"  # forced fp32 leaves the base weights fp32
     assert kinds.index(ev.PRECISION) < kinds.index(ev.STEP)
     dataset = of_type(events, ev.DATASET)[0]
     assert dataset["documents"] == 1 and dataset["split"] == "none"  # 2 text chunks: all trained
@@ -135,6 +136,7 @@ def test_run_reports_progress_and_puts_the_adapter_in_the_library(cached_trainin
     stored = get_run(run.id)
     assert stored.status == "finished" and stored.adapter_model_id == adapter.id
     assert stored.metrics["step"] == 4 and stored.metrics["precision"]["dtype"] == "fp32"
+    assert "base_weights" not in stored.metrics
     # events.jsonl holds the same events the parent read
     assert [e["type"] for e in ev.read_events(run.run_dir)] == kinds
     assert quizzes[0]["cached"] is False
@@ -188,6 +190,13 @@ def test_cancel_then_resume_ends_where_an_uninterrupted_run_ends(cached_training
     assert second[-1]["type"] == ev.FINISHED, second[-1]
     (kept,) = of_type(second, ev.PRECISION)
     assert (kept["dtype"], kept["reason"]) == (started["dtype"], "resumed")
+    # bf16 forced holds the base body in bf16 (its fp32 figures read back after training),
+    # and the resumed half holds it the same way
+    assert started["weights"] == ("bf16" if started["dtype"] == "bf16" else "fp32")
+    assert kept["weights"] == started["weights"]
+    if started["weights"] == "bf16":
+        held = second[-1]["metrics"]["base_weights"]
+        assert held["dtype"] == "bf16" and held["bytes_saved"] > 0 and held["kept_in_memory"] == 0
     assert [s["step"] for s in of_type(second, ev.STEP)] == list(range(stopped_at + 1, 5))
     assert not of_type(second, ev.DATASET)[0]["skipped"]
 
