@@ -104,3 +104,14 @@ def write_docx(path: Path, *, title: str | None, paragraphs: list[str],
                 cell.text = value
     document.save(path)
     return path
+
+
+def write_town_notes(folder: Path) -> Path:
+    """Two small notes in ``folder`` (created): ``light.txt`` names the lighthouse keeper,
+    ``bakery.md`` (under a heading) the bakery's bread day; the documents tests ask about them."""
+    folder.mkdir(parents=True)
+    (folder / "light.txt").write_text("Notes on the lighthouse.\n\nThe lighthouse keeper is called Agnes "
+                                      "Moreau. She has kept the light since 1998.\n", encoding="utf-8")
+    (folder / "bakery.md").write_text("# Bakery\n\nThe bakery on Mill Lane sells rye bread on Fridays.\n",
+                                      encoding="utf-8")
+    return folder

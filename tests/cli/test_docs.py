@@ -8,15 +8,11 @@ from pathlib import Path
 import pytest
 
 from tests.cli.test_main import no_starter, slmdesk  # noqa: F401 (a fixture)
+from tests.document_factory import write_town_notes
 
 
 def _notes(tmp_path: Path) -> Path:
-    folder = tmp_path / "notes"
-    folder.mkdir()
-    (folder / "light.txt").write_text("Notes on the lighthouse.\n\nThe lighthouse keeper is called Agnes "
-                                      "Moreau. She has kept the light since 1998.\n", encoding="utf-8")
-    (folder / "bakery.md").write_text("# Bakery\n\nThe bakery on Mill Lane sells rye bread on Fridays.\n",
-                                      encoding="utf-8")
+    folder = write_town_notes(tmp_path / "notes")
     (folder / "empty.txt").write_text("", encoding="utf-8")
     return folder
 

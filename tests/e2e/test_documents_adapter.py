@@ -21,6 +21,7 @@ from slmdesk.core.documents.grounding import context_budget_characters, find_gro
 from slmdesk.core.documents.index import DocumentIndex
 from slmdesk.core.engine.client import EngineClient
 from slmdesk.paths import app_paths
+from tests.document_factory import write_town_notes
 from tests.gguf_factory import write_smollm2_lora
 
 GREEDY = {"temperature": 0.0, "max_tokens": 40, "seed": 1}
@@ -34,12 +35,7 @@ def _reply(engine: EngineClient, messages: list[dict[str, str]]) -> str:
 def test_chat_with_documents_and_an_adapter_cites_the_passage(tmp_path):
     from slmdesk.core.library.starters import _smollm2_file
 
-    folder = tmp_path / "notes"
-    folder.mkdir()
-    (folder / "light.txt").write_text("Notes on the lighthouse.\n\nThe lighthouse keeper is called Agnes "
-                                      "Moreau. She has kept the light since 1998.\n", encoding="utf-8")
-    (folder / "bakery.md").write_text("# Bakery\n\nThe bakery on Mill Lane sells rye bread on Fridays.\n",
-                                      encoding="utf-8")
+    folder = write_town_notes(tmp_path / "notes")
     conn = db.connect(app_paths().database)
     index = DocumentIndex(conn)
     collection = index.create("town", [folder])

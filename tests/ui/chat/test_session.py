@@ -92,6 +92,7 @@ def test_a_reply_with_an_adapter_and_documents_cites_the_right_file(qtbot, tmp_p
     keeps it as its source."""
     from slmdesk.core.documents.index import DocumentIndex
     from slmdesk.core.library.starters import _smollm2_file
+    from tests.document_factory import write_town_notes
     from tests.gguf_factory import write_smollm2_lora
 
     paths = app_paths().ensure()
@@ -102,12 +103,7 @@ def test_a_reply_with_an_adapter_and_documents_cites_the_right_file(qtbot, tmp_p
         model = library.import_file(_smollm2_file(), link=True)
         adapter = library.import_file(write_smollm2_lora(tmp_path / "lora.gguf", name="Town notes"), link=True,
                                       base_model_id=model.id)
-        folder = tmp_path / "notes"
-        folder.mkdir()
-        (folder / "light.txt").write_text("Notes on the lighthouse.\n\nThe lighthouse keeper is called Agnes "
-                                          "Moreau. She has kept the light since 1998.\n", encoding="utf-8")
-        (folder / "bakery.md").write_text("# Bakery\n\nThe bakery on Mill Lane sells rye bread on Fridays.\n",
-                                          encoding="utf-8")
+        folder = write_town_notes(tmp_path / "notes")
         index = DocumentIndex(library.conn)
         collection = index.create("town", [folder])
         index.update("town")
