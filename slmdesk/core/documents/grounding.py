@@ -18,7 +18,7 @@ from typing import Any
 
 from slmdesk.core.documents.excerpts import PASSAGE_OVERHEAD, excerpts
 from slmdesk.core.documents.index import Embedder
-from slmdesk.core.documents.search import Passage, search
+from slmdesk.core.documents.search import PASSAGE_QUERY, Passage, passage_from_row, search
 
 #: Characters per token, for budgets: English averages about four; three leaves room.
 CHARACTERS_PER_TOKEN = 3
@@ -97,14 +97,11 @@ def grounded_question(question: str, grounding: Grounding) -> str:
 def _all_passages(conn: sqlite3.Connection, collection_ids: Sequence[int], limit: int = 400) -> list[Passage]:
     marks = ",".join("?" * len(collection_ids))
     rows = conn.execute(
-        f"SELECT c.id, c.page, c.line, c.heading, c.text, f.path, f.title, k.name AS collection FROM doc_chunks c "
-        f"JOIN doc_files f ON f.id = c.file_id JOIN doc_collections k ON k.id = f.collection_id "
-        f"WHERE f.collection_id IN ({marks}) ORDER BY k.name, f.path, c.ordinal LIMIT ?",
+        f"{PASSAGE_QUERY} WHERE f.collection_id IN ({marks}) ORDER BY k.name, f.path, c.ordinal LIMIT ?",
         (*collection_ids, limit + 1)).fetchall()
     if len(rows) > limit:
         return []  # far too much to paste whole; the caller searches instead
-    return [Passage(row["id"], row["collection"], row["path"], row["title"], row["page"], row["line"],
-                    row["text"], 0.0, heading=row["heading"]) for row in rows]
+    return [passage_from_row(row) for row in rows]
 
 
 def ground_conversation(conn: sqlite3.Connection, collection_ids: Sequence[int], messages: Sequence[dict[str, str]],

@@ -120,10 +120,23 @@ def search(conn: sqlite3.Connection, collection_ids: Sequence[int], query: str, 
     keyword_rank = {chunk_id: rank + 1 for rank, chunk_id in enumerate(keyword)}
     vector_rank = {chunk_id: rank + 1 for rank, (chunk_id, _) in enumerate(similar)}
     rows = _rows(conn, best)
-    return [Passage(chunk_id, row["collection"], row["path"], row["title"], row["page"], row["line"],
-                    row["text"], scores[chunk_id], keyword_rank.get(chunk_id), vector_rank.get(chunk_id),
-                    similarity.get(chunk_id), row["heading"])
+    return [passage_from_row(row, scores[chunk_id], bm25_rank=keyword_rank.get(chunk_id),
+                             vector_rank=vector_rank.get(chunk_id), similarity=similarity.get(chunk_id))
             for chunk_id in best if (row := rows.get(chunk_id)) is not None]
+
+
+#: A passage with its file and collection, as :func:`passage_from_row` reads it; callers add
+#: their WHERE (and ORDER BY).
+PASSAGE_QUERY = ("SELECT c.id, c.page, c.line, c.heading, c.text, f.path, f.title, k.name AS collection "
+                 "FROM doc_chunks c JOIN doc_files f ON f.id = c.file_id "
+                 "JOIN doc_collections k ON k.id = f.collection_id")
+
+
+def passage_from_row(row: sqlite3.Row, score: float = 0.0, *, bm25_rank: int | None = None,
+                     vector_rank: int | None = None, similarity: float | None = None) -> Passage:
+    """A :class:`Passage` from a row of :data:`PASSAGE_QUERY`, with what the search found of it."""
+    return Passage(row["id"], row["collection"], row["path"], row["title"], row["page"], row["line"],
+                   row["text"], score, bm25_rank, vector_rank, similarity, row["heading"])
 
 
 def _bm25(conn: sqlite3.Connection, collection_ids: Sequence[int], query: str) -> list[int]:
@@ -163,7 +176,4 @@ def _rows(conn: sqlite3.Connection, chunk_ids: Iterable[int]) -> dict[int, sqlit
     if not ids:
         return {}
     marks = ",".join("?" * len(ids))
-    return {row["id"]: row for row in conn.execute(
-        f"SELECT c.id, c.page, c.line, c.heading, c.text, f.path, f.title, k.name AS collection FROM doc_chunks c "
-        f"JOIN doc_files f ON f.id = c.file_id JOIN doc_collections k ON k.id = f.collection_id "
-        f"WHERE c.id IN ({marks})", ids)}
+    return {row["id"]: row for row in conn.execute(f"{PASSAGE_QUERY} WHERE c.id IN ({marks})", ids)}
