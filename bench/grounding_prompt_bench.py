@@ -26,9 +26,6 @@ REPLY_TOKENS = 128
 def wordings() -> dict:
     from slmdesk.core.documents.grounding import grounded_question
 
-    def cited(question, passages):
-        return grounded_question(question, passages)
-
     def numbered_plain(question, grounding):
         text = "\n\n".join(f"[{n}] {p.text}" for n, p in enumerate(grounding.passages, start=1))
         return f"Here are passages from my documents:\n\n{text}\n\nAnswer my question from them.\nQuestion: {question}"
@@ -41,7 +38,7 @@ def wordings() -> dict:
         text = "\n\n".join(f"[{n}] {p.text}" for n, p in enumerate(grounding.passages, start=1))
         return f"{question}\n\nAnswer from these passages of my documents:\n\n{text}\n\nQuestion again: {question}"
 
-    return {"cited (as shipped)": cited, "numbered, no file names": numbered_plain,
+    return {"cited (as shipped)": grounded_question, "numbered, no file names": numbered_plain,
             "plain notes": notes_first, "question first and last": question_first}
 
 
