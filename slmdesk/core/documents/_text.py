@@ -181,6 +181,10 @@ _FRONT_MATTER = re.compile(r"\A(?:---|\+\+\+)[ \t]*\n(?=[\w-]+[ \t]*[:=]).*?\n(?
 _FRONT_MATTER_TITLE = re.compile(r"^title[ \t]*[:=][ \t]*[\"']?(.*?)[\"']?[ \t]*$", re.MULTILINE)
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
 _ATX_HEADING = re.compile(r"^ {0,3}#{1,6}(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+# A line of = or - under a paragraph's line makes that line a heading (CommonMark's setext
+# heading); under a blank line, a list item or a heading, a line of - is a rule, kept as text.
+_SETEXT_UNDERLINE = re.compile(r"^ {0,3}(?:=+|-+)[ \t]*$")
+_LIST_ITEM = re.compile(r"^ {0,3}(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
 _LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:[ \t]*\S+.*$")
 _TARGET = r"(?:\((?:[^()]|\([^()]*\))*\)|\[[^\]]*\])"  # (url "title"), one level of () inside, or [ref]
 _IMAGE = re.compile(r"!\[[^\]]*\]" + _TARGET)
@@ -190,23 +194,31 @@ _AUTOLINK = re.compile(r"<((?:https?|ftp|mailto):[^>\s]+)>")
 
 def read_md(data: bytes) -> Extracted:
     """Markdown as a person reads it: front matter, images, link targets and comments removed,
-    headings without their ``#`` marks; code blocks untouched, other markup (``*emphasis*``) kept.
-    The title is the front matter's ``title:`` or the first ``#`` heading."""
+    headings without their ``#`` marks or ``===`` underlines; code blocks untouched, other markup (``*emphasis*``) kept.
+    The title is the front matter's ``title:`` or the first heading."""
     text, encoding = decode_text(data)
     text, title = normalize_text(text), ""
     if front := _FRONT_MATTER.match(text):
         title = found.group(1) if (found := _FRONT_MATTER_TITLE.search(front.group(0))) else ""
         text = text[front.end():]
-    lines, fence = [], None
+    lines: list[str] = []
+    fence: str | None = None
     headings: list[str] = []
+    paragraph_line = False  # the line before is a paragraph's (a setext underline may follow)
     for line in re.sub(r"<!--.*?-->", "", text, flags=re.DOTALL).split("\n"):
         marker = _FENCE.match(line)
+        was_paragraph_line, paragraph_line = paragraph_line, False
         if fence is not None:
             fence = None if marker and marker.group(1) == fence else fence
         elif marker:
             fence = marker.group(1)
         elif _LINK_DEFINITION.match(line):
             continue
+        elif was_paragraph_line and _SETEXT_UNDERLINE.match(line):
+            title = title or lines[-1].strip()
+            if len(headings) <= MAX_HEADINGS:
+                headings.append(lines[-1])
+            continue  # the underline is markup, not text
         else:
             heading = _ATX_HEADING.match(line)
             if heading:
@@ -215,5 +227,6 @@ def read_md(data: bytes) -> Extracted:
             line = _AUTOLINK.sub(r"\1", _LINK.sub(r"\1", _IMAGE.sub("", line)))
             if heading and line.strip() and len(headings) <= MAX_HEADINGS:
                 headings.append(line)
+            paragraph_line = not heading and bool(line.strip()) and not _LIST_ITEM.match(line)
         lines.append(line)
     return "\n".join(lines), title, encoding, None, headings

@@ -23,8 +23,9 @@ MAX_CHARACTERS = 900
 OVERLAP_MAX_CHARACTERS = 200
 #: Stored with each file: passages cut by another chunker are cut again on the next indexing
 #: (their vectors are kept where the text is the same, so that costs a read, not an embedding).
-#: "headings": a heading starts a passage, which names it (files indexed before are re-read).
-CHUNKER_ID = f"sentences-{TARGET_CHARACTERS}-{MAX_CHARACTERS}-{OVERLAP_MAX_CHARACTERS}-headings"
+#: "headings": a heading starts a passage, which names it (files indexed before are re-read);
+#: "2": Markdown's underlined (setext) headings count too.
+CHUNKER_ID = f"sentences-{TARGET_CHARACTERS}-{MAX_CHARACTERS}-{OVERLAP_MAX_CHARACTERS}-headings2"
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 # After . ! ? (and a closing quote or bracket), before whitespace; "e.g. this" is cut too, a

@@ -189,10 +189,21 @@ print("hi")
 
 
 def test_markdown_title_is_first_heading_and_a_leading_rule_is_not_front_matter(tmp_path):
-    doc = read_document(_write(tmp_path / "plain.md", b"---\nIntro text\n\n## The [Real](u) Title\nBody\n---\n"))
+    doc = read_document(_write(tmp_path / "plain.md", b"---\nIntro text\n\n## The [Real](u) Title\nBody\n\n---\n"))
     assert doc.title == "The Real Title"
-    assert doc.text == "---\nIntro text\n\nThe Real Title\nBody\n---"
+    assert doc.text == "---\nIntro text\n\nThe Real Title\nBody\n\n---"
     assert read_document(_write(tmp_path / "untitled.md", b"just text")).title == "untitled"
+
+
+def test_markdown_underlined_headings_are_headings_and_rules_elsewhere_stay_text(tmp_path):
+    source = ("Garden Notes\n============\n\nTomatoes need water.\n\nBasil\n-----\nPick the tops.\n\n"
+              "---\n\n- a list item\n---\n```\ncode line\n===\n```\n")
+    doc = read_document(_write(tmp_path / "setext.md", source.encode()), with_places=True)
+    assert doc.title == "Garden Notes"
+    assert doc.text == ("Garden Notes\n\nTomatoes need water.\n\nBasil\nPick the tops.\n\n---\n\n"
+                        "- a list item\n---\n```\ncode line\n===\n```")
+    # A rule after a blank line or a list item, and === in code, are not headings.
+    assert doc.headings == ((1, "Garden Notes"), (5, "Basil"))
 
 
 def test_html_keeps_paragraphs_and_drops_scripts_styles_and_navigation(tmp_path):
