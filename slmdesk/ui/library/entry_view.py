@@ -11,7 +11,7 @@ which is long enough without them.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor, QStandardItem
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QStandardItem
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -55,6 +55,7 @@ def entry_row(entry: LibraryEntry, note: str = "") -> list[QStandardItem]:
         item.setToolTip(str(entry.path) + (f"\n{note}" if note else ""))
         if entry.is_missing:
             item.setForeground(QBrush(QColor("#888888")))
+    items[0].setToolTip(f"{name}\n{entry.path}" + (f"\n{note}" if note else ""))
     items[1].setToolTip(info.model_type_sentence)
     if colour:
         items[-1].setForeground(QBrush(QColor(colour)))
@@ -75,8 +76,10 @@ class ModelDetailsPane(QWidget):
         self.fields_table = QTableWidget(0, 2)
         self.fields_table.horizontalHeader().hide()
         self.fields_table.verticalHeader().hide()
-        self.fields_table.horizontalHeader().setSectionResizeMode(
-            0, QHeaderView.ResizeMode.ResizeToContents)
+        # The labels' column fits the app's own labels ("Embedding length"); the file's raw
+        # metadata keys below them ("gemma3.attention.head_count_kv") are cut, whole in a tooltip,
+        # so they do not squeeze the values into a column a word wide.
+        self.fields_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
         self.fields_table.horizontalHeader().setStretchLastSection(True)
         self.fields_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.fields_table.setWordWrap(True)
@@ -109,10 +112,16 @@ class ModelDetailsPane(QWidget):
         rows.extend((key, str(value)) for key, value in sorted(entry.info.metadata.items())
                     if key != "tokenizer.chat_template")
         self.fields_table.setRowCount(len(rows))
+        own_labels = len(rows) - len(entry.info.metadata)
+        bold = QFont(self.fields_table.font())
+        bold.setBold(True)
+        self.fields_table.setColumnWidth(0, 16 + max(QFontMetrics(bold).horizontalAdvance(label)
+                                                      for label, _ in rows[:own_labels]))
         for number, (label, value) in enumerate(rows):
             label_item = QTableWidgetItem(label)
+            label_item.setToolTip(label)
             font = label_item.font()
-            font.setBold(number < len(rows) - len(entry.info.metadata))
+            font.setBold(number < own_labels)
             label_item.setFont(font)
             self.fields_table.setItem(number, 0, label_item)
             value_item = QTableWidgetItem(value)

@@ -50,6 +50,10 @@ from slmdesk.ui.widgets.notice import NoticeBar
 _EXPECTED_ERRORS = (GGUFError, LibraryError, OSError)
 
 
+#: The details pane's width the table leaves it, when the table would like more.
+DETAILS_MIN_WIDTH = 380
+
+
 class LibraryView(QWidget):
     """Lists the library and runs imports, scans and removals."""
 
@@ -128,6 +132,7 @@ class LibraryView(QWidget):
         self.splitter.addWidget(self.details_pane)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
+        self._table_fitted = False
 
         layout = QVBoxLayout(self)
         layout.addLayout(toolbar)
@@ -136,6 +141,26 @@ class LibraryView(QWidget):
         self.refresh()
 
     # Showing ------------------------------------------------------------------------------
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        if not self._table_fitted and self.model.rowCount():
+            self._table_fitted = True
+            self.fit_table_width()
+
+    def fit_table_width(self) -> None:
+        """Give the table the width its columns need, leaving the details pane at least
+        :data:`DETAILS_MIN_WIDTH`: left to the splitter's shares, the names were cut
+        ("SmolLM2 135M In...") while the details pane had room to spare."""
+        columns = sum(max(self.table.sizeHintForColumn(column),
+                          self.table.header().sectionSizeHint(column))
+                      for column in range(self.model.columnCount()))
+        needed = (columns + self.table.indentation() + self.table.verticalScrollBar().sizeHint().width()
+                  + 2 * self.table.frameWidth())
+        total = sum(self.splitter.sizes())
+        if total > 0:
+            table = max(total // 2, min(needed, total - DETAILS_MIN_WIDTH))
+            self.splitter.setSizes([table, total - table])
 
     def refresh(self, select_id: int | None = None) -> None:
         """Rebuild the table from the database (cached headers: no file is read)."""
@@ -159,6 +184,9 @@ class LibraryView(QWidget):
             self.table.resizeColumnToContents(column)
         self.empty_label.setVisible(not entries)
         self.table.setVisible(bool(entries))
+        if entries and self.isVisible() and not self._table_fitted:
+            self._table_fitted = True
+            self.fit_table_width()
         if select_id is not None:
             self.select_entry(select_id)
         if self.selected_entry_id() is None:

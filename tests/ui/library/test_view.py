@@ -10,6 +10,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from slmdesk.ui.app import MainWindow
+from slmdesk.ui.library.view import DETAILS_MIN_WIDTH
 from tests.gguf_factory import write_tiny_adapter, write_tiny_model
 
 
@@ -68,6 +69,19 @@ def test_import_shows_the_row_and_its_details(window, qtbot, tmp_path):
     labels = [details.fields_table.item(row, 0).text() for row in range(details.fields_table.rowCount())]
     assert {"Architecture", "Parameters", "Quantization", "Memory", "Path"} <= set(labels)
     assert details.template_view.toPlainText() == "{{ messages }}"
+
+
+def test_a_long_model_name_is_shown_whole_beside_a_readable_details_pane(window, qtbot, tmp_path):
+    window.resize(1280, 760)
+    name = "SmolLM2 135M Instruct (starter)"
+    model = write_tiny_model(tmp_path / "long.gguf", architecture="llama", name=name)
+    view = window.library_view
+    with qtbot.waitSignal(view.task_finished, timeout=30_000):
+        view.import_paths([model])
+    qtbot.wait(50)
+    text_width = view.table.fontMetrics().horizontalAdvance(view.row_texts()[0][0])
+    assert view.table.columnWidth(0) >= text_width + view.table.indentation()
+    assert view.details_pane.width() >= DETAILS_MIN_WIDTH - 10
 
 
 def test_dropped_corrupt_file_gives_a_clear_message_and_changes_nothing(window, qtbot, tmp_path):
