@@ -135,16 +135,23 @@ async def _models(state: ServerState) -> Response:
     served = [m.to_openai() for m in served_models(state.library())]
     if embedder_installed(state.paths):
         served.append(embedder_entry())
+    # Logged like every request, so the Server page shows a client that only lists the models
+    # (the first thing an app does when it is pointed at the server).
+    state.log.add(RequestRecord(now_text(), "/v1/models", "", 200, "listed"))
     return JSONResponse({"object": "list", "data": served})
 
 
 async def _model(state: ServerState, request: Request) -> Response:
-    if request.path_params["name"] == EMBEDDER_NAME and embedder_installed(state.paths):
+    name = request.path_params["name"]
+    if name == EMBEDDER_NAME and embedder_installed(state.paths):
+        state.log.add(RequestRecord(now_text(), request.url.path, name, 200, "listed"))
         return JSONResponse(embedder_entry())
     try:
-        served = find_model(state.library(), request.path_params["name"])
+        served = find_model(state.library(), name)
     except UnknownModel as exc:
+        state.log.add(RequestRecord(now_text(), request.url.path, name[:200], 404, "error"))
         return _error(404, exc.message, "invalid_request_error", "model", "model_not_found")
+    state.log.add(RequestRecord(now_text(), request.url.path, name, 200, "listed"))
     return JSONResponse(served.to_openai())
 
 

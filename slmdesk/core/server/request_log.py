@@ -21,7 +21,7 @@ LOG_FILE_NAME = "server-requests.log"
 @dataclass(frozen=True)
 class RequestRecord:
     """One request. ``outcome`` is the finish reason ("stop", "length"), "cancelled" (its client
-    left), "refused" (401, 403, 503) or "error"."""
+    left), "listed" (a model list or entry), "refused" (401, 403, 503) or "error"."""
 
     time: str
     endpoint: str

@@ -87,6 +87,17 @@ def test_a_missing_or_wrong_token_gets_401(server):
     assert len(refused) == 4 and all(r.outcome == "refused" for r in refused)
 
 
+def test_listing_the_models_is_logged_and_an_unknown_one_is_a_logged_404(server):
+    assert request(server, "GET", "/v1/models")[0] == 200
+    status, _, body = request(server, "GET", "/v1/models/no-such-model")
+    assert status == 404 and body["error"]["code"] == "model_not_found"
+    records = [(r.endpoint, r.model, r.status, r.outcome) for r in server.log.recent()]
+    assert records == [("/v1/models", "", 200, "listed"),
+                       ("/v1/models/no-such-model", "no-such-model", 404, "error")]
+    logged = server.log.path.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["outcome"] for line in logged[-2:]] == ["listed", "error"]
+
+
 def test_a_foreign_host_gets_403_even_with_the_token(server):
     port = server.port
     for host in ("evil.example", f"evil.example:{port}", f"localhost.evil.example:{port}",
