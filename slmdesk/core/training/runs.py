@@ -117,6 +117,12 @@ class RunStore:
                                 (str(Path(run_dir).resolve()),)).fetchone()
         return None if row is None else self._run(row)
 
+    def find_by_adapter(self, adapter_model_id: int) -> TrainingRun | None:
+        """The run that made this adapter (the newest, should a resumed run have written it twice)."""
+        row = self.conn.execute("SELECT * FROM training_runs WHERE adapter_model_id = ? ORDER BY id DESC",
+                                (adapter_model_id,)).fetchone()
+        return None if row is None else self._run(row)
+
     def list(self) -> list[TrainingRun]:
         """Newest first."""
         rows = self.conn.execute("SELECT * FROM training_runs ORDER BY id DESC").fetchall()

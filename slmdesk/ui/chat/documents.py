@@ -28,6 +28,7 @@ from slmdesk.core import db
 from slmdesk.core.documents.collect import SkippedFile
 from slmdesk.core.documents.embedding import open_embedder
 from slmdesk.core.documents.index import CollectionError, DocumentIndex, IndexReport
+from slmdesk.core.documents.taught import taught_collection
 from slmdesk.core.errors import ProgressCallback
 from slmdesk.paths import AppPaths
 from slmdesk.ui.tasks import BackgroundTask
@@ -41,6 +42,13 @@ DOCUMENTS_VERSUS_TUNING = (
     "6 of 10 questions with a short note attached (it goes in whole), 7 when tuned on it, and 8 "
     "with the tuned model searching the note; for many documents, or ones that change, attach "
     "them: tuning cannot keep up.")
+
+
+#: Said when a conversation on a fine-tune's result starts with its documents attached.
+TAUGHT_ATTACHED = (
+    "The documents it was tuned on are attached (\u201c{name}\u201d), so its answers can "
+    "cite them: on documents nobody on the team wrote, the tuned model answered more questions "
+    "with them than alone. Detach them under Documents.")
 
 
 def index_in_background(paths: AppPaths, names: list[str], *, rebuild: bool = False) -> BackgroundTask:
@@ -148,6 +156,21 @@ class DocumentsButton(QToolButton):
             return None
         self._toggle(collection.id, True)
         return self.start_indexing([collection.name], show_progress=True)
+
+    def attach_taught(self, adapter_name: str, documents: list[str]) -> BackgroundTask | None:
+        """Attach the documents an adapter was tuned on (see :mod:`slmdesk.core.documents.taught`),
+        indexing them as any collection; None when none of them is there any more."""
+        try:
+            collection = taught_collection(self.index, adapter_name, documents)
+        except CollectionError as exc:
+            self.message.emit(exc.message, "error", exc.detail)
+            return None
+        if collection is None:
+            return None
+        if collection.id not in self.attached:
+            self._toggle(collection.id, True)
+        self.message.emit(TAUGHT_ATTACHED.format(name=collection.name), "info", "")
+        return self.start_indexing([collection.name], show_progress=False)
 
     @Slot()
     def reindex_attached(self) -> None:

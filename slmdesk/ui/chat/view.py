@@ -23,6 +23,7 @@ from slmdesk.core.engine.sampling import (
 from slmdesk.core.library.starters import StarterRole
 from slmdesk.core.library.store import LibraryEntry, LibraryError, ModelLibrary
 from slmdesk.core.settings import get_setting, set_setting
+from slmdesk.core.training.runs import RunStore
 from slmdesk.paths import AppPaths
 from slmdesk.ui.chat.documents import DocumentsButton
 from slmdesk.ui.chat.header import ChatHeader
@@ -43,6 +44,7 @@ class ChatView(QWidget):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.library = library
+        self.paths = paths
         self.store = ConversationStore(library.conn)
         self.store.recover_interrupted()  # replies cut off by a crash in an earlier run
         self.session = ChatSession(self.store, library, paths, self)
@@ -245,12 +247,29 @@ class ChatView(QWidget):
         set_setting(self.library.conn, LAST_MODEL_KEY, [model_id, adapter_id])
         conv = self._conversation()
         if conv is not None and not self.store.thread(conv.id):
-            self.store.update(conv.id, model_id=model_id, adapter=self._adapter_dict(adapter_id))
+            # As a new chat: no documents but the ones this model comes with (below).
+            settings = {key: value for key, value in conv.settings.items() if key != "documents"}
+            self.store.update(conv.id, model_id=model_id, adapter=self._adapter_dict(adapter_id),
+                              settings=settings)
         else:
             self.conversation_id = None
         self.open_conversation(self._ensure_conversation())
+        if adapter_id is not None:
+            self.attach_taught_documents(adapter_id)
         self.composer.setFocus()
         return self.conversation_id
+
+    def attach_taught_documents(self, adapter_id: int) -> None:
+        """A conversation opened on a fine-tune's result answers from the documents it was tuned
+        on too (measured to answer more, see :mod:`slmdesk.core.documents.taught`)."""
+        run = RunStore(self.library.conn, self.paths).find_by_adapter(adapter_id)
+        if run is None:  # an adapter imported from elsewhere: its documents are unknown
+            return
+        try:
+            adapter_name = self.library.get(adapter_id).display_name
+        except LibraryError:
+            return
+        self.documents_button.attach_taught(adapter_name, list(run.training_job().documents))
 
     @Slot(int)
     def open_conversation(self, conversation_id: int | None) -> None:

@@ -200,3 +200,69 @@ def test_every_unreadable_file_is_listed_in_the_notice_details(qtbot, tmp_path):
                 in details
     finally:
         close_window(win)
+
+
+def test_chat_with_a_fine_tune_attaches_the_documents_it_was_tuned_on(qtbot, tmp_path):
+    from slmdesk.core.documents.taught import taught_collection_name
+    from slmdesk.core.training.job import TrainingJob
+    from slmdesk.core.training.runs import RunStore
+    from tests.gguf_factory import write_tiny_adapter, write_tiny_model
+
+    win = open_window(qtbot)
+    try:
+        chat, library = win.chat_view, win.library
+        chat.session.available_memory = lambda: 1  # no engine: the attachment is the point here
+        model = library.import_file(write_tiny_model(tmp_path / "m.gguf", name="Tiny Llama"), link=True)
+        adapter = library.import_file(write_tiny_adapter(tmp_path / "a.gguf"), link=True,
+                                      base_model_id=model.id)
+        stray = library.import_file(write_tiny_adapter(tmp_path / "b.gguf", lora_alpha=8.0), link=True,
+                                    base_model_id=model.id)
+        folder, lost = _folder(tmp_path), tmp_path / "deleted-since.txt"
+        runs = RunStore(library.conn, chat.paths)
+        run = runs.create(TrainingJob(base_model_path=str(tmp_path / "m.gguf"),
+                                      documents=[str(folder), str(lost)]))
+        runs.update(run.id, status="finished", adapter_model_id=adapter.id)
+        button = chat.documents_button
+        messages: list[str] = []
+        button.message.connect(lambda text, kind, details: messages.append(text))
+
+        win.open_chat(model.id, adapter.id)  # the wizard's and the Runs list's "Chat with it"
+        qtbot.waitUntil(lambda: button.task is None, timeout=60_000)
+        name = taught_collection_name(adapter.display_name)
+        collection = button.index.get(name)
+        assert collection.files == 2 and button.attached == [collection.id]
+        assert chat.store.get(chat.conversation_id).settings["documents"] == [collection.id]
+        assert any(name in text and "Detach them" in text for text in messages)
+
+        # Chatting with it again reuses the collection; an adapter from elsewhere attaches none.
+        chat.new_conversation()
+        win.open_chat(model.id, adapter.id)
+        qtbot.waitUntil(lambda: button.task is None, timeout=60_000)
+        assert [c.name for c in button.index.collections()] == [name]
+        assert button.attached == [collection.id]
+        chat.new_conversation()
+        win.open_chat(model.id, stray.id)
+        assert button.attached == [] and chat.store.get(chat.conversation_id).settings.get("documents") in (None, [])
+    finally:
+        close_window(win)
+
+
+def test_no_collection_is_made_when_the_tuning_documents_are_gone(tmp_path):
+    from slmdesk.core import db
+    from slmdesk.core.documents.index import DocumentIndex
+    from slmdesk.core.documents.taught import taught_collection
+    from slmdesk.paths import app_paths
+
+    paths = app_paths()
+    paths.ensure()
+    index = DocumentIndex(db.connect(paths.database))
+    assert taught_collection(index, "My notes", [str(tmp_path / "gone.txt")]) is None
+    assert index.collections() == []
+    note = tmp_path / "note.txt"
+    note.write_text("A note.", encoding="utf-8")
+    first = taught_collection(index, "My  notes", [str(note)])
+    assert first is not None and first.name == "Taught to My notes"
+    other = tmp_path / "more.txt"
+    other.write_text("More.", encoding="utf-8")
+    again = taught_collection(index, "My notes", [str(note), str(other)])
+    assert again is not None and again.id == first.id and len(again.sources) == 2
