@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import openai
@@ -18,34 +17,13 @@ import pytest
 from openai import OpenAI
 
 from slmdesk.core.server.token import ServerToken
+from tests.gguf_factory import write_smollm2_lora
 
 pytestmark = pytest.mark.slow
 
 CHAT_MODEL = "smollm2-135m-instruct"
 QUESTION = [{"role": "user", "content": "How many days are there in a week?"}]
 GREEDY = {"temperature": 0, "max_tokens": 12}
-
-
-def write_smollm2_lora(path: Path, rank: int = 4) -> Path:
-    """A random LoRA on every ffn_down of SmolLM2 135M (1536 -> 576): it changes replies."""
-    import gguf
-
-    rng = np.random.default_rng(0)
-    writer = gguf.GGUFWriter(str(path), arch="llama")
-    writer.add_string("general.type", "adapter")
-    writer.add_string("general.name", "Server test adapter")
-    writer.add_string("adapter.type", "lora")
-    writer.add_float32("adapter.lora.alpha", float(rank))
-    for block in range(30):
-        writer.add_tensor(f"blk.{block}.ffn_down.weight.lora_a",
-                          rng.normal(0, 0.5, (rank, 1536)).astype(np.float32))
-        writer.add_tensor(f"blk.{block}.ffn_down.weight.lora_b",
-                          rng.normal(0, 0.5, (576, rank)).astype(np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
 
 
 def _slmdesk(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -58,7 +36,7 @@ def served(tmp_path_factory):
     """`slmdesk serve --port 0` on a home with the starters and an adapter for SmolLM2."""
     home = tmp_path_factory.mktemp("server-home")
     env = {**os.environ, "SLMDESK_HOME": str(home)}
-    lora = write_smollm2_lora(home / "server-lora.gguf")
+    lora = write_smollm2_lora(home / "server-lora.gguf", spread=0.5, name="Server test adapter")
     imported = _slmdesk(env, "models", "import", str(lora))
     assert imported.returncode == 0, imported.stderr
     old_token = ServerToken(home / "config" / "server-token").current()
