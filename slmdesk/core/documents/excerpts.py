@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from slmdesk.core.documents.search import Passage
+from slmdesk.core.documents.search import PASSAGE_QUERY, Passage, passage_from_row
 
 #: Characters each passage costs in the prompt beyond its text (its number and citation).
 PASSAGE_OVERHEAD = 40
@@ -40,7 +40,7 @@ def excerpts(conn: sqlite3.Connection, found: Sequence[Passage], budget_characte
         if passage.chunk_id not in places:
             continue
         file_id, ordinal = places[passage.chunk_id]
-        for neighbour in _neighbours(conn, file_id, ordinal, passage):
+        for neighbour in _neighbours(conn, file_id, ordinal):
             if neighbour.chunk_id in chosen:
                 continue
             if used + len(neighbour.text) + PASSAGE_OVERHEAD > budget_characters:
@@ -64,11 +64,9 @@ def _places(conn: sqlite3.Connection, chunk_ids: Sequence[int]) -> dict[int, tup
         f"SELECT id, file_id, ordinal FROM doc_chunks WHERE id IN ({marks})", list(chunk_ids))}
 
 
-def _neighbours(conn: sqlite3.Connection, file_id: int, ordinal: int, hit: Passage) -> list[Passage]:
+def _neighbours(conn: sqlite3.Connection, file_id: int, ordinal: int) -> list[Passage]:
     """The passages just before and after a hit in its file (the one after first: a passage more
     often names a thing the next one explains)."""
-    rows = conn.execute(
-        "SELECT id, page, line, text, heading FROM doc_chunks WHERE file_id = ? AND ordinal IN (?, ?) "
-        "ORDER BY ordinal DESC", (file_id, ordinal + 1, ordinal - 1)).fetchall()
-    return [Passage(row[0], hit.collection, hit.path, hit.title, row[1], row[2], row[3], 0.0, heading=row[4])
-            for row in rows]
+    rows = conn.execute(f"{PASSAGE_QUERY} WHERE c.file_id = ? AND c.ordinal IN (?, ?) ORDER BY c.ordinal DESC",
+                        (file_id, ordinal + 1, ordinal - 1))
+    return [passage_from_row(row) for row in rows]
