@@ -97,6 +97,7 @@ class DocumentsButton(QToolButton):
         self.paths = paths
         self.attached: list[int] = []
         self.task: BackgroundTask | None = None
+        self._lead = ""  # said before the report of the indexing under way
         self.progress_dialog: QProgressDialog | None = None
         self.setText("Documents")
         self.setToolTip(DOCUMENTS_VERSUS_TUNING)
@@ -169,8 +170,11 @@ class DocumentsButton(QToolButton):
             return None
         if collection.id not in self.attached:
             self._toggle(collection.id, True)
-        self.message.emit(TAUGHT_ATTACHED.format(name=collection.name), "info", "")
-        return self.start_indexing([collection.name], show_progress=False)
+        said = TAUGHT_ATTACHED.format(name=collection.name)
+        if self.task is not None:  # another indexing: the 30 s re-scan of attached ones follows
+            self.message.emit(said, "info", "")
+            return None
+        return self.start_indexing([collection.name], show_progress=False, lead=said)
 
     @Slot()
     def reindex_attached(self) -> None:
@@ -178,12 +182,14 @@ class DocumentsButton(QToolButton):
             names = [c.name for c in self.index.collections() if c.id in self.attached]
             self.start_indexing(names, show_progress=False)
 
-    def start_indexing(self, names: list[str], *, show_progress: bool) -> BackgroundTask | None:
+    def start_indexing(self, names: list[str], *, show_progress: bool,
+                       lead: str = "") -> BackgroundTask | None:
+        """Index ``names`` in the background; ``lead`` goes before the report in the notice."""
         if self.task is not None:
             self.message.emit("Documents are being indexed already; try again when that is done.", "info", "")
             return None
         task = index_in_background(self.paths, names)
-        self.task = task
+        self.task, self._lead = task, lead
         if show_progress:
             dialog = QProgressDialog("Indexing documents\u2026", "Cancel", 0, 0, self)
             dialog.setWindowTitle("Indexing")
@@ -209,23 +215,25 @@ class DocumentsButton(QToolButton):
     @Slot(object)
     def _indexed(self, reports: list[IndexReport]) -> None:
         shown = self._close_progress()
-        self.task = None
+        self.task, lead, self._lead = None, self._lead, ""
         self.set_attached(self.attached)
         skipped = [s for report in reports for s in report.skipped]
-        if shown or skipped or any(r.added or r.changed or r.removed for r in reports):
+        if lead and not skipped:
+            self.message.emit(lead, "info", "")
+        elif shown or skipped or any(r.added or r.changed or r.removed for r in reports):
             words = "; ".join(report.summary() for report in reports)
             if skipped:
                 words += ". Not indexed: " + "; ".join(f"{s.path.name} ({s.reason})"
                                                        for s in skipped[:NAMED_UNREADABLE])
                 if len(skipped) > NAMED_UNREADABLE:
                     words += f"; and {len(skipped) - NAMED_UNREADABLE} more (Details lists them all)"
-            self.message.emit(f"Documents indexed: {words}", "error" if skipped else "info",
-                              unreadable_details(skipped))
+            self.message.emit(f"{lead + ' ' if lead else ''}Documents indexed: {words}",
+                              "error" if skipped else "info", unreadable_details(skipped))
 
     @Slot(object, str)
     def _failed(self, error: Exception, detail: str) -> None:
         self._close_progress()
-        self.task = None
+        self.task, self._lead = None, ""
         self.message.emit(getattr(error, "message", str(error)), "error", detail)
 
     def _close_progress(self) -> bool:

@@ -232,7 +232,8 @@ def test_chat_with_a_fine_tune_attaches_the_documents_it_was_tuned_on(qtbot, tmp
         collection = button.index.get(name)
         assert collection.files == 2 and button.attached == [collection.id]
         assert chat.store.get(chat.conversation_id).settings["documents"] == [collection.id]
-        assert any(name in text and "Detach them" in text for text in messages)
+        assert name in messages[-1] and "Detach them" in messages[-1]  # still said once indexed
+        assert chat.notice.text == messages[-1]
 
         # Chatting with it again reuses the collection; an adapter from elsewhere attaches none.
         chat.new_conversation()
