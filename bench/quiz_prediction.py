@@ -3,7 +3,10 @@
 Reads knowledge-bench results on ``bench/natural`` (``bench/knowledge_bench.py --material dev``,
 or ``heldout``) and compares, per document, the natural-question score in chat with what the
 quiz after training says: the questions about taught sentences, the ones about sentences held
-back from training, and the app's own estimate (:func:`slmdesk.core.training.quiz_run.expected_share`).
+back from training, the app's own estimate (:func:`slmdesk.core.training.quiz_run.expected_share`),
+and the taught score scaled by ``TAUGHT_TO_NATURAL`` (the app's estimate when nothing is held
+back), also with the scale fitted on the other documents only (``scaled_taught_left_out``: the
+honest figure for a ratio measured on these very documents).
 Writes the per-document table and the mean absolute error of each, in points (0-100).
 
     python bench/quiz_prediction.py bench/results/knowledge_bench_natural_dev_held_back.json
@@ -29,7 +32,7 @@ def _share(score: str | None) -> float | None:
 
 def rows_of(results: dict) -> list[dict]:
     """One row per document and recipe: the natural score and each predictor, in points."""
-    from slmdesk.core.training.quiz_run import QuizAnswer, QuizResult, expected_share
+    from slmdesk.core.training.quiz_run import TAUGHT_TO_NATURAL, QuizAnswer, QuizResult, expected_share
 
     rows = []
     for document, entry in results["notes"].items():
@@ -48,7 +51,14 @@ def rows_of(results: dict) -> list[dict]:
             for key in ("taught_quiz", "held_back_quiz", "app_estimate"):
                 if row.get(key) is not None:
                     row[key] = round(100 * row[key])
+            if row["taught_quiz"] is not None:
+                row["scaled_taught"] = round(TAUGHT_TO_NATURAL * row["taught_quiz"])
             rows.append(row)
+    for row in rows:  # the scale from the other documents alone
+        others = [r for r in rows if r is not row and r["taught_quiz"]]
+        if row["taught_quiz"] is not None and others:
+            scale = sum(r["natural"] for r in others) / sum(r["taught_quiz"] for r in others)
+            row["scaled_taught_left_out"] = round(scale * row["taught_quiz"])
     return rows
 
 
@@ -56,7 +66,8 @@ def mean_errors(rows: list[dict]) -> dict:
     """Mean absolute error of each predictor against the natural score, over the rows that
     have it, and how often the natural score fell inside the app's interval."""
     out: dict = {}
-    for key in ("taught_quiz", "held_back_quiz", "app_estimate"):
+    for key in ("taught_quiz", "held_back_quiz", "app_estimate", "scaled_taught",
+                "scaled_taught_left_out"):
         pairs = [(row[key], row["natural"]) for row in rows if row.get(key) is not None]
         if pairs:
             out[key] = {"mean_absolute_error_points": round(

@@ -49,10 +49,11 @@ def add_train_parser(subparsers: Any) -> None:
                        "for instruction-tuned models, those with a chat template)")
     train.add_argument("--quiz", type=int, metavar="N",
                        help="questions asked in chat before and after training (default 12, 0: none)")
+    train.add_argument("--hold-back", action="store_true",
+                       help="hold two to four sentences back from the training questions and "
+                       "quiz on them too (they are then not taught: it cost answers, see README)")
     train.add_argument("--teach-all", action="store_true",
-                       help="hold no sentences back for the quiz: every sentence gets training "
-                       "questions, and the quiz then only says how well the model remembers "
-                       "them, not how it answers your own questions")
+                       help="teach every sentence (the default since holding back cost answers)")
     train.add_argument("--name", help="a name for the adapter")
     train.add_argument("--epochs", type=int, help="override the preset's passes over the text")
     train.add_argument("--max-steps", type=int, help="stop after this many steps")
@@ -150,7 +151,9 @@ def _job_from_args(args: argparse.Namespace) -> Any:
         if value is not None}
     if args.no_questions:
         overrides["knowledge_augmentation"] = False
-    if args.teach_all:
+    if args.hold_back and not args.teach_all:
+        overrides["quiz_held_back"] = True
+    elif args.teach_all:
         overrides["quiz_held_back"] = False
     if args.epochs is not None:  # passes chosen by hand are taken as given
         overrides["min_train_tokens"] = None

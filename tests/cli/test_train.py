@@ -68,6 +68,14 @@ def test_the_training_dtype_can_be_forced(tmp_path):
     assert TrainingJob.load(job_path).dtype == "auto"  # measured when the run starts
 
 
+def test_every_sentence_is_taught_unless_hold_back_is_asked_for(tmp_path):
+    job_path = tmp_path / "job.json"
+    for flags, held in (((), False), (("--hold-back",), True), (("--teach-all",), False)):
+        result = slmdesk("train", "--docs", str(NOTE), *flags, "--save-job", str(job_path))
+        assert result.returncode == 0, result.stderr
+        assert TrainingJob.load(job_path).quiz_held_back is held, flags
+
+
 def test_runs_quiz_of_a_run_without_one(tmp_path):
     assert slmdesk("runs", "list").returncode == 0
     result = slmdesk("runs", "quiz", "7")
@@ -99,7 +107,7 @@ def test_a_job_with_problems_is_refused_with_every_problem(tmp_path, starter_mod
 def test_train_a_job_file_to_the_end(tmp_path, cached_training_base, starter_model_path):
     job = job_from_preset("quick", starter_model_path, [str(NOTE), str(tmp_path / "gone.md")],
                           max_steps=3, sequence_length=32, overlap=4, checkpoint_every=2,
-                          quiz_questions=3)
+                          quiz_questions=3, quiz_held_back=True)
     path = job.save(tmp_path / "job.json")
     result = slmdesk("train", str(path))
     assert result.returncode == 0, result.stderr

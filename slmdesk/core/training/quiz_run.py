@@ -120,12 +120,21 @@ def _wilson(right: int, asked: int) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+#: People's questions answered per taught quiz question answered, on the dev half of
+#: bench/natural (seven documents, SmolLM2, Balanced): 33% of their questions where the quiz on
+#: taught sentences said 81%. Scaling the remembering score by it was 15 points off per
+#: document, each left out of the ratio it was judged by (13 in-sample), against 26 for the
+#: midpoint with held-back sentences, which cost answers besides (README, the honest quiz).
+TAUGHT_TO_NATURAL = 0.41
+
+
 def expected_share(result: QuizResult | dict[str, Any] | None
                    ) -> tuple[float, float, float, int] | None:
     """The share of a person's own questions the tuned model may answer: (estimate, low, high,
-    questions about held-back sentences); None without any.
+    questions about held-back sentences, 0 when none were); None without a quiz.
 
-    Halfway between the share of taught questions it answers (what it remembers) and the share
+    With every sentence taught (the default): the share of taught questions answered times
+    :data:`TAUGHT_TO_NATURAL`. With sentences held back: halfway between the share of taught questions it answers (what it remembers) and the share
     about held-back sentences (what it was never taught to answer): a person's own questions
     mix both, worded otherwise than training on facts it was taught, or about what no rule made
     a question of. On the dev half of ``bench/natural`` (seven documents, SmolLM2, Balanced)
@@ -137,8 +146,14 @@ def expected_share(result: QuizResult | dict[str, Any] | None
     wide range, and that width is what the quiz can honestly say."""
     if isinstance(result, dict):
         result = QuizResult.from_dict(result)
-    if result is None or not result.untaught:
+    if result is None or not (result.untaught or result.taught):
         return None
+    if not result.untaught:  # every sentence taught: the remembering score, scaled
+        right, asked = sum(answer.correct for answer in result.taught), len(result.taught)
+        low, high = _wilson(right, asked)
+        share = TAUGHT_TO_NATURAL * right / asked
+        return (share, max(0.0, min(TAUGHT_TO_NATURAL * low, share - MEASURED_ERROR)),
+                min(1.0, max(TAUGHT_TO_NATURAL * high, share + MEASURED_ERROR)), 0)
     parts = [(sum(answer.correct for answer in answers), len(answers))
              for answers in (result.taught, result.untaught) if answers]
     share = sum(right / asked for right, asked in parts) / len(parts)
@@ -151,13 +166,21 @@ def expected_share(result: QuizResult | dict[str, Any] | None
 def expectation_sentence(result: QuizResult | dict[str, Any] | None) -> str:
     """'It answered 1 of 4 questions about sentences held back from training (11 of 12 about
     taught ones); your own questions fall in between: expect about 6 in 10 to be answered
-    (somewhere between 4 and 9 in 10).', or '' without held-back questions."""
+    (somewhere between 4 and 9 in 10).', the like from the taught questions alone when none
+    were held back, or '' without a quiz."""
     if isinstance(result, dict):
         result = QuizResult.from_dict(result)
     found = expected_share(result)
     if found is None or result is None:
         return ""
     share, low, high, asked = found
+    if not asked:
+        right, taught_asked = sum(a.correct for a in result.taught), len(result.taught)
+        return (f"It answered {right} of {taught_asked} questions about what it was taught, "
+                "worded as the training worded them; your own questions are worded otherwise "
+                "(on documents others wrote, about 4 answered for each 10 the quiz counted): "
+                f"expect about {round(share * 10)} in 10 to be answered (somewhere between "
+                f"{math.floor(low * 10)} and {math.ceil(high * 10)} in 10).")
     right = sum(answer.correct for answer in result.untaught)
     taught = (f" ({sum(a.correct for a in result.taught)} of {len(result.taught)} about taught "
               "ones)" if result.taught else "")

@@ -13,6 +13,7 @@ from slmdesk.core.training.quiz_run import (
     MEASURED_ERROR,
     QUIZ_CONTEXT_TOKENS,
     QUIZ_SAMPLING,
+    TAUGHT_TO_NATURAL,
     QuizAnswer,
     QuizResult,
     ask_in_chat,
@@ -112,7 +113,7 @@ def test_the_summary_names_the_held_back_score_apart():
 
 
 def test_the_expectation_lies_between_remembering_and_the_held_back_score_with_an_honest_width():
-    assert expected_share(_result([True] * 12, [])) is None and expectation_sentence(None) == ""
+    assert expected_share(_result([], [])) is None and expectation_sentence(None) == ""
     share, low, high, asked = expected_share(_result([True] * 12, [True, False, False, False]))
     assert (share, asked) == (0.625, 4)  # halfway between 12/12 and 1/4
     assert low <= share - MEASURED_ERROR and high >= share + MEASURED_ERROR
@@ -128,4 +129,16 @@ def test_the_expectation_lies_between_remembering_and_the_held_back_score_with_a
     # a quiz.json or metrics written before held-back sentences existed reads as all taught
     old = {"stage": "after", "answers": [{"question": "q", "expected": "e", "reply": "e",
                                           "correct": True}]}
-    assert QuizResult.from_dict(old).untaught == [] and expectation_sentence(old) == ""
+    assert QuizResult.from_dict(old).untaught == [] and "1 of 1 questions" in expectation_sentence(old)
+
+
+def test_with_every_sentence_taught_the_expectation_is_the_remembering_score_scaled():
+    share, low, high, asked = expected_share(_result([True] * 10 + [False] * 2, []))
+    assert asked == 0 and share == pytest.approx(TAUGHT_TO_NATURAL * 10 / 12)
+    assert low <= share - MEASURED_ERROR and high >= share + MEASURED_ERROR and low >= 0
+    assert expectation_sentence(_result([True] * 10 + [False] * 2, []).to_dict()) == (
+        "It answered 10 of 12 questions about what it was taught, worded as the training "
+        "worded them; your own questions are worded otherwise (on documents others wrote, about "
+        "4 answered for each 10 the quiz counted): expect about 3 in 10 to be answered "
+        "(somewhere between 0 and 6 in 10).")
+    assert expected_share(_result([False] * 12, []))[:2] == (0.0, 0.0)

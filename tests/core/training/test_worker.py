@@ -79,7 +79,7 @@ def test_run_reports_progress_and_puts_the_adapter_in_the_library(cached_trainin
                                                                   starter_model_path):
     # Chunks long enough for the questions and answers (a shorter one leaves them out).
     run, base = new_run(starter_model_path, quiz_questions=2, sequence_length=128, overlap=8,
-                        validation_fraction=0.3, dtype="fp32")
+                        validation_fraction=0.3, dtype="fp32", quiz_held_back=True)
     events = drive(run.run_dir)
     kinds = [e["type"] for e in events]
     assert kinds[0] == ev.STARTED and kinds[-1] == ev.FINISHED, events[-1]

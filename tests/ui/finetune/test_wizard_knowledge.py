@@ -210,20 +210,20 @@ def test_training_page_shows_example_counts_and_the_quiz_as_it_goes(qtbot):
                                       "your documents; after training, 2 of 3 questions.")
 
 
-def test_holding_sentences_back_is_on_by_default_and_can_be_turned_off(qtbot):
+def test_holding_sentences_back_is_off_by_default_and_can_be_turned_on(qtbot):
     from slmdesk.ui.finetune.wizard.settings_page import SettingsPage
 
     page = SettingsPage()
     qtbot.addWidget(page)
     page.show()
-    assert page.make_job(None, []).quiz_held_back is True
+    assert page.make_job(None, []).quiz_held_back is False  # it cost answers (README)
     qtbot.mouseClick(page.advanced_button, Qt.MouseButton.LeftButton)
     check = page.hold_back_check
-    assert check.isVisible() and "honestly" in check.text()
+    assert check.isVisible() and "honestly" in check.text() and "fewer" in check.toolTip()
     check.click()
-    assert page.make_job(None, []).quiz_held_back is False
-    page.reset()
     assert page.make_job(None, []).quiz_held_back is True
+    page.reset()
+    assert page.make_job(None, []).quiz_held_back is False
 
 
 # --- done: the quiz, its table and forgetting -----------------------------------------------
@@ -296,7 +296,12 @@ def test_done_page_says_what_the_held_back_questions_predict(qtbot, done_page):
         "(somewhere between ")
     done_page.show_result(worker_event(ev.FINISHED, adapter_model_id=2, message="Finished.",
                                        metrics=finished_metrics()), 1, "SmolLM2", "Notes")
-    assert not done_page.expectation_label.isVisible()  # no sentence was held back
+    # every sentence taught (the default): the remembering score, scaled by what it meant on
+    # documents others wrote
+    assert done_page.expectation_label.isVisible()
+    assert done_page.expectation_label.text().startswith(
+        "It answered 2 of 3 questions about what it was taught, worded as the training worded "
+        "them; your own questions are worded otherwise")
 
 
 def test_done_page_copes_with_old_runs_and_missing_quizzes(qtbot, done_page):

@@ -122,11 +122,12 @@ class SettingsPage(QWidget):
                               "runs it faster.")
         self.dtype.currentIndexChanged.connect(self._edited)
         self.hold_back_check = QCheckBox("Keep a few sentences back to check it honestly")
-        self.hold_back_check.setChecked(True)
+        self.hold_back_check.setChecked(False)
         self.hold_back_check.setToolTip(
-            "Two to four sentences get no training questions; the quiz asks about them, and how "
-            "many the model answers is the guide to your own questions. Untick to teach every "
-            "sentence (the quiz then only says how well it remembers what it was taught).")
+            "Two to four sentences get no training questions, and the quiz asks about them too. "
+            "The model is then not taught those sentences: on our notes it answered 2 to 4 of 10 "
+            "questions fewer. Off, the estimate of how it answers your own questions comes from "
+            "how well it remembers, scaled by what that meant on documents others wrote.")
         self.hold_back_check.toggled.connect(self._edited)
         for box in (self.rank, self.epochs, self.sequence_length):
             box.valueChanged.connect(self._edited)
@@ -183,7 +184,7 @@ class SettingsPage(QWidget):
         self.model_questions_check.setChecked(False)
         self.name_edit.clear()
         self.dtype.setCurrentIndex(0)
-        self.hold_back_check.setChecked(True)
+        self.hold_back_check.setChecked(False)
 
     def set_model_questions_offer(self, seconds: float | None) -> None:
         """Offer the model-written questions (an instruction-tuned model: its chat template)
