@@ -143,7 +143,7 @@ def test_run_reports_progress_and_puts_the_adapter_in_the_library(cached_trainin
 
     # A second run on the same model, documents and quiz reads the base model's answers.
     again, _ = new_run(starter_model_path, quiz_questions=2, sequence_length=128, overlap=8,
-                       validation_fraction=0.3, dtype="fp32")
+                       validation_fraction=0.3, dtype="fp32", quiz_held_back=True)
 
     def stop_after_the_quiz(runner, event):
         if event["type"] == ev.QUIZ:
