@@ -101,7 +101,7 @@ def chat_under_with_retry(cpu: str, argv: list[str], env: dict[str, str], model:
 
     A build carrying instructions the processor lacks dies the same way every time; qemu-user
     itself, on a loaded 2-core machine, once killed an engine before it had chosen a backend
-    (SIGILL at 1.2 s, a CI run of 2026-12-02) that chats on every one of 45 tries since. The
+    (SIGILL at 1.2 s, a CI run of 2026-12-02) that chatted in each of about 40 tries since. The
     first attempt is kept in the result, so a second death is a failure and a rescue is seen.
     """
     first = chat_under(cpu, argv, env, model, timeout)

@@ -194,8 +194,8 @@ _AUTOLINK = re.compile(r"<((?:https?|ftp|mailto):[^>\s]+)>")
 
 def read_md(data: bytes) -> Extracted:
     """Markdown as a person reads it: front matter, images, link targets and comments removed,
-    headings without their ``#`` marks or ``===`` underlines; code blocks untouched, other markup (``*emphasis*``) kept.
-    The title is the front matter's ``title:`` or the first heading."""
+    headings without their ``#`` marks or ``===`` underlines; code blocks untouched, other markup
+    (``*emphasis*``) kept. The title is the front matter's ``title:`` or the first heading."""
     text, encoding = decode_text(data)
     text, title = normalize_text(text), ""
     if front := _FRONT_MATTER.match(text):

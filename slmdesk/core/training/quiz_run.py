@@ -134,8 +134,8 @@ def expected_share(result: QuizResult | dict[str, Any] | None
     questions about held-back sentences, 0 when none were); None without a quiz.
 
     With every sentence taught (the default): the share of taught questions answered times
-    :data:`TAUGHT_TO_NATURAL`. With sentences held back: halfway between the share of taught questions it answers (what it remembers) and the share
-    about held-back sentences (what it was never taught to answer): a person's own questions
+    :data:`TAUGHT_TO_NATURAL`. With sentences held back: halfway between the share of taught
+    questions it answers (what it remembers) and the share about held-back sentences (what it was never taught to answer): a person's own questions
     mix both, worded otherwise than training on facts it was taught, or about what no rule made
     a question of. On the dev half of ``bench/natural`` (seven documents, SmolLM2, Balanced)
     the taught score alone was 48 points off the natural-question score on average, the
@@ -148,18 +148,16 @@ def expected_share(result: QuizResult | dict[str, Any] | None
         result = QuizResult.from_dict(result)
     if result is None or not (result.untaught or result.taught):
         return None
-    if not result.untaught:  # every sentence taught: the remembering score, scaled
-        right, asked = sum(answer.correct for answer in result.taught), len(result.taught)
-        low, high = _wilson(right, asked)
-        share = TAUGHT_TO_NATURAL * right / asked
-        return (share, max(0.0, min(TAUGHT_TO_NATURAL * low, share - MEASURED_ERROR)),
-                min(1.0, max(TAUGHT_TO_NATURAL * high, share + MEASURED_ERROR)), 0)
+    # Every sentence taught: the remembering score, scaled; else the mean of the two scores.
+    scale = 1.0 if result.untaught else TAUGHT_TO_NATURAL
     parts = [(sum(answer.correct for answer in answers), len(answers))
              for answers in (result.taught, result.untaught) if answers]
-    share = sum(right / asked for right, asked in parts) / len(parts)
+    share = scale * sum(right / asked for right, asked in parts) / len(parts)
     intervals = [_wilson(right, asked) for right, asked in parts]
-    low = min(sum(interval[0] for interval in intervals) / len(intervals), share - MEASURED_ERROR)
-    high = max(sum(interval[1] for interval in intervals) / len(intervals), share + MEASURED_ERROR)
+    low = min(scale * sum(interval[0] for interval in intervals) / len(intervals),
+              share - MEASURED_ERROR)
+    high = max(scale * sum(interval[1] for interval in intervals) / len(intervals),
+               share + MEASURED_ERROR)
     return share, max(0.0, low), min(1.0, high), len(result.untaught)
 
 
@@ -178,7 +176,8 @@ def expectation_sentence(result: QuizResult | dict[str, Any] | None) -> str:
         right, taught_asked = sum(a.correct for a in result.taught), len(result.taught)
         return (f"It answered {right} of {taught_asked} questions about what it was taught, "
                 "worded as the training worded them; your own questions are worded otherwise "
-                "(on documents others wrote, about 4 answered for each 10 the quiz counted): "
+                f"(on documents others wrote, about {round(TAUGHT_TO_NATURAL * 10)} answered for "
+                "each 10 the quiz counted): "
                 f"expect about {round(share * 10)} in 10 to be answered (somewhere between "
                 f"{math.floor(low * 10)} and {math.ceil(high * 10)} in 10).")
     right = sum(answer.correct for answer in result.untaught)

@@ -144,7 +144,12 @@ class LibraryView(QWidget):
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         super().showEvent(event)
-        if not self._table_fitted and self.model.rowCount():
+        self._fit_table_once()
+
+    def _fit_table_once(self) -> None:
+        """:meth:`fit_table_width` when the page first shows rows; later the person's own
+        splitter position stands."""
+        if not self._table_fitted and self.model.rowCount() and self.isVisible():
             self._table_fitted = True
             self.fit_table_width()
 
@@ -184,9 +189,7 @@ class LibraryView(QWidget):
             self.table.resizeColumnToContents(column)
         self.empty_label.setVisible(not entries)
         self.table.setVisible(bool(entries))
-        if entries and self.isVisible() and not self._table_fitted:
-            self._table_fitted = True
-            self.fit_table_width()
+        self._fit_table_once()
         if select_id is not None:
             self.select_entry(select_id)
         if self.selected_entry_id() is None:
