@@ -49,11 +49,14 @@ def add_train_parser(subparsers: Any) -> None:
                        "for instruction-tuned models, those with a chat template)")
     train.add_argument("--quiz", type=int, metavar="N",
                        help="questions asked in chat before and after training (default 12, 0: none)")
-    train.add_argument("--hold-back", action="store_true",
-                       help="hold two to four sentences back from the training questions and "
-                       "quiz on them too (they are then not taught: it cost answers, see README)")
-    train.add_argument("--teach-all", action="store_true",
-                       help="teach every sentence (the default since holding back cost answers)")
+    sentences = train.add_mutually_exclusive_group()
+    sentences.add_argument("--hold-back", action="store_true",
+                           help="hold two to four sentences back from the training questions "
+                           "and quiz on them too (they are then not taught: it cost answers, "
+                           "see README)")
+    # Every sentence is taught by default now; --teach-all, the old opt-in, is still accepted
+    # so that scripts written for it keep working, and left out of the help.
+    sentences.add_argument("--teach-all", action="store_true", help=argparse.SUPPRESS)
     train.add_argument("--name", help="a name for the adapter")
     train.add_argument("--epochs", type=int, help="override the preset's passes over the text")
     train.add_argument("--max-steps", type=int, help="stop after this many steps")
@@ -151,10 +154,8 @@ def _job_from_args(args: argparse.Namespace) -> Any:
         if value is not None}
     if args.no_questions:
         overrides["knowledge_augmentation"] = False
-    if args.hold_back and not args.teach_all:
+    if args.hold_back:
         overrides["quiz_held_back"] = True
-    elif args.teach_all:
-        overrides["quiz_held_back"] = False
     if args.epochs is not None:  # passes chosen by hand are taken as given
         overrides["min_train_tokens"] = None
     if args.sequence_length is not None:  # keep the preset's overlap valid for short chunks

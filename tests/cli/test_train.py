@@ -74,6 +74,9 @@ def test_every_sentence_is_taught_unless_hold_back_is_asked_for(tmp_path):
         result = slmdesk("train", "--docs", str(NOTE), *flags, "--save-job", str(job_path))
         assert result.returncode == 0, result.stderr
         assert TrainingJob.load(job_path).quiz_held_back is held, flags
+    both = slmdesk("train", "--docs", str(NOTE), "--hold-back", "--teach-all",
+                   "--save-job", str(job_path))
+    assert both.returncode == 2 and "not allowed with argument" in both.stderr
 
 
 def test_runs_quiz_of_a_run_without_one(tmp_path):

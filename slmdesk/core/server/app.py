@@ -143,15 +143,19 @@ async def _models(state: ServerState) -> Response:
 
 async def _model(state: ServerState, request: Request) -> Response:
     name = request.path_params["name"]
+
+    def listed(status: int, outcome: str) -> None:
+        state.log.add(RequestRecord(now_text(), request.url.path, name[:200], status, outcome))
+
     if name == EMBEDDER_NAME and embedder_installed(state.paths):
-        state.log.add(RequestRecord(now_text(), request.url.path, name, 200, "listed"))
+        listed(200, "listed")
         return JSONResponse(embedder_entry())
     try:
         served = find_model(state.library(), name)
     except UnknownModel as exc:
-        state.log.add(RequestRecord(now_text(), request.url.path, name[:200], 404, "error"))
+        listed(404, "error")
         return _error(404, exc.message, "invalid_request_error", "model", "model_not_found")
-    state.log.add(RequestRecord(now_text(), request.url.path, name, 200, "listed"))
+    listed(200, "listed")
     return JSONResponse(served.to_openai())
 
 
