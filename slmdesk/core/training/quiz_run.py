@@ -175,11 +175,11 @@ def expectation_sentence(result: QuizResult | dict[str, Any] | None) -> str:
     if not asked:
         right, taught_asked = sum(a.correct for a in result.taught), len(result.taught)
         return (f"It answered {right} of {taught_asked} questions about what it was taught, "
-                "worded as the training worded them; your own questions are worded otherwise "
-                f"(on documents others wrote, about {round(TAUGHT_TO_NATURAL * 10)} answered for "
-                "each 10 the quiz counted): "
-                f"expect about {round(share * 10)} in 10 to be answered (somewhere between "
-                f"{math.floor(low * 10)} and {math.ceil(high * 10)} in 10).")
+                "worded as the training worded them. Your own questions will be worded "
+                "otherwise: on documents others wrote, people's questions got about "
+                f"{round(TAUGHT_TO_NATURAL * 10)} right answers for every 10 the quiz got. "
+                f"Expect about {round(share * 10)} in 10 of yours to be answered "
+                f"(somewhere between {math.floor(low * 10)} and {math.ceil(high * 10)} in 10).")
     right = sum(answer.correct for answer in result.untaught)
     taught = (f" ({sum(a.correct for a in result.taught)} of {len(result.taught)} about taught "
               "ones)" if result.taught else "")

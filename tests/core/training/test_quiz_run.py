@@ -138,7 +138,7 @@ def test_with_every_sentence_taught_the_expectation_is_the_remembering_score_sca
     assert low <= share - MEASURED_ERROR and high >= share + MEASURED_ERROR and low >= 0
     assert expectation_sentence(_result([True] * 10 + [False] * 2, []).to_dict()) == (
         "It answered 10 of 12 questions about what it was taught, worded as the training "
-        "worded them; your own questions are worded otherwise (on documents others wrote, about "
-        "4 answered for each 10 the quiz counted): expect about 3 in 10 to be answered "
-        "(somewhere between 0 and 6 in 10).")
+        "worded them. Your own questions will be worded otherwise: on documents others wrote, "
+        "people's questions got about 4 right answers for every 10 the quiz got. Expect about "
+        "3 in 10 of yours to be answered (somewhere between 0 and 6 in 10).")
     assert expected_share(_result([False] * 12, []))[:2] == (0.0, 0.0)

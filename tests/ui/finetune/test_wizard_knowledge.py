@@ -301,7 +301,7 @@ def test_done_page_says_what_the_held_back_questions_predict(qtbot, done_page):
     assert done_page.expectation_label.isVisible()
     assert done_page.expectation_label.text().startswith(
         "It answered 2 of 3 questions about what it was taught, worded as the training worded "
-        "them; your own questions are worded otherwise")
+        "them. Your own questions will be worded otherwise")
 
 
 def test_done_page_copes_with_old_runs_and_missing_quizzes(qtbot, done_page):
